@@ -1,0 +1,34 @@
+/* main.c: `relstab <command> [options]`: dispatches to the subcommands listed in the generated commands.h.
+ * The only place (with the subcommands) that decides an exit code. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "relstab/tensor.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: relstab <command> [options]      (relstab <command> --help for its options)\n\n");
+    fprintf(f, "relstab %s: sensitivity of deep nets to diffeomorphisms and noise (D, G, R), training, theory.\n\n",
+            RELSTAB_VERSION);
+    fprintf(f, "commands:\n");
+    for (const rs_command *c = rs_commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("relstab %s\n", RELSTAB_VERSION);
+        return 0;
+    }
+    for (const rs_command *c = rs_commands; c->name; c++)
+        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "relstab: unknown command '%s' (relstab --help lists the commands)\n", argv[1]);
+    return 2;
+}
