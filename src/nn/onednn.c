@@ -6,6 +6,8 @@
  * choose between _ref and _fast) and does not validate dims (the *_dims_finish functions do). */
 #include "relstab/ops.h"
 
+#ifndef RELSTAB_HAVE_ONEDNN
+/* No oneDNN in this build: the fast path is the reference path. */
 void rs_conv2d_forward_fast(float *out, const float *in, const float *weight, const float *bias,
                             const rs_conv2d_dims *d, rs_workspace *ws) {
     rs_conv2d_forward_ref(out, in, weight, bias, d, ws);
@@ -45,3 +47,37 @@ void rs_batchnorm_backward_fast(float *d_in, float *d_gamma, float *d_beta, cons
                                 int64_t rows, int32_t c, rs_bn_mode mode) {
     rs_batchnorm_backward_ref(d_in, d_gamma, d_beta, d_out, in, gamma, save_mean, save_invstd, rows, c, mode);
 }
+#else
+/* oneDNN build: the ops below are not yet on oneDNN; conv2d is in onednn_conv.c. */
+void rs_linear_forward_fast(float *out, const float *in, const float *weight, const float *bias, int64_t n,
+                            int64_t k, int64_t o) {
+    rs_linear_forward_ref(out, in, weight, bias, n, k, o);
+}
+void rs_linear_backward_fast(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
+                             const float *weight, int64_t n, int64_t k, int64_t o) {
+    rs_linear_backward_ref(d_in, d_weight, d_bias, d_out, in, weight, n, k, o);
+}
+void rs_maxpool2d_forward_fast(float *out, void *saved, const float *in, const rs_pool2d_dims *d) {
+    rs_maxpool2d_forward_ref(out, saved, in, d);
+}
+void rs_maxpool2d_backward_fast(float *d_in, const float *d_out, const void *saved, const rs_pool2d_dims *d) {
+    rs_maxpool2d_backward_ref(d_in, d_out, saved, d);
+}
+void rs_avgpool2d_forward_fast(float *out, const float *in, const rs_pool2d_dims *d) {
+    rs_avgpool2d_forward_ref(out, in, d);
+}
+void rs_avgpool2d_backward_fast(float *d_in, const float *d_out, const rs_pool2d_dims *d) {
+    rs_avgpool2d_backward_ref(d_in, d_out, d);
+}
+void rs_batchnorm_forward_fast(float *out, float *save_mean, float *save_invstd, const float *in,
+                               const float *gamma, const float *beta, float *running_mean, float *running_var,
+                               int64_t rows, int32_t c, float eps, float momentum, rs_bn_mode mode) {
+    rs_batchnorm_forward_ref(out, save_mean, save_invstd, in, gamma, beta, running_mean, running_var, rows, c, eps,
+                             momentum, mode);
+}
+void rs_batchnorm_backward_fast(float *d_in, float *d_gamma, float *d_beta, const float *d_out, const float *in,
+                                const float *gamma, const float *save_mean, const float *save_invstd,
+                                int64_t rows, int32_t c, rs_bn_mode mode) {
+    rs_batchnorm_backward_ref(d_in, d_gamma, d_beta, d_out, in, gamma, save_mean, save_invstd, rows, c, mode);
+}
+#endif
