@@ -1,9 +1,11 @@
-/* onednn.c: the fast paths (`_fast`) of the ops in ops.h.
+/* onednn.c: the fast paths (`_fast`) of the ops in ops.h when the build has NO oneDNN.
  *
- * With RELSTAB_HAVE_ONEDNN (CMake option RELSTAB_ONEDNN=ON, the default) these run through oneDNN primitives;
- * without it every `_fast` function simply calls its `_ref` twin, so fast == reference and the rest of the
- * program does not need to know which build it is in. This file is not the dispatcher (src/nn/conv2d.c etc.
- * choose between _ref and _fast) and does not validate dims (the *_dims_finish functions do). */
+ * With RELSTAB_HAVE_ONEDNN (CMake option RELSTAB_ONEDNN=ON, the default) the fast paths run through oneDNN and
+ * live in onednn_conv.c, onednn_linear.c, onednn_pool.c and onednn_bn.c (helpers in onednn_common.c). Without
+ * it (RELSTAB_ONEDNN=OFF) every `_fast` function here simply calls its `_ref` twin, so fast == reference and the
+ * rest of the program does not need to know which build it is in. This file is not the dispatcher
+ * (src/nn/conv2d.c etc. choose between _ref and _fast) and does not validate dims (the *_dims_finish functions
+ * do). */
 #include "relstab/ops.h"
 
 #ifndef RELSTAB_HAVE_ONEDNN
@@ -48,36 +50,5 @@ void rs_batchnorm_backward_fast(float *d_in, float *d_gamma, float *d_beta, cons
     rs_batchnorm_backward_ref(d_in, d_gamma, d_beta, d_out, in, gamma, save_mean, save_invstd, rows, c, mode);
 }
 #else
-/* oneDNN build: the ops below are not yet on oneDNN; conv2d is in onednn_conv.c. */
-void rs_linear_forward_fast(float *out, const float *in, const float *weight, const float *bias, int64_t n,
-                            int64_t k, int64_t o) {
-    rs_linear_forward_ref(out, in, weight, bias, n, k, o);
-}
-void rs_linear_backward_fast(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
-                             const float *weight, int64_t n, int64_t k, int64_t o) {
-    rs_linear_backward_ref(d_in, d_weight, d_bias, d_out, in, weight, n, k, o);
-}
-void rs_maxpool2d_forward_fast(float *out, void *saved, const float *in, const rs_pool2d_dims *d) {
-    rs_maxpool2d_forward_ref(out, saved, in, d);
-}
-void rs_maxpool2d_backward_fast(float *d_in, const float *d_out, const void *saved, const rs_pool2d_dims *d) {
-    rs_maxpool2d_backward_ref(d_in, d_out, saved, d);
-}
-void rs_avgpool2d_forward_fast(float *out, const float *in, const rs_pool2d_dims *d) {
-    rs_avgpool2d_forward_ref(out, in, d);
-}
-void rs_avgpool2d_backward_fast(float *d_in, const float *d_out, const rs_pool2d_dims *d) {
-    rs_avgpool2d_backward_ref(d_in, d_out, d);
-}
-void rs_batchnorm_forward_fast(float *out, float *save_mean, float *save_invstd, const float *in,
-                               const float *gamma, const float *beta, float *running_mean, float *running_var,
-                               int64_t rows, int32_t c, float eps, float momentum, rs_bn_mode mode) {
-    rs_batchnorm_forward_ref(out, save_mean, save_invstd, in, gamma, beta, running_mean, running_var, rows, c, eps,
-                             momentum, mode);
-}
-void rs_batchnorm_backward_fast(float *d_in, float *d_gamma, float *d_beta, const float *d_out, const float *in,
-                                const float *gamma, const float *save_mean, const float *save_invstd,
-                                int64_t rows, int32_t c, rs_bn_mode mode) {
-    rs_batchnorm_backward_ref(d_in, d_gamma, d_beta, d_out, in, gamma, save_mean, save_invstd, rows, c, mode);
-}
+typedef int rs_onednn_fast_in_other_files; /* oneDNN build: onednn_conv.c, _linear.c, _pool.c, _bn.c */
 #endif

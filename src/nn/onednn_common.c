@@ -131,6 +131,15 @@ void rs_dnnl_add(float *dst, const float *src, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
+
+void rs_dnnl_colsum_add(float *sums, const float *m, int64_t rows, int64_t c) {
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < c; j++) {
+        double s = 0.0;
+        for (int64_t r = 0; r < rows; r++) s += m[r * c + j];
+        sums[j] += (float)s;
+    }
+}
 #else
 typedef int rs_onednn_common_empty; /* this build has no oneDNN: nothing to compile */
 #endif

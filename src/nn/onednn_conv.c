@@ -272,16 +272,6 @@ static conv_bwd *conv_bwd_get(const rs_conv2d_dims *d, int flags) {
     return b;
 }
 
-/* d_bias (C_out) += the sum of d_out (rows, C_out) over rows, in double. */
-static void bias_grad_add(float *d_bias, const float *d_out, int64_t rows, int64_t c) {
-#pragma omp parallel for schedule(static)
-    for (int64_t j = 0; j < c; j++) {
-        double s = 0.0;
-        for (int64_t r = 0; r < rows; r++) s += d_out[r * c + j];
-        d_bias[j] += (float)s;
-    }
-}
-
 static void conv_bwd_data_run(conv_bwd *b, float *d_in, float *diff_src, void *wei_prim, const float *weight,
                               const rs_conv2d_dims *d) {
     rs_dnnl_bind(b->wei_user, weight);
@@ -319,7 +309,7 @@ static void conv_bwd_weights_run(conv_bwd *b, float *d_weight, float *d_bias, fl
 void rs_conv2d_backward_fast(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                              const float *weight, const rs_conv2d_dims *d, rs_workspace *ws) {
     int flags = (d_in ? 1 : 0) | (d_weight ? 2 : 0) | (d_weight && d_bias ? 4 : 0);
-    if (d_bias && !d_weight) bias_grad_add(d_bias, d_out, (int64_t)d->n * d->h_out * d->w_out, d->c_out);
+    if (d_bias && !d_weight) rs_dnnl_colsum_add(d_bias, d_out, (int64_t)d->n * d->h_out * d->w_out, d->c_out);
     if (!(flags & 3)) return;
     conv_bwd *b = conv_bwd_get(d, flags);
     size_t sizes[5] = {b->pad_bytes, b->diff_src_bytes, b->wei_bytes, b->dwei_bytes,

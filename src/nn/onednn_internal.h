@@ -61,4 +61,6 @@ void *rs_dnnl_carve(void *base, size_t *offset, size_t bytes);
 
 /* dst[i] += src[i] for n floats (OpenMP). */
 void rs_dnnl_add(float *dst, const float *src, int64_t n);
+/* sums (C) += the column sums of m (rows, C), each summed in double in row order (a bias gradient). */
+void rs_dnnl_colsum_add(float *sums, const float *m, int64_t rows, int64_t c);
 #endif
