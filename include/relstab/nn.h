@@ -110,7 +110,8 @@ int32_t rs_net_conv2d(rs_net *net, const char *name, int32_t in, int32_t c_out, 
                       int32_t pad, int32_t groups, int32_t bias);
 /* General form: kh, kw, strides, asymmetric or circular padding and groups taken from *tmpl (its n/h_in/w_in/c_in/
  * h_out/w_out are filled in). w_param / b_param: existing parameter indices to use (-1: register new ones;
- * b_param -2: no bias). */
+ * b_param -2: no bias). A 3-D (C_out, C_in/groups, K) weight, as PyTorch's Conv1d has, is accepted for a 1 x K
+ * kernel. */
 int32_t rs_net_conv2d_ex(rs_net *net, const char *name, int32_t in, const rs_conv2d_dims *tmpl, int32_t w_param,
                          int32_t b_param);
 int32_t rs_net_linear(rs_net *net, const char *name, int32_t in, int32_t out, int32_t bias);

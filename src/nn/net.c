@@ -166,6 +166,9 @@ static int32_t node_param(rs_net *net, const char *node, const char *suffix, int
         const rs_param *p = &net->params.items[existing];
         int same = p->ndim == ndim;
         for (int32_t i = 0; same && i < ndim; i++) same = p->shape[i] == shape[i];
+        /* a PyTorch Conv1d weight (C_out, C_in/g, K) serves a conv2d node with kernel 1 x K */
+        if (!same && p->ndim == 3 && ndim == 4 && shape[2] == 1)
+            same = p->shape[0] == shape[0] && p->shape[1] == shape[1] && p->shape[2] == shape[3];
         if (!same) return build_fail(net, "node %s: parameter %s has the wrong shape", node, p->name);
         return existing;
     }
