@@ -79,18 +79,18 @@ static bn_entry *bn_get(int64_t rows, int32_t c, int kind, float eps) {
     } else {
         e->prim = rs_dnnl_primitive(fwd);
         e->dst = rs_dnnl_memory(&data);
-        e->shift = rs_dnnl_memory(&stat);
     }
     RS_DNNL_CHECK(dnnl_primitive_desc_destroy(fwd));
     e->src = rs_dnnl_memory(&data);
     e->mean = rs_dnnl_memory(&stat);
     e->var = rs_dnnl_memory(&stat);
     e->scale = rs_dnnl_memory(&stat);
+    e->shift = rs_dnnl_memory(&stat); /* backward with use_shift takes it too (unread) */
     rs_dnnl_cache_put(&g_bn_cache, &key, sizeof key, e);
     return e;
 }
 
-/* gamma, or ones when gamma is NULL; likewise beta or zeros. Returned pointers live in scratch slot 1. */
+/* gamma, or ones when gamma is NULL; likewise beta, or zeros. The ones and zeros are written into space. */
 static void bn_affine(const float **gamma, const float **beta, int32_t c, float *space /* (2, C) */) {
     if (!*gamma) {
         for (int32_t j = 0; j < c; j++) space[j] = 1.0f;
@@ -138,8 +138,9 @@ void rs_batchnorm_backward_fast(float *d_in, float *d_gamma, float *d_beta, cons
                                 int64_t rows, int32_t c, rs_bn_mode mode) {
     if (!d_in && !d_gamma && !d_beta) return;
     bn_entry *e = bn_get(rows, c, mode == RS_BN_EVAL ? 3 : 2, 0.0f);
-    float *space = rs_dnnl_scratch(1, 5 * (size_t)c * sizeof(float)); // (5, C): ones, -, var, d_gamma, d_beta
-    bn_affine(&gamma, NULL, c, space);
+    float *space = rs_dnnl_scratch(1, 5 * (size_t)c * sizeof(float)); // (5, C): ones, zeros, var, d_gamma, d_beta
+    const float *beta = NULL;
+    bn_affine(&gamma, &beta, c, space);
     float *var = space + 2 * (size_t)c, *dg = space + 3 * (size_t)c, *db = space + 4 * (size_t)c;
     for (int32_t j = 0; j < c; j++) var[j] = (float)(1.0 / ((double)save_invstd[j] * save_invstd[j]));
     float *diff_src = rs_dnnl_scratch(0, (size_t)rows * c * sizeof(float)); // (rows, C)
@@ -147,15 +148,17 @@ void rs_batchnorm_backward_fast(float *d_in, float *d_gamma, float *d_beta, cons
     rs_dnnl_bind(e->mean, save_mean);
     rs_dnnl_bind(e->var, var);
     rs_dnnl_bind(e->scale, gamma);
+    rs_dnnl_bind(e->shift, beta);
     rs_dnnl_bind(e->diff_dst, d_out);
     rs_dnnl_bind(e->diff_src, diff_src);
     rs_dnnl_bind(e->diff_scale, dg);
     rs_dnnl_bind(e->diff_shift, db);
-    dnnl_exec_arg_t args[8] = {{DNNL_ARG_SRC, e->src},         {DNNL_ARG_MEAN, e->mean},
-                               {DNNL_ARG_VARIANCE, e->var},    {DNNL_ARG_SCALE, e->scale},
-                               {DNNL_ARG_DIFF_DST, e->diff_dst}, {DNNL_ARG_DIFF_SRC, e->diff_src},
-                               {DNNL_ARG_DIFF_SCALE, e->diff_scale}, {DNNL_ARG_DIFF_SHIFT, e->diff_shift}};
-    rs_dnnl_run(e->prim, 8, args);
+    dnnl_exec_arg_t args[9] = {{DNNL_ARG_SRC, e->src},           {DNNL_ARG_MEAN, e->mean},
+                               {DNNL_ARG_VARIANCE, e->var},      {DNNL_ARG_SCALE, e->scale},
+                               {DNNL_ARG_SHIFT, e->shift},       {DNNL_ARG_DIFF_DST, e->diff_dst},
+                               {DNNL_ARG_DIFF_SRC, e->diff_src}, {DNNL_ARG_DIFF_SCALE, e->diff_scale},
+                               {DNNL_ARG_DIFF_SHIFT, e->diff_shift}};
+    rs_dnnl_run(e->prim, 9, args);
     if (d_in) rs_dnnl_add(d_in, diff_src, rows * c);
     for (int32_t j = 0; j < c; j++) {
         if (d_gamma) d_gamma[j] += dg[j];
