@@ -1,0 +1,85 @@
+/* train.h: training a zoo model on a dataset with a recipe, into a run directory:
+ *   config.json        every setting, resolved (what the run actually used)
+ *   log.csv            one row per epoch: epoch, lr, train loss/error, test loss/error, images/s, wall time
+ *   init.safetensors   the weights before training
+ *   best.safetensors   the weights with the best test accuracy so far (model selection as the paper's code)
+ *   last.safetensors   the weights after the last finished epoch
+ *   resume.safetensors weights + optimiser state + counters after the last finished epoch (for --resume)
+ * Every file is written atomically; a run killed at any moment resumes from its last finished epoch and ends with
+ * the same weights as an uninterrupted run (same seed and thread count). */
+#pragma once
+#include "relstab/data.h"
+#include "relstab/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { RS_LOSS_CE = 0, RS_LOSS_HINGE = 1 } rs_loss_kind;
+typedef enum {
+    RS_STOP_EPOCHS = 0,    /* run all epochs */
+    RS_STOP_ZERO_LOSS = 1, /* SPEC 5.2: stop at the first epoch whose training hinge loss is exactly 0 (with a
+                              ridge penalty: at epoch >= 500 x that epoch, with zero validation error) */
+} rs_stop_rule;
+
+typedef struct {
+    /* what */
+    char model[64];
+    char data[512];
+    char recipe[32];         /* "paper-cnn", "paper-fcn", "twopoints", "scale1d" or "" (flags only) */
+    char out[1024];          /* run directory */
+    /* model options (0 = the model's default) */
+    int32_t width, depth, filter;
+    char strides[128];       /* gapmf: per-layer strides, comma-separated */
+    /* optimisation */
+    rs_opt_type opt;
+    double lr, momentum, weight_decay;
+    int32_t lr_times_width;  /* the 1-D task's rule: the learning rate used is lr x width (SPEC 5.2) */
+    int32_t nesterov, decay_1d;
+    rs_sched_type sched;
+    int32_t step_size;
+    double gamma;
+    int32_t epochs, batch, test_batch;
+    rs_loss_kind loss;
+    double ridge;            /* the 1-D task's penalty on conv weights, ridge * sum W^2 / (H * depth) */
+    rs_stop_rule stop;
+    /* data */
+    int32_t crop_padding, hflip;
+    double corrupt_std;
+    int64_t ptr;
+    uint64_t seed;
+    int32_t threads;
+    int32_t resume;
+    int32_t quiet;
+    int32_t track_every;     /* measure D, G, R every K epochs into sens.csv (0 = off) */
+    int32_t track_P;
+} rs_train_config;
+
+/* Defaults: no recipe, SGD lr 0.1, momentum 0.9, wd 5e-4 on weights only, paper schedule, batch 128, 10 epochs,
+ * cross-entropy, no augmentation, seed 0. */
+void rs_train_config_default(rs_train_config *c);
+/* Applies a recipe's settings (SPEC 3.3); flags given afterwards override them. */
+rs_status rs_train_apply_recipe(rs_train_config *c, const char *recipe);
+const char *rs_train_recipe_names(void);
+
+/* What a finished (or stopped) run reached. */
+typedef struct {
+    int32_t epochs_done;
+    double best_test_err;
+    int32_t best_epoch;
+    double last_train_loss, last_test_err;
+    int32_t stopped_early; /* a stop rule fired */
+} rs_train_result;
+
+/* Runs (or resumes) training as configured. Progress goes to stderr (a live bar on a terminal, a line per epoch
+ * otherwise, nothing with quiet). A NaN or diverging loss stops the run with RS_ERR_NUMERIC, keeping the last good
+ * checkpoints. */
+rs_status rs_train_run(const rs_train_config *c, rs_train_result *res);
+
+/* Writes the config as JSON (config.json) and reads it back (for --resume and for `measure --run`). */
+rs_status rs_train_config_write(const rs_train_config *c, const char *path);
+rs_status rs_train_config_read(rs_train_config *c, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
