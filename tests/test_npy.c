@@ -162,6 +162,8 @@ static void test_hostile(void **state) {
     hostile(1, H("'<f4'", "False", "(6)"), 24, "1-tuple");
     hostile(1, H("'<f4'", "False", "(06,)"), 24, "dimension 0");
     hostile(1, H("'<f4'", "False", "(4611686018427387904,)"), 24, "dimension 0");
+    hostile(1, H("'<f4'", "False", "(4611686018427387903,)"), 24, "truncated"); /* 2^62 - 1: the largest taken */
+    hostile(1, H("'<f4'", "False", "(99999999999999999999,)"), 24, "dimension 0"); /* beyond int64 */
     hostile(1, H("'<u1'", "False", "(4294967296, 4294967296, 4294967296)"), 24, "overflows");
     hostile(1, H("'<f4'", "False", "(1000000000000,)"), 24, "truncated");
     hostile(1, H("'<f4'", "False", "(1, 1, 1, 1, 1, 1, 1, 1, 1)"), 4, "dimensions");

@@ -81,8 +81,9 @@ static int parse_dim(npy_cursor *c, int64_t *v) {
     if (*c->p == '0' && c->p + 1 < c->end && c->p[1] >= '0' && c->p[1] <= '9') return -1; /* Python: no 007 */
     int64_t x = 0;
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-        x = x * 10 + (*c->p++ - '0');
-        if (x >= ((int64_t)1 << 62)) return -1;
+        int digit = *c->p++ - '0';
+        if (x > (((int64_t)1 << 62) - 1 - digit) / 10) return -1; /* x * 10 + digit would reach 2^62 */
+        x = x * 10 + digit;
     }
     *v = x;
     return 0;
