@@ -4,6 +4,7 @@
  * blocks of 16 channels (one cache line per row) and sum over rows in order, so results do not depend on the thread
  * count. gamma or beta may be NULL (meaning 1 and 0: a BN without affine parameters). It is not the fast path. */
 #include "relstab/ops.h"
+#include "nn/ref_internal.h"
 
 #include <math.h>
 
@@ -29,7 +30,7 @@ void rs_batchnorm_forward_ref(float *out, float *save_mean, float *save_invstd, 
                               const float *gamma, const float *beta, float *running_mean, float *running_var,
                               int64_t rows, int32_t c, float eps, float momentum, rs_bn_mode mode) {
     const int32_t nb = (c + BN_CBLOCK - 1) / BN_CBLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * c >= RS_PAR_MIN_WORK)
     for (int32_t b = 0; b < nb; b++) {
         const int32_t c0 = b * BN_CBLOCK, cn = c - c0 < BN_CBLOCK ? c - c0 : BN_CBLOCK;
         double mean[BN_CBLOCK], var[BN_CBLOCK];
@@ -67,7 +68,7 @@ void rs_batchnorm_backward_ref(float *d_in, float *d_gamma, float *d_beta, const
                                const float *gamma, const float *save_mean, const float *save_invstd, int64_t rows,
                                int32_t c, rs_bn_mode mode) {
     const int32_t nb = (c + BN_CBLOCK - 1) / BN_CBLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * c >= RS_PAR_MIN_WORK)
     for (int32_t b = 0; b < nb; b++) {
         const int32_t c0 = b * BN_CBLOCK, cn = c - c0 < BN_CBLOCK ? c - c0 : BN_CBLOCK;
         double sdy[BN_CBLOCK] = {0}, sdyx[BN_CBLOCK] = {0};

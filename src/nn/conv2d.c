@@ -8,6 +8,7 @@
  * every output element (and every weight-gradient element) is owned by one thread and summed in a fixed order, so
  * results do not depend on the thread count. Weight and bias gradients are accumulated in double. */
 #include "relstab/ops.h"
+#include "nn/ref_internal.h"
 
 #include <string.h>
 
@@ -76,7 +77,8 @@ void rs_conv2d_forward_ref(float *out, const float *in, const float *weight, con
     float *wt = rs_workspace_get(ws, (size_t)Co * cg * KH * KW * sizeof(float)); // (KH, KW, G, cg, og)
     RS_ASSERT(wt);
     conv_relayout(wt, weight, d, 1);
-#pragma omp parallel for collapse(2) schedule(static)
+    const int64_t work = (int64_t)d->n * Ho * Wo * Co * cg * KH * KW;
+#pragma omp parallel for collapse(2) schedule(static) if (work >= RS_PAR_MIN_WORK)
     for (int32_t n = 0; n < d->n; n++)
         for (int32_t y = 0; y < Ho; y++)
             for (int32_t x = 0; x < Wo; x++) {
@@ -111,7 +113,8 @@ static void conv_backward_input(float *d_in, const float *d_out, const float *wt
     const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KH = d->kh, KW = d->kw;
     const int32_t H = d->h_in, W = d->w_in, Ho = d->h_out, Wo = d->w_out, Ci = d->c_in, Co = d->c_out;
     const int circ = d->pad_mode == RS_PAD_CIRCULAR, depthwise = cg == 1 && og == 1;
-#pragma omp parallel for schedule(static)
+    const int64_t work = (int64_t)d->n * Ho * Wo * Co * cg * KH * KW;
+#pragma omp parallel for schedule(static) if (work >= RS_PAR_MIN_WORK)
     for (int32_t n = 0; n < d->n; n++)
         for (int32_t y = 0; y < Ho; y++)
             for (int32_t x = 0; x < Wo; x++) {
@@ -183,7 +186,8 @@ static void conv_backward_weight(float *d_weight, double *dw, const float *d_out
     const int32_t nblock = (width + CONV_OBLOCK - 1) / CONV_OBLOCK;
     const int64_t ntask = (int64_t)KH * KW * groups_in_task * nblock;
     memset(dw, 0, (size_t)d->c_out * cg * KH * KW * sizeof(double));
-#pragma omp parallel for schedule(dynamic, 1)
+    const int64_t work = (int64_t)d->n * d->h_out * d->w_out * d->c_out * cg * KH * KW;
+#pragma omp parallel for schedule(dynamic, 1) if (work >= RS_PAR_MIN_WORK)
     for (int64_t t = 0; t < ntask; t++) {
         int32_t b = (int32_t)(t % nblock), g = (int32_t)(t / nblock % groups_in_task);
         int32_t tap = (int32_t)(t / nblock / groups_in_task), kh = tap / KW, kw = tap % KW;
@@ -204,7 +208,7 @@ static void conv_backward_weight(float *d_weight, double *dw, const float *d_out
 static void conv_backward_bias(float *d_bias, const float *d_out, const rs_conv2d_dims *d) {
     const int64_t rows = (int64_t)d->n * d->h_out * d->w_out;
     const int32_t C = d->c_out, nb = (C + 15) / 16;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * C >= RS_PAR_MIN_WORK)
     for (int32_t b = 0; b < nb; b++) {
         double acc[16] = {0};
         int32_t c0 = b * 16, cn = C - c0 < 16 ? C - c0 : 16;

@@ -3,6 +3,7 @@
  * Dot products and the batch reductions of the parameter gradients are summed in double, each output element by
  * one thread in a fixed order (results do not depend on the thread count). Not a tuned GEMM (onednn.c is). */
 #include "relstab/ops.h"
+#include "nn/ref_internal.h"
 
 #define LIN_OBLOCK 16  /* output features per forward task: their weight rows stay in cache over the batch */
 #define LIN_KBLOCK 256 /* input features per weight-gradient task */
@@ -11,7 +12,7 @@
 void rs_linear_forward_ref(float *out, const float *in, const float *weight, const float *bias, int64_t n,
                            int64_t k, int64_t o) {
     const int64_t nblock = (o + LIN_OBLOCK - 1) / LIN_OBLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * k * o >= RS_PAR_MIN_WORK)
     for (int64_t b = 0; b < nblock; b++)
         for (int64_t i = 0; i < n; i++) {
             const float *x = in + i * k; // (K)
@@ -29,7 +30,7 @@ void rs_linear_forward_ref(float *out, const float *in, const float *weight, con
 void rs_linear_backward_ref(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                             const float *weight, int64_t n, int64_t k, int64_t o) {
     if (d_in) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * k * o >= RS_PAR_MIN_WORK)
         for (int64_t i = 0; i < n; i++) {
             float *dx = d_in + i * k; // (K)
             for (int64_t j = 0; j < o; j++) {
@@ -41,7 +42,7 @@ void rs_linear_backward_ref(float *d_in, float *d_weight, float *d_bias, const f
     }
     if (d_weight) {
         const int64_t kblocks = (k + LIN_KBLOCK - 1) / LIN_KBLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * k * o >= RS_PAR_MIN_WORK)
         for (int64_t task = 0; task < o * kblocks; task++) {
             const int64_t j = task / kblocks, t0 = task % kblocks * LIN_KBLOCK;
             const int64_t tn = k - t0 < LIN_KBLOCK ? k - t0 : LIN_KBLOCK;

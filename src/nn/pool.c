@@ -5,6 +5,7 @@
  * average pooling divides by the full window (count_include_pad) or by the valid elements. Backward scatters with
  * one thread per sample, so sums are in a fixed order whatever the thread count. */
 #include "relstab/ops.h"
+#include "nn/ref_internal.h"
 
 #include <math.h>
 
@@ -60,7 +61,8 @@ static void maxpool_pixel(float *op, int32_t *sp, const float *in_n, const rs_po
 /* out (N, Ho, Wo, C); saved (N, Ho, Wo, C) int32 argmax into the H*W plane, or NULL. */
 void rs_maxpool2d_forward_ref(float *out, void *saved, const float *in, const rs_pool2d_dims *d) {
     const int32_t Ho = d->h_out, Wo = d->w_out, C = d->c;
-#pragma omp parallel for collapse(2) schedule(static)
+    const int64_t work = (int64_t)d->n * Ho * Wo * C * d->kh * d->kw;
+#pragma omp parallel for collapse(2) schedule(static) if (work >= RS_PAR_MIN_WORK)
     for (int32_t n = 0; n < d->n; n++)
         for (int32_t y = 0; y < Ho; y++)
             for (int32_t x = 0; x < Wo; x++) {
@@ -74,7 +76,7 @@ void rs_maxpool2d_forward_ref(float *out, void *saved, const float *in, const rs
 void rs_maxpool2d_backward_ref(float *d_in, const float *d_out, const void *saved, const rs_pool2d_dims *d) {
     const int32_t Ho = d->h_out, Wo = d->w_out, C = d->c;
     const int32_t *arg = saved;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((int64_t)d->n * Ho * Wo * C >= RS_PAR_MIN_WORK)
     for (int32_t n = 0; n < d->n; n++) {
         float *dn = d_in + (size_t)n * d->h_in * d->w_in * C; // (H, W, C)
         for (size_t p = 0; p < (size_t)Ho * Wo; p++) {
@@ -106,7 +108,8 @@ static avg_window avg_window_at(const rs_pool2d_dims *d, int32_t y, int32_t x) {
 
 void rs_avgpool2d_forward_ref(float *out, const float *in, const rs_pool2d_dims *d) {
     const int32_t Ho = d->h_out, Wo = d->w_out, C = d->c, W = d->w_in;
-#pragma omp parallel for collapse(2) schedule(static)
+    const int64_t work = (int64_t)d->n * Ho * Wo * C * d->kh * d->kw;
+#pragma omp parallel for collapse(2) schedule(static) if (work >= RS_PAR_MIN_WORK)
     for (int32_t n = 0; n < d->n; n++)
         for (int32_t y = 0; y < Ho; y++)
             for (int32_t x = 0; x < Wo; x++) {
@@ -124,7 +127,8 @@ void rs_avgpool2d_forward_ref(float *out, const float *in, const rs_pool2d_dims 
 
 void rs_avgpool2d_backward_ref(float *d_in, const float *d_out, const rs_pool2d_dims *d) {
     const int32_t Ho = d->h_out, Wo = d->w_out, C = d->c, W = d->w_in;
-#pragma omp parallel for schedule(static)
+    const int64_t work = (int64_t)d->n * Ho * Wo * C * d->kh * d->kw;
+#pragma omp parallel for schedule(static) if (work >= RS_PAR_MIN_WORK)
     for (int32_t n = 0; n < d->n; n++)
         for (int32_t y = 0; y < Ho; y++)
             for (int32_t x = 0; x < Wo; x++) {
@@ -149,7 +153,8 @@ static inline int32_t bin_end(int32_t i, int32_t size, int32_t out) {
 /* in (N, H, W, C) -> out (N, Ho, Wo, C), sums in double. */
 void rs_adaptive_avgpool2d_forward(float *out, const float *in, int32_t n, int32_t h, int32_t w, int32_t c,
                                    int32_t ho, int32_t wo) {
-#pragma omp parallel for collapse(2) schedule(static)
+    const int64_t work = (int64_t)n * (h + ho) * (w + wo) * c; // bins cover the input about once (more if overlapping)
+#pragma omp parallel for collapse(2) schedule(static) if (work >= RS_PAR_MIN_WORK)
     for (int32_t i = 0; i < n; i++)
         for (int32_t y = 0; y < ho; y++) {
             const int32_t y0 = bin_start(y, h, ho), y1 = bin_end(y, h, ho);
@@ -174,7 +179,8 @@ void rs_adaptive_avgpool2d_forward(float *out, const float *in, int32_t n, int32
 /* Bins may overlap (when Ho does not divide H): an input element then receives from each bin that holds it. */
 void rs_adaptive_avgpool2d_backward(float *d_in, const float *d_out, int32_t n, int32_t h, int32_t w, int32_t c,
                                     int32_t ho, int32_t wo) {
-#pragma omp parallel for schedule(static)
+    const int64_t work = (int64_t)n * (h + ho) * (w + wo) * c;
+#pragma omp parallel for schedule(static) if (work >= RS_PAR_MIN_WORK)
     for (int32_t i = 0; i < n; i++)
         for (int32_t y = 0; y < ho; y++) {
             const int32_t y0 = bin_start(y, h, ho), y1 = bin_end(y, h, ho);

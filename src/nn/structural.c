@@ -3,17 +3,18 @@
  * drop-connect and a constant scale. One plain-C version each (OpenMP where it pays); there is no fast path.
  * Dropout masks come from the counter-based RNG, so backward redraws the forward's mask instead of saving it. */
 #include "relstab/ops.h"
+#include "nn/ref_internal.h"
 
 #define MUL_CBLOCK 64 /* channels per double accumulator in mul_channel's backward */
 
 void rs_add_forward(float *out, const float *a, const float *b, int64_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
 /* d_a and d_b may be the same buffer (x + x): it then receives d_out twice. */
 void rs_add_backward(float *d_a, float *d_b, const float *d_out, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) {
         if (d_a) d_a[i] += d_out[i];
         if (d_b) d_b[i] += d_out[i];
@@ -22,7 +23,7 @@ void rs_add_backward(float *d_a, float *d_b, const float *d_out, int64_t n) {
 
 /* out (N, HW, C) = x (N, HW, C) * s (N, C). */
 void rs_mul_channel_forward(float *out, const float *x, const float *s, int64_t n, int64_t hw, int64_t c) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (n * hw * c >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++)
         for (int64_t p = 0; p < hw; p++) {
             const int64_t at = (i * hw + p) * c;
@@ -33,7 +34,7 @@ void rs_mul_channel_forward(float *out, const float *x, const float *s, int64_t 
 /* d_x += d_out * s; d_s (N, C) += sum over HW of d_out * x (in double). One thread per sample. */
 void rs_mul_channel_backward(float *d_x, float *d_s, const float *d_out, const float *x, const float *s,
                              int64_t n, int64_t hw, int64_t c) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * hw * c >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) {
         if (d_x)
             for (int64_t p = 0; p < hw; p++) {
@@ -55,7 +56,7 @@ void rs_mul_channel_backward(float *d_x, float *d_s, const float *d_out, const f
 
 /* in (N, H, W, C) -> out (N, C*H*W), element (c, y, x) at (c*H + y)*W + x. */
 void rs_flatten_forward(float *out, const float *in, int64_t n, int64_t h, int64_t w, int64_t c) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (n * h * w * c >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++)
         for (int64_t y = 0; y < h; y++)
             for (int64_t x = 0; x < w; x++)
@@ -64,7 +65,7 @@ void rs_flatten_forward(float *out, const float *in, int64_t n, int64_t h, int64
 }
 
 void rs_flatten_backward(float *d_in, const float *d_out, int64_t n, int64_t h, int64_t w, int64_t c) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (n * h * w * c >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++)
         for (int64_t y = 0; y < h; y++)
             for (int64_t x = 0; x < w; x++)
@@ -76,7 +77,7 @@ void rs_flatten_backward(float *d_in, const float *d_out, int64_t n, int64_t h, 
 void rs_zeropad_forward(float *out, const float *in, int64_t n, int64_t h, int64_t w, int64_t c, int32_t top,
                         int32_t bottom, int32_t left, int32_t right) {
     const int64_t ho = h + top + bottom, wo = w + left + right;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (n * ho * wo * c >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++)
         for (int64_t y = 0; y < ho; y++)
             for (int64_t x = 0; x < wo; x++) {
@@ -94,7 +95,7 @@ void rs_zeropad_forward(float *out, const float *in, int64_t n, int64_t h, int64
 void rs_zeropad_backward(float *d_in, const float *d_out, int64_t n, int64_t h, int64_t w, int64_t c, int32_t top,
                          int32_t bottom, int32_t left, int32_t right) {
     const int64_t ho = h + top + bottom, wo = w + left + right;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (n * h * w * c >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++)
         for (int64_t y = 0; y < h; y++)
             for (int64_t x = 0; x < w; x++) {
@@ -112,7 +113,7 @@ static inline float keep_scale(float p) { return p < 1.0f ? (float)(1.0 / (1.0 -
 static void dropout_apply(float *dst, const float *src, int64_t n, float p, uint64_t seed, uint64_t stream,
                           int accumulate) {
     const float scale = keep_scale(p);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= RS_PAR_MIN_WORK / 8)
     for (int64_t i = 0; i < n; i++) {
         const float v = rs_uniform(seed, stream, (uint64_t)i) >= (double)p ? src[i] * scale : 0.0f;
         if (accumulate)
@@ -134,7 +135,7 @@ void rs_dropout_backward(float *d_in, const float *d_out, int64_t n, float p, ui
 static void dropconnect_apply(float *dst, const float *src, int64_t n, int64_t per_sample, float p, uint64_t seed,
                               uint64_t stream, int accumulate) {
     const float scale = keep_scale(p);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * (per_sample + 8) >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) {
         const float f = rs_uniform(seed, stream, (uint64_t)i) >= (double)p ? scale : 0.0f;
         float *d = dst + i * per_sample;
@@ -157,11 +158,11 @@ void rs_dropconnect_backward(float *d_in, const float *d_out, int64_t n, int64_t
 }
 
 void rs_scale_forward(float *out, const float *in, int64_t n, float alpha) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) out[i] = alpha * in[i];
 }
 
 void rs_scale_backward(float *d_in, const float *d_out, int64_t n, float alpha) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) d_in[i] += alpha * d_out[i];
 }
