@@ -217,7 +217,9 @@ int32_t rs_net_conv2d(rs_net *net, const char *name, int32_t in, int32_t c_out, 
     return rs_net_conv2d_ex(net, name, in, &t, -1, bias ? -1 : -2);
 }
 
-int32_t rs_net_linear_ex(rs_net *net, const char *name, int32_t in, int32_t out, int32_t w_param, int32_t b_param) {
+/* A linear node; transposed: the weight is (in, out) (rs_net_matmul) instead of PyTorch Linear's (out, in). */
+static int32_t linear_node(rs_net *net, const char *name, int32_t in, int32_t out, int32_t w_param, int32_t b_param,
+                           int32_t transposed) {
     int32_t idx = add_node(net, name, RS_OP_LINEAR, in, -1);
     if (idx < 0) return -1;
     rs_node *d = &net->nodes[idx];
@@ -227,14 +229,25 @@ int32_t rs_net_linear_ex(rs_net *net, const char *name, int32_t in, int32_t out,
     if (out <= 0) return build_fail(net, "node %s: %d outputs", name, out);
     int64_t k = d->c;
     d->c = out;
-    int64_t wshape[2] = {out, k};
+    d->w_t = transposed;
+    int64_t wshape[2] = {transposed ? k : out, transposed ? out : k};
     double bound = 1.0 / sqrt((double)k);
     int32_t wp = node_param(net, name, "weight", w_param, 2, wshape, RS_PARAM_TRAINABLE, uniform_init(bound));
     int32_t bp = -1;
-    if (b_param != -2) bp = node_param(net, name, "bias", b_param, 1, wshape, RS_PARAM_TRAINABLE, uniform_init(bound));
+    int64_t bshape = out;
+    if (b_param != -2)
+        bp = node_param(net, name, "bias", b_param, 1, &bshape, RS_PARAM_TRAINABLE, uniform_init(bound));
     net->nodes[idx].param[0] = wp;
     net->nodes[idx].param[1] = bp;
     return net->status == RS_OK ? idx : -1;
+}
+
+int32_t rs_net_linear_ex(rs_net *net, const char *name, int32_t in, int32_t out, int32_t w_param, int32_t b_param) {
+    return linear_node(net, name, in, out, w_param, b_param, 0);
+}
+
+int32_t rs_net_matmul(rs_net *net, const char *name, int32_t in, int32_t out, int32_t w_param, int32_t b_param) {
+    return linear_node(net, name, in, out, w_param, b_param, 1);
 }
 
 int32_t rs_net_linear(rs_net *net, const char *name, int32_t in, int32_t out, int32_t bias) {

@@ -89,6 +89,31 @@ static rs_bn_mode bn_mode_of(rs_mode m) {
     return m == RS_MODE_TRAIN ? RS_BN_TRAIN : m == RS_MODE_EVAL ? RS_BN_EVAL : RS_BN_BATCHSTAT;
 }
 
+/* A matmul node's weight W (K, O) transposed into the workspace as (O, K), the layout the linear op takes, followed
+ * by `extra` more floats of scratch. */
+static float *transposed_weight(rs_net *net, const rs_node *d, int64_t k, int64_t o, int64_t extra) {
+    const float *w = rs_param_data(&net->params, d->param[0]); // (K, O)
+    float *wt = rs_workspace_get(&net->ws, (size_t)(k * o + extra) * sizeof(float)); // (O, K)
+    RS_ASSERT(wt);
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j = 0; j < o; j++) wt[j * k + i] = w[i * o + j];
+    return wt;
+}
+
+/* Backward of a matmul node: the linear op's backward on the transposed weight, whose weight gradient (O, K) is
+ * added transposed into the parameter's (K, O) gradient. */
+static void matmul_backward(rs_net *net, const rs_node *d, float *dx, const float *dy, const float *x, int64_t n,
+                            int64_t k, int64_t o) {
+    float *dw = grad_or_null(net, d->param[0]); // (K, O)
+    float *wt = transposed_weight(net, d, k, o, dw ? k * o : 0);
+    float *dwt = dw ? wt + k * o : NULL; // (O, K)
+    if (dwt) memset(dwt, 0, (size_t)(k * o) * sizeof(float));
+    rs_linear_backward(dx, dwt, grad_or_null(net, d->param[1]), dy, x, wt, n, k, o);
+    if (dwt)
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < o; j++) dw[i * o + j] += dwt[j * k + i];
+}
+
 /* One node's forward for the current batch of n. */
 static void node_forward(rs_net *net, int32_t i, int32_t n, rs_mode mode) {
     rs_node *d = &net->nodes[i];
@@ -106,7 +131,11 @@ static void node_forward(rs_net *net, int32_t i, int32_t n, rs_mode mode) {
         break;
     }
     case RS_OP_LINEAR:
-        rs_linear_forward(y, x, param_or_null(net, d->param[0]), param_or_null(net, d->param[1]), n, a->c, d->c);
+        if (d->w_t)
+            rs_linear_forward(y, x, transposed_weight(net, d, a->c, d->c, 0), param_or_null(net, d->param[1]), n,
+                              a->c, d->c);
+        else
+            rs_linear_forward(y, x, param_or_null(net, d->param[0]), param_or_null(net, d->param[1]), n, a->c, d->c);
         break;
     case RS_OP_RELU: rs_relu_forward(y, x, out_numel); break;
     case RS_OP_SILU: rs_silu_forward(y, x, out_numel); break;
@@ -192,8 +221,11 @@ static void node_backward(rs_net *net, int32_t i, int32_t n, rs_mode mode, uint6
         break;
     }
     case RS_OP_LINEAR:
-        rs_linear_backward(dx, grad_or_null(net, d->param[0]), grad_or_null(net, d->param[1]), dy, x,
-                           param_or_null(net, d->param[0]), n, a->c, d->c);
+        if (d->w_t)
+            matmul_backward(net, d, dx, dy, x, n, a->c, d->c);
+        else
+            rs_linear_backward(dx, grad_or_null(net, d->param[0]), grad_or_null(net, d->param[1]), dy, x,
+                               param_or_null(net, d->param[0]), n, a->c, d->c);
         break;
     case RS_OP_RELU: if (dx) rs_relu_backward(dx, dy, x, out_numel); break;
     case RS_OP_SILU: if (dx) rs_silu_backward(dx, dy, x, out_numel); break;
