@@ -159,8 +159,10 @@ static conv_case random_conv(uint64_t s) {
     d->stride_h = (int32_t)draw(s, &k, 1, 3);
     d->stride_w = (int32_t)draw(s, &k, 1, 3);
     d->pad_mode = kind >= 3 ? RS_PAD_CIRCULAR : RS_PAD_ZERO;
-    int32_t mh = kind >= 3 ? d->h_in - 1 : d->kh - 1, mw = kind >= 3 ? d->w_in - 1 : d->kw - 1;
-    mh = mh < d->kh ? mh : d->kh; /* circular pads are below the input size (and, here, the kernel) */
+    /* zero pads up to the kernel size (a window may then lie wholly in the padding); circular pads below the
+     * input size (and, here, at most the kernel size) */
+    int32_t mh = kind >= 3 ? d->h_in - 1 : d->kh, mw = kind >= 3 ? d->w_in - 1 : d->kw;
+    mh = mh < d->kh ? mh : d->kh;
     mw = mw < d->kw ? mw : d->kw;
     d->pad_top = (int32_t)draw(s, &k, 0, mh);
     d->pad_bottom = (int32_t)draw(s, &k, 0, mh);
@@ -233,7 +235,10 @@ static void test_conv2d_cache_eviction(void **state) {
     assert_int_equal(rs_conv2d_dims_finish(&d), RS_OK);
     rs_conv2d_forward_fast(y1, x, w, NULL, &d, &ws);
     assert_memory_equal(y0, y1, (size_t)d.h_out * d.w_out * d.c_out * 4); /* same primitive kind, same result */
-    rs_free(x), rs_free(w), rs_free(y0), rs_free(y1);
+    rs_free(x);
+    rs_free(w);
+    rs_free(y0);
+    rs_free(y1);
     rs_workspace_free(&ws);
 }
 
