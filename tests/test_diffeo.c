@@ -131,67 +131,69 @@ static void test_addressing(void **state) {
  *    S1 = sum_kept 1/r^2, S2 = sum_kept 1/r^4 (r^2 = i^2 + j^2); limit 5.5 sd of the mean over N draws. This one
  *    resolves a scale error of ~2% (n vs n-1 would be 6%).
  * 4. The first and last rows and columns are exactly zero in every draw. */
-static void field_stats(int h, int w, int c, double T, int nseeds, int nimg) {
-    rs_diffeo_plan p;
-    assert_int_equal(rs_diffeo_plan_init(&p, h, w, c), RS_OK);
+typedef struct {
+    int h, w, c;
+    double T, N;         /* N: draws per component */
+    double *m2;          /* (2, H, W): sum of dx^2, dy^2 */
+    double *cm;          /* (c^2, c^2): sum of C_m C_m' over both components */
+    double *ty, *tx;     /* (c, H), (c, W): the test's own sine tables, from sin() directly */
+    double *tmp, *chat;  /* (c, W), (c, c) scratch */
+    double worst_unkept; /* largest |C| recovered for a mode that is not kept */
+} stats;
+
+/* Adds one field component F (H, W) of scale n sqrt(T): its squares, and its coefficients recovered by projection
+ * chat[a][b] = (2/(H-1)) (2/(W-1)) sum_yx F ty[a][y] tx[b][x] / scale. Checks the fixed border on the way. */
+static void stats_add(stats *st, const float *F, double scale, int k) { // k: 0 = dx, 1 = dy
+    int h = st->h, w = st->w, c = st->c;
     size_t hw = (size_t)h * w;
-    float *f = rs_alloc(2 * hw * sizeof(float));
-    double *m2 = rs_calloc(2 * hw * sizeof(double));
-    double *cm = rs_calloc((size_t)c * c * c * c * sizeof(double)); /* sum C_m C_m', over both components */
-    double *chat = rs_alloc((size_t)c * c * sizeof(double)), *tmp = rs_alloc((size_t)c * w * sizeof(double));
-    double *ty = rs_alloc((size_t)c * h * sizeof(double)), *tx = rs_alloc((size_t)c * w * sizeof(double));
-    for (int a = 0; a < c; a++) { /* the test's own sine tables, from sin() directly */
-        for (int y = 0; y < h; y++) ty[a * h + y] = sin(PI * (a + 1) * y / (h - 1.0));
-        for (int x = 0; x < w; x++) tx[a * w + x] = sin(PI * (a + 1) * x / (w - 1.0));
-    }
-    double N = 0, worst_unkept = 0;
-    for (int s = 0; s < nseeds; s++)
-        for (int i = 0; i < nimg; i++) {
-            assert_int_equal(rs_diffeo_field(&p, T, 1000 + s, 0, i, f, f + hw), RS_OK);
-            for (int k = 0; k < 2; k++) {
-                const float *F = f + k * hw;
-                double scale = (k == 0 ? w : h) * sqrt(T);
-                for (size_t j = 0; j < hw; j++) m2[k * hw + j] += (double)F[j] * F[j];
-                for (int y = 0; y < h; y++) assert_true(F[(size_t)y * w] == 0 && F[(size_t)y * w + w - 1] == 0);
-                for (int x = 0; x < w; x++) assert_true(F[x] == 0 && F[(size_t)(h - 1) * w + x] == 0);
-                /* projection: chat[a][b] = (2/(h-1)) (2/(w-1)) sum_yx F sy[y,a] sx[x,b] / scale */
-                for (int a = 0; a < c; a++)
-                    for (int x = 0; x < w; x++) {
-                        double acc = 0;
-                        for (int y = 0; y < h; y++) acc += F[(size_t)y * w + x] * ty[a * h + y];
-                        tmp[a * w + x] = acc;
-                    }
-                for (int a = 0; a < c; a++)
-                    for (int b = 0; b < c; b++) {
-                        double acc = 0;
-                        for (int x = 0; x < w; x++) acc += tmp[a * w + x] * tx[b * w + x];
-                        chat[a * c + b] = acc * 4.0 / ((h - 1.0) * (w - 1.0)) / scale;
-                        if (!rs_diffeo_mode_kept(a + 1, b + 1, c) && fabs(chat[a * c + b]) > worst_unkept)
-                            worst_unkept = fabs(chat[a * c + b]);
-                    }
-                for (int m = 0; m < c * c; m++)
-                    for (int m2i = 0; m2i < c * c; m2i++) cm[m * c * c + m2i] += chat[m] * chat[m2i];
-                N += 1;
-            }
+    for (size_t j = 0; j < hw; j++) st->m2[k * hw + j] += (double)F[j] * F[j];
+    for (int y = 0; y < h; y++) assert_true(F[(size_t)y * w] == 0 && F[(size_t)y * w + w - 1] == 0);
+    for (int x = 0; x < w; x++) assert_true(F[x] == 0 && F[(size_t)(h - 1) * w + x] == 0);
+    for (int a = 0; a < c; a++)
+        for (int x = 0; x < w; x++) {
+            double acc = 0;
+            for (int y = 0; y < h; y++) acc += F[(size_t)y * w + x] * st->ty[a * h + y];
+            st->tmp[a * w + x] = acc;
         }
-    N /= 2; /* draws per component */
-    assert_true(worst_unkept < 1e-5);
+    for (int a = 0; a < c; a++)
+        for (int b = 0; b < c; b++) {
+            double acc = 0;
+            for (int x = 0; x < w; x++) acc += st->tmp[a * w + x] * st->tx[b * w + x];
+            st->chat[a * c + b] = acc * 4.0 / ((h - 1.0) * (w - 1.0)) / scale;
+            if (!rs_diffeo_mode_kept(a + 1, b + 1, c)) st->worst_unkept = fmax(st->worst_unkept, fabs(st->chat[a * c + b]));
+        }
+    for (int m = 0; m < c * c; m++)
+        for (int m2 = 0; m2 < c * c; m2++) st->cm[m * c * c + m2] += st->chat[m] * st->chat[m2];
+    if (k == 1) st->N += 1; /* one draw = both components */
+}
+
+/* Mode variances 1/r^2 and zero cross-moments (limits in the comment of field_stats). */
+static void stats_check_modes(const stats *st) {
+    int c = st->c;
+    double n2 = 2 * st->N; /* samples: both components */
+    assert_true(st->worst_unkept < 1e-5);
     for (int m = 0; m < c * c; m++) {
         int a = m / c + 1, b = m % c + 1;
         if (!rs_diffeo_mode_kept(a, b, c)) continue;
-        double v = cm[m * c * c + m] / (2 * N), want = 1.0 / (a * a + b * b);
-        if (fabs(v / want - 1) > 5.5 * sqrt(2.0 / (2 * N))) {
+        double v = st->cm[m * c * c + m] / n2, want = 1.0 / (a * a + b * b);
+        if (fabs(v / want - 1) > 5.5 * sqrt(2.0 / n2)) {
             fprintf(stderr, "mode (%d,%d): variance %.5g, expected %.5g\n", a, b, v, want);
             fail();
         }
-        for (int m2i = m + 1; m2i < c * c; m2i++) {
-            int a2 = m2i / c + 1, b2 = m2i % c + 1;
+        for (int m2 = m + 1; m2 < c * c; m2++) {
+            int a2 = m2 / c + 1, b2 = m2 % c + 1;
             if (!rs_diffeo_mode_kept(a2, b2, c)) continue;
-            double sd = sqrt(want / (a2 * a2 + b2 * b2) / (2 * N));
-            assert_true(fabs(cm[m * c * c + m2i] / (2 * N)) < 5.5 * sd);
+            double sd = sqrt(want / (a2 * a2 + b2 * b2) / n2);
+            assert_true(fabs(st->cm[m * c * c + m2] / n2) < 5.5 * sd);
         }
     }
-    double S1 = 0, S2 = 0;
+}
+
+/* The whole-image sum and the per-pixel variance against the closed forms. */
+static void stats_check_pixels(const stats *st) {
+    int h = st->h, w = st->w, c = st->c;
+    size_t hw = (size_t)h * w;
+    double S1 = 0, S2 = 0, N = st->N, T = st->T;
     for (int a = 1; a <= c; a++)
         for (int b = 1; b <= c; b++)
             if (rs_diffeo_mode_kept(a, b, c)) {
@@ -200,40 +202,55 @@ static void field_stats(int h, int w, int c, double T, int nseeds, int nimg) {
             }
     for (int k = 0; k < 2; k++) {
         double n2 = (double)(k == 0 ? w : h) * (k == 0 ? w : h), tot = 0;
-        for (size_t j = 0; j < hw; j++) tot += m2[k * hw + j];
+        for (size_t j = 0; j < hw; j++) tot += st->m2[k * hw + j];
         double want = n2 * T * (h - 1.0) * (w - 1.0) / 4 * S1, rel = fabs(tot / N / want - 1);
         if (rel > 5.5 * sqrt(2 * S2) / S1 / sqrt(N)) {
             fprintf(stderr, "comp %d: sum of E d^2 over pixels %.6g, expected %.6g\n", k, tot / N, want);
             fail();
         }
-    }
-    for (int k = 0; k < 2; k++) {
-        double n2 = (double)(k == 0 ? w : h) * (k == 0 ? w : h);
         for (int y = 1; y < h - 1; y++)
             for (int x = 1; x < w - 1; x++) {
-                double want = 0;
+                double pw = 0;
                 for (int a = 1; a <= c; a++)
                     for (int b = 1; b <= c; b++) {
                         if (!rs_diffeo_mode_kept(a, b, c)) continue;
                         double sy = sin(PI * a * y / (h - 1.0)), sx = sin(PI * b * x / (w - 1.0));
-                        want += sy * sy * sx * sx / (a * a + b * b);
+                        pw += sy * sy * sx * sx / (a * a + b * b);
                     }
-                want *= n2 * T;
-                double got = m2[k * hw + (size_t)y * w + x] / N;
-                if (fabs(got / want - 1) > 5.5 * sqrt(2.0 / N)) {
-                    fprintf(stderr, "pixel (%d,%d) comp %d: E d^2 = %.6g, expected %.6g (N = %g)\n", y, x, k, got, want,
-                            N);
+                pw *= n2 * T;
+                double got = st->m2[k * hw + (size_t)y * w + x] / N;
+                if (fabs(got / pw - 1) > 5.5 * sqrt(2.0 / N)) {
+                    fprintf(stderr, "pixel (%d,%d) comp %d: E d^2 = %.6g, expected %.6g (N = %g)\n", y, x, k, got, pw, N);
                     fail();
                 }
             }
     }
+}
+
+static void field_stats(int h, int w, int c, double T, int nseeds, int nimg) {
+    rs_diffeo_plan p;
+    assert_int_equal(rs_diffeo_plan_init(&p, h, w, c), RS_OK);
+    size_t hw = (size_t)h * w;
+    stats st = {.h = h, .w = w, .c = c, .T = T};
+    st.m2 = rs_calloc(2 * hw * sizeof(double));
+    st.cm = rs_calloc((size_t)c * c * c * c * sizeof(double));
+    st.ty = rs_alloc((size_t)c * h * sizeof(double)), st.tx = rs_alloc((size_t)c * w * sizeof(double));
+    st.tmp = rs_alloc((size_t)c * w * sizeof(double)), st.chat = rs_alloc((size_t)c * c * sizeof(double));
+    for (int a = 0; a < c; a++) {
+        for (int y = 0; y < h; y++) st.ty[a * h + y] = sin(PI * (a + 1) * y / (h - 1.0));
+        for (int x = 0; x < w; x++) st.tx[a * w + x] = sin(PI * (a + 1) * x / (w - 1.0));
+    }
+    float *f = rs_alloc(2 * hw * sizeof(float));
+    for (int s = 0; s < nseeds; s++)
+        for (int i = 0; i < nimg; i++) {
+            assert_int_equal(rs_diffeo_field(&p, T, 1000 + s, 0, i, f, f + hw), RS_OK);
+            stats_add(&st, f, w * sqrt(T), 0);      /* dx, scaled by W */
+            stats_add(&st, f + hw, h * sqrt(T), 1); /* dy, scaled by H */
+        }
+    stats_check_modes(&st);
+    stats_check_pixels(&st);
     rs_free(f);
-    rs_free(m2);
-    rs_free(cm);
-    rs_free(chat);
-    rs_free(tmp);
-    rs_free(ty);
-    rs_free(tx);
+    rs_free(st.m2), rs_free(st.cm), rs_free(st.ty), rs_free(st.tx), rs_free(st.tmp), rs_free(st.chat);
     rs_diffeo_plan_free(&p);
 }
 

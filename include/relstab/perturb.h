@@ -110,8 +110,9 @@ rs_status rs_gaussian_smooth_batch(float *out, const float *in, int64_t b, int32
 
 /* ---------------------------------------------------------------- noise (SPEC 1.2, 5.2, 11.3) */
 /* Each image is a vector of D = C*H*W floats; z_p is the standard normal vector of image indices[p] (addressing
- * above), norms in double. out = x + eta (rounded to float); eta, if not NULL, receives eta itself (float).
- * out (B, D), eta (B, D) or NULL, x (B, D), xd (B, D). out may alias x (then eta should be asked for if needed). */
+ * above), norms in double. eta is rounded to float and out = x + eta in float arithmetic, so out is exactly
+ * reproducible from x and eta; eta, if not NULL, receives it. Multi-threaded over images, bit-identical for any
+ * thread count. out (B, D), eta (B, D) or NULL, x (B, D), xd (B, D); out may alias x or xd. */
 
 /* Norm-matched (the default): eta_p = z_p/||z_p|| * ||xd_p - x_p||, so ||eta_p|| = ||tau(x_p) - x_p|| image by
  * image. Per image: independent of the rest of the batch. */
@@ -135,18 +136,21 @@ rs_status rs_translate2d_positions(int32_t *pos, int64_t b, int32_t h, int32_t w
                                    uint64_t seed, uint32_t repeat);
 /* Images API: in (B, 1, H, W) task images, possibly normalised (any increasing affine map of the raw images).
  * The active pixels are the two largest; every other pixel must equal one background value bg (else
- * RS_ERR_ARG naming the image). Pixel k = 0 is the active pixel with the smaller row-major index. out is bg
+ * RS_ERR_ARG naming the image: with the task's background noise use the positions API with
+ * rs_dataset_task_points / rs_dataset_batch_points of data.h, whose rc layout (B, 2, 2) is the same).
+ * Pixel k = 0 is the active pixel with the smaller row-major index. out is bg
  * everywhere, with each active value at its new place; if both land on the same pixel it holds v0 + v1 - bg
  * (the raw images add the pixels, as the reference does). Same moves as the positions API on sorted positions.
  * out (B, 1, H, W), in (B, 1, H, W). */
 rs_status rs_translate2d_batch(float *out, const float *in, int64_t b, int32_t h, int32_t w,
                                const int64_t *indices, uint64_t seed, uint32_t repeat);
 /* 1D task (Task 2 labels, blocks of size xi): each active pixel moves by +-1 (random sign), clipped to [0, L-1],
- * and the move is reverted if the block r / xi changes. pos (B, 2) int32, moved in place. */
+ * and the move is reverted if the block r / xi changes. pos (B, 2) int32 (the columns of the (B, 2, 2) rows of
+ * rs_dataset_task_points, whose rows are 0), moved in place. */
 rs_status rs_translate1d_positions(int32_t *pos, int64_t b, int32_t len, int32_t xi, const int64_t *indices,
                                    uint64_t seed, uint32_t repeat);
 /* The same on signals in (B, 1, 1, L) (or (B, L)): active pixels and background found as for 2D.
- * out (B, L), in (B, L). */
+ * out (B, L), in (B, L); out may alias in (also for rs_translate2d_batch). */
 rs_status rs_translate1d_batch(float *out, const float *in, int64_t b, int32_t len, int32_t xi,
                                const int64_t *indices, uint64_t seed, uint32_t repeat);
 
