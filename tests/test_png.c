@@ -11,7 +11,9 @@
 
 #include "relstab/io.h"
 
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 static int paeth(int a, int b, int c) {
     int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
@@ -85,7 +87,8 @@ static void test_write_pixels(void **state) {
         int w = 37, h = 11;
         uint8_t *px = malloc((size_t)w * h * c);
         uint64_t idx = 0;
-        for (int i = 0; i < w * h * c; i++) px[i] = (uint8_t)rs_randint(5, rs_stream(RS_PURPOSE_TEST, 40, c), &idx, 256);
+        for (int i = 0; i < w * h * c; i++)
+            px[i] = (uint8_t)rs_randint(5, rs_stream(RS_PURPOSE_TEST, 40, (uint32_t)c), &idx, 256);
         snprintf(path, sizeof path, "%s/img%d.png", dir, c);
         assert_int_equal(rs_png_write(path, w, h, c, px), RS_OK);
         int w2, h2, c2;

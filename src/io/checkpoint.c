@@ -79,7 +79,8 @@ static rs_status match_names(const rs_safetensors *st, const rs_params *p, const
         const char *name = st->tensors[j].name;
         const char *bare = strncmp(name, "module.", 7) == 0 ? name + 7 : name;
         int32_t i = find_param(p, bare);
-        if (i < 0) return rs_error(RS_ERR_FORMAT, "%s: tensor '%s' in the file is not a parameter of the net", path, name);
+        if (i < 0)
+            return rs_error(RS_ERR_FORMAT, "%s: tensor '%s' in the file is not a parameter of the net", path, name);
         if (src_of[i] >= 0)
             return rs_error(RS_ERR_FORMAT, "%s: parameter '%s' is in the file twice ('%s' and '%s')", path, bare,
                             st->tensors[src_of[i]].name, name);

@@ -257,15 +257,19 @@ static rs_status parse_header(const cJSON *root, const char *src, size_t data_le
     return r;
 }
 
-/* Copies (or adopts, and then always owns or frees) the file image and points each tensor at its bytes. A tensor whose bytes are not aligned to
- * its element size in the image (possible only in files from writers that do not order by dtype) gets an aligned
- * copy placed after the image in the same allocation, so every data pointer may be cast to its element type. */
+/* Copies (or adopts, and then always owns or frees) the file image and points each tensor at its bytes. A tensor
+ * whose bytes are not aligned to its element size in the image (possible only in files from writers that neither
+ * pad the header nor order by dtype) gets an aligned copy placed after the image in the same allocation, so every
+ * data pointer may be cast to its element type. */
 static rs_status place_data(rs_safetensors *st, const st_span *sp_by_offset, const uint8_t *buf, size_t len,
                             size_t data_start, void *adopt, const char *src) {
     size_t image = (len + 63) / 64 * 64, extra = 0;
     /* absolute offsets in the image (data_start + begin), the image itself being 64-byte aligned */
     size_t *begin = malloc(((size_t)st->n_tensors + 1) * sizeof *begin);
-    if (!begin) return rs_error(RS_ERR_NOMEM, "%s: no memory", src);
+    if (!begin) {
+        rs_free(adopt);
+        return rs_error(RS_ERR_NOMEM, "%s: no memory", src);
+    }
     for (int32_t i = 0; i < st->n_tensors; i++) begin[sp_by_offset[i].index] = data_start + sp_by_offset[i].begin;
     for (int32_t i = 0; i < st->n_tensors; i++)
         if (begin[i] % rs_dtype_size(st->tensors[i].dtype) != 0) extra += (st->tensors[i].nbytes + 63) / 64 * 64;
