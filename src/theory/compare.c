@@ -1,0 +1,218 @@
+/* compare.c: reads a trained net's sensitivities from a run directory's sens.csv (columns in docs/theory.md) so
+ * that `relstab theory --compare RUN` can put them next to the constant-filter model.
+ * Required columns: node, D, G, R. Optional: layer (1-based depth index), epoch (only the last epoch is kept),
+ * checkpoint (rows at "init" are dropped), seed (several rows of one node are combined by geometric mean).
+ * A plain comma-separated reader: fields may be wrapped in double quotes but may not contain commas. */
+#include "relstab/theory.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FIELDS 256
+
+typedef struct {
+    char node[96];
+    int layer, line;
+    double epoch, D, G, R;
+    int init;
+} row;
+
+/* Splits a line in place at commas; trims blanks, '\r' and surrounding quotes. Returns the field count. */
+static int split(char *line, char **f) {
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        char *end = strchr(p, ',');
+        if (end) *end = 0;
+        while (*p == ' ' || *p == '\t') p++;
+        size_t l = strlen(p);
+        while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t' || p[l - 1] == '\r')) p[--l] = 0;
+        if (l >= 2 && p[0] == '"' && p[l - 1] == '"') p[l - 1] = 0, p++;
+        if (n == MAX_FIELDS) return -1;
+        f[n++] = p;
+        if (!end) break;
+        p = end + 1;
+    }
+    return n;
+}
+
+static int find(char **f, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(f[i], name)) return i;
+    return -1;
+}
+
+static int parse_num(const char *s, double *out) {
+    char *end;
+    if (!*s) return -1;
+    *out = strtod(s, &end);
+    return *end ? -1 : 0;
+}
+
+typedef struct {
+    int node, D, G, R, layer, epoch, checkpoint, seed, n;
+} columns;
+
+static rs_status parse_row(const char *path, int line, char **f, int nf, const columns *c, row *r) {
+    const char *names[3] = {"D", "G", "R"};
+    int idx[3] = {c->D, c->G, c->R};
+    double *dst[3] = {&r->D, &r->G, &r->R};
+    if (nf != c->n)
+        return rs_error(RS_ERR_FORMAT, "%s line %d: %d fields, the header has %d", path, line, nf, c->n);
+    memset(r, 0, sizeof *r);
+    r->line = line;
+    snprintf(r->node, sizeof r->node, "%s", f[c->node]);
+    for (int q = 0; q < 3; q++)
+        if (parse_num(f[idx[q]], dst[q]) != 0 || !isfinite(*dst[q]))
+            return rs_error(RS_ERR_FORMAT, "%s line %d: %s is not a number: '%s'", path, line, names[q], f[idx[q]]);
+    r->layer = -1;
+    if (c->layer >= 0) {
+        double v;
+        if (parse_num(f[c->layer], &v) != 0 || v < 1 || v > RS_THEORY_MAX_DEPTH || v != floor(v))
+            return rs_error(RS_ERR_FORMAT, "%s line %d: layer must be an integer from 1 to %d, got '%s'", path, line,
+                            RS_THEORY_MAX_DEPTH, f[c->layer]);
+        r->layer = (int)v;
+    }
+    r->epoch = 0;
+    if (c->epoch >= 0 && parse_num(f[c->epoch], &r->epoch) != 0)
+        return rs_error(RS_ERR_FORMAT, "%s line %d: epoch is not a number: '%s'", path, line, f[c->epoch]);
+    r->init = c->checkpoint >= 0 && !strcmp(f[c->checkpoint], "init");
+    return RS_OK;
+}
+
+/* the next line of *cursor (NUL-terminated in place), or NULL at the end */
+static char *next_line(char **cursor) {
+    char *line = *cursor;
+    if (!line || !*line) return NULL;
+    char *nl = strchr(line, '\n');
+    if (nl) *nl = 0, *cursor = nl + 1;
+    else *cursor = NULL;
+    return line;
+}
+
+static rs_status read_rows(const char *path, char *text, const char *filter, row **rows_out, int *n_out) {
+    char *f[MAX_FIELDS], *cursor = text;
+    char *line = next_line(&cursor);
+    if (!line) return rs_error(RS_ERR_FORMAT, "%s is empty", path);
+    int nf = split(line, f);
+    columns c = {find(f, nf, "node"), find(f, nf, "D"), find(f, nf, "G"), find(f, nf, "R"), find(f, nf, "layer"),
+                 find(f, nf, "epoch"), find(f, nf, "checkpoint"), find(f, nf, "seed"), nf};
+    if (nf < 0 || c.node < 0 || c.D < 0 || c.G < 0 || c.R < 0)
+        return rs_error(RS_ERR_FORMAT, "%s: the header must have the columns node, D, G and R (docs/theory.md)", path);
+    row *rows = NULL;
+    int n = 0, cap = 0, lineno = 1;
+    while ((line = next_line(&cursor))) {
+        lineno++;
+        if (strspn(line, " \t\r") == strlen(line)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            row *t = realloc(rows, (size_t)cap * sizeof(row));
+            if (!t) {
+                free(rows);
+                return rs_error(RS_ERR_NOMEM, "cannot read %s", path);
+            }
+            rows = t;
+        }
+        int k = split(line, f);
+        rs_status st = parse_row(path, lineno, f, k, &c, &rows[n]);
+        if (st != RS_OK) {
+            free(rows);
+            return st;
+        }
+        if ((filter && *filter && !strstr(rows[n].node, filter)) || rows[n].init) continue;
+        n++;
+    }
+    *rows_out = rows;
+    *n_out = n;
+    return RS_OK;
+}
+
+static int cmp_layer(const void *a, const void *b) {
+    return ((const rs_theory_net_layer *)a)->k - ((const rs_theory_net_layer *)b)->k;
+}
+
+/* nodes in order of first appearance, seeds combined by geometric mean */
+static rs_status group(const char *path, const row *rows, int n, rs_theory_net_layer *out, int *n_out) {
+    double last = -INFINITY;
+    for (int i = 0; i < n; i++) last = rows[i].epoch > last ? rows[i].epoch : last;
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        const row *r = &rows[i];
+        if (r->epoch != last) continue;
+        if (!(r->D > 0 && r->G > 0 && r->R > 0))
+            return rs_error(RS_ERR_FORMAT, "%s line %d: D, G and R must be positive (geometric mean over seeds)", path,
+                            r->line);
+        int j = 0;
+        while (j < m && strcmp(out[j].node, r->node)) j++;
+        if (j == m) {
+            memset(&out[m], 0, sizeof out[m]);
+            snprintf(out[m].node, sizeof out[m].node, "%s", r->node);
+            out[m].k = r->layer > 0 ? r->layer : m + 1;
+            m++;
+        } else if (r->layer > 0 && out[j].k != r->layer) {
+            return rs_error(RS_ERR_FORMAT, "%s line %d: node %s has layer %d here and %d before", path, r->line,
+                            r->node, r->layer, out[j].k);
+        }
+        out[j].D += log(r->D);
+        out[j].G += log(r->G);
+        out[j].R += log(r->R);
+        out[j].n_seeds++;
+    }
+    for (int j = 0; j < m; j++) {
+        out[j].D = exp(out[j].D / out[j].n_seeds);
+        out[j].G = exp(out[j].G / out[j].n_seeds);
+        out[j].R = exp(out[j].R / out[j].n_seeds);
+        for (int i = 0; i < j; i++)
+            if (out[i].k == out[j].k)
+                return rs_error(RS_ERR_FORMAT, "%s: nodes %s and %s both map to layer %d", path, out[i].node,
+                                out[j].node, out[j].k);
+    }
+    qsort(out, (size_t)m, sizeof *out, cmp_layer);
+    *n_out = m;
+    return RS_OK;
+}
+
+rs_status rs_theory_read_sens(const char *path, const char *node_filter, rs_theory_net_layer **layers, int *n) {
+    void *data;
+    size_t len;
+    *layers = NULL;
+    *n = 0;
+    RS_TRY(rs_read_file(path, &data, &len, (size_t)64 << 20));
+    char *text = malloc(len + 1);
+    if (!text) {
+        rs_free(data);
+        return rs_error(RS_ERR_NOMEM, "cannot read %s", path);
+    }
+    memcpy(text, data, len);
+    text[len] = 0;
+    rs_free(data);
+    if (strlen(text) != len) {
+        free(text);
+        return rs_error(RS_ERR_FORMAT, "%s is not a text file (it contains a NUL byte)", path);
+    }
+    row *rows = NULL;
+    int nr = 0;
+    rs_status st = read_rows(path, text, node_filter, &rows, &nr);
+    free(text);
+    if (st != RS_OK) return st;
+    if (nr == 0) {
+        free(rows);
+        return rs_error(RS_ERR_FORMAT, "%s: no rows left after the node filter '%s' and dropping checkpoint=init", path,
+                        node_filter ? node_filter : "");
+    }
+    rs_theory_net_layer *out = rs_calloc((size_t)nr * sizeof *out);
+    if (!out) {
+        free(rows);
+        return rs_error(RS_ERR_NOMEM, "cannot read %s", path);
+    }
+    st = group(path, rows, nr, out, n);
+    free(rows);
+    if (st != RS_OK) {
+        rs_free(out);
+        *n = 0;
+        return st;
+    }
+    *layers = out;
+    return RS_OK;
+}
