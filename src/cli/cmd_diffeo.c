@@ -361,6 +361,9 @@ static int run(const opts *o, images *im) {
         if (rc) return rc;
     }
     int32_t h = im->x ? im->h : (int32_t)o->n, w = im->x ? im->w : (int32_t)o->n, n = h > w ? h : w;
+    if (h < 2 || w < 2)
+        return cli_usage_error(CMD, "the images are %dx%d: 1-D signals are not deformed by the 2-D field (the 1-D "
+                               "task has its own block-preserving moves, docs/diffeo.md)", (int)h, (int)w);
     if (im->x && o->have_n && o->n != n)
         return cli_usage_error(CMD, "--n %lld disagrees with the %dx%d images", (long long)o->n, (int)h, (int)w);
     double T = o->T;

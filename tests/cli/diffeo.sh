@@ -91,6 +91,7 @@ if [ -d /usr/share/datasets/fashion-mnist ] || [ -d /usr/share/fashion-mnist ]; 
     expect_in "$out" "image 28x28" "fashionmnist image size"
     expect_in "$out" "T     = 1.4783e-3" "fashionmnist T"
 fi
+expect_error "1-D signals" --data scale1d --png "$TMP/s.png"
 
 if [ $FAILS -ne 0 ]; then
     echo "diffeo.sh: $FAILS failure(s)"
