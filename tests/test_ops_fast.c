@@ -218,12 +218,13 @@ static void test_conv2d_layers(void **state) {
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_conv_case(&cs[i], rs_stream(RS_PURPOSE_TEST, 101, i));
 }
 
-/* More distinct shapes than the primitive cache has slots, then the first again: eviction keeps results right. */
+/* More distinct shapes (300) than the primitive cache has slots (256), then the first again: eviction keeps
+ * results right. */
 static void test_conv2d_cache_eviction(void **state) {
     rs_workspace ws = {0};
-    float *x = randn(4 * 6 * 6 * 4, 7), *w = randn(8 * 4 * 3 * 3, 8);
-    float *y0 = rs_alloc(4 * 6 * 6 * 8 * 4), *y1 = rs_alloc(4 * 6 * 6 * 8 * 4);
-    for (int32_t i = 0; i < 45; i++) {
+    float *x = randn(40 * 6 * 4, 7), *w = randn(8 * 4 * 3 * 3, 8); /* up to (1, 40, 6, 4) and (8, 4, 3, 3) */
+    float *y0 = rs_alloc(40 * 6 * 8 * 4), *y1 = rs_alloc(40 * 6 * 8 * 4);
+    for (int32_t i = 0; i < 300; i++) {
         int32_t co = 1 + i % 8, hh = 3 + i / 8;
         rs_conv2d_dims d = {.n = 1, .h_in = hh, .w_in = 6, .c_in = 4, .c_out = co, .kh = 3, .kw = 3, .stride_h = 1,
                             .stride_w = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1, .groups = 1};

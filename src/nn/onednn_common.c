@@ -31,23 +31,28 @@ void *rs_dnnl_cache_find(rs_dnnl_cache *c, const void *key, size_t key_len) {
     RS_ASSERT(key_len > 0 && key_len <= RS_DNNL_KEY_MAX);
     for (int i = 0; i < RS_DNNL_CACHE_SLOTS; i++) {
         rs_dnnl_cache_slot *s = &c->slots[i];
-        if (s->key_len == key_len && memcmp(s->key, key, key_len) == 0) return s->value;
+        if (s->key_len == key_len && memcmp(s->key, key, key_len) == 0) {
+            s->last_use = ++c->tick;
+            return s->value;
+        }
     }
     return NULL;
 }
 
 void rs_dnnl_cache_put(rs_dnnl_cache *c, const void *key, size_t key_len, void *value) {
     RS_ASSERT(key_len > 0 && key_len <= RS_DNNL_KEY_MAX);
-    int idx = -1;
-    for (int i = 0; i < RS_DNNL_CACHE_SLOTS && idx < 0; i++)
-        if (c->slots[i].key_len == 0) idx = i;
-    if (idx < 0) { /* full: evict round-robin */
-        idx = c->next_evict;
-        c->next_evict = (c->next_evict + 1) % RS_DNNL_CACHE_SLOTS;
-        c->destroy(c->slots[idx].value);
+    int idx = 0; /* an empty slot, else the least recently used */
+    for (int i = 0; i < RS_DNNL_CACHE_SLOTS; i++) {
+        if (c->slots[i].key_len == 0) {
+            idx = i;
+            break;
+        }
+        if (c->slots[i].last_use < c->slots[idx].last_use) idx = i;
     }
+    if (c->slots[idx].key_len) c->destroy(c->slots[idx].value);
     memcpy(c->slots[idx].key, key, key_len);
     c->slots[idx].key_len = key_len;
+    c->slots[idx].last_use = ++c->tick;
     c->slots[idx].value = value;
 }
 

@@ -20,20 +20,23 @@ void rs_dnnl_fail(const char *call, dnnl_status_t st, const char *file, int line
 dnnl_engine_t rs_dnnl_engine(void);
 dnnl_stream_t rs_dnnl_stream(void);
 
-/* A fixed-size table of (key bytes -> value), linear search, round-robin eviction. Keys are small structs
- * compared with memcmp, so callers memset them to zero before filling (padding bytes). Values are owned by the
- * cache and released with `destroy` on eviction. Not thread-safe: ops are called from one thread of control
- * (the OpenMP parallelism is inside each op), so a plain static table per op family is enough. */
-#define RS_DNNL_CACHE_SLOTS 32
+/* A fixed-size table of (key bytes -> value), linear search, least-recently-used eviction. 256 slots hold every
+ * layer of the largest zoo net (EfficientNet-B0 has 81 convolutions) at two or three batch sizes (training, the
+ * last partial batch, measurement) without thrashing. Keys are small structs compared with memcmp, so callers
+ * memset them to zero before filling (padding bytes). Values are owned by the cache and released with `destroy`
+ * on eviction. Not thread-safe: ops are called from one thread of control (the OpenMP parallelism is inside each
+ * op), so a plain static table per op family is enough. */
+#define RS_DNNL_CACHE_SLOTS 256
 #define RS_DNNL_KEY_MAX 96
 typedef struct {
     unsigned char key[RS_DNNL_KEY_MAX];
     size_t key_len; /* 0: empty slot */
+    uint64_t last_use;
     void *value;
 } rs_dnnl_cache_slot;
 typedef struct {
     rs_dnnl_cache_slot slots[RS_DNNL_CACHE_SLOTS];
-    int next_evict;
+    uint64_t tick;
     void (*destroy)(void *value);
 } rs_dnnl_cache;
 void *rs_dnnl_cache_find(rs_dnnl_cache *c, const void *key, size_t key_len);
