@@ -120,11 +120,42 @@ static void test_bn_no_affine(void **st) {
     bn_teardown(&x);
 }
 
+/* Same bits on 1 and 2 threads, forward and backward, with enough rows * channels to run threaded. */
+static void test_bn_thread_independent(void **st) {
+    const int64_t rows = 2048;
+    const int32_t c = 40;
+    const int threads_before = rs_get_threads();
+    float *res[2][6];
+    for (int t = 0; t < 2; t++) {
+        bn_ctx x = bn_setup(rows, c, RS_BN_TRAIN, 550); // the same inputs both times
+        float *r = tu_randn((size_t)(rows * c), 555);
+        rs_set_threads(t + 1);
+        res[t][0] = gc_zeros((size_t)(rows * c)), res[t][1] = gc_zeros((size_t)(rows * c));
+        res[t][2] = gc_zeros((size_t)c), res[t][3] = gc_zeros((size_t)c);
+        bn_fwd(&x, res[t][0]);
+        rs_batchnorm_backward_ref(res[t][1], res[t][2], res[t][3], r, x.in, x.gamma, x.save_mean, x.save_invstd, rows,
+                                  c, RS_BN_TRAIN);
+        res[t][4] = x.rm, res[t][5] = x.rv; // updated running statistics
+        x.rm = x.rv = NULL;
+        bn_teardown(&x);
+        rs_free(r);
+    }
+    rs_set_threads(threads_before);
+    const int64_t sizes[6] = {rows * c, rows * c, c, c, c, c};
+    for (int k = 0; k < 6; k++) {
+        assert_memory_equal(res[0][k], res[1][k], (size_t)sizes[k] * sizeof(float));
+        rs_free(res[0][k]), rs_free(res[1][k]);
+    }
+}
+
 int main(void) {
+    // The ops give the same bits on any number of threads (the *_thread_independent tests check it); one thread
+    // keeps the thousands of tiny forward calls of the difference quotients cheap on a shared machine.
+    rs_set_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bn_train_grad),    cmocka_unit_test(test_bn_batchstat_grad),
         cmocka_unit_test(test_bn_eval_grad),     cmocka_unit_test(test_bn_running_stats),
-        cmocka_unit_test(test_bn_no_affine),
+        cmocka_unit_test(test_bn_no_affine),     cmocka_unit_test(test_bn_thread_independent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,6 +113,12 @@ static void test_conv_circular_2d(void **st) {
 static void test_conv_no_bias(void **st) {
     check_conv(cd(2, 5, 4, 3, 2, 2, 2, 1, 1, 0, 1, 1, 0, 1, RS_PAD_ZERO), 0, 170, "conv no bias");
 }
+/* Enough channels and pixels for the kernel's full 4 x 16 blocks (and their tails) in all three products. */
+static void test_conv_wide(void **st) {
+    check_conv(cd(2, 6, 7, 16, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, RS_PAD_ZERO), 1, 176, "conv wide 16->20");
+    check_conv(cd(2, 7, 9, 16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 2, RS_PAD_CIRCULAR), 1, 177,
+               "conv wide grouped circular s2");
+}
 static void test_conv_1x1(void **st) {
     check_conv(cd(2, 3, 4, 5, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, RS_PAD_ZERO), 1, 175, "conv 1x1");
 }
@@ -187,6 +193,7 @@ static void test_conv_thread_independent(void **st) {
     conv_sizes s = conv_sizes_of(&x.d);
     float *r = tu_randn((size_t)s.n_out, 183);
     float *res[2][4];
+    const int threads_before = rs_get_threads();
     for (int t = 0; t < 2; t++) {
         rs_set_threads(t + 1);
         res[t][0] = gc_zeros((size_t)s.n_out), res[t][1] = gc_zeros((size_t)s.n_in);
@@ -194,7 +201,7 @@ static void test_conv_thread_independent(void **st) {
         rs_conv2d_forward_ref(res[t][0], x.in, x.w, x.b, &x.d, &x.ws);
         rs_conv2d_backward_ref(res[t][1], res[t][2], res[t][3], r, x.in, x.w, &x.d, &x.ws);
     }
-    rs_set_threads(2);
+    rs_set_threads(threads_before);
     assert_memory_equal(res[0][0], res[1][0], (size_t)s.n_out * sizeof(float));
     assert_memory_equal(res[0][1], res[1][1], (size_t)s.n_in * sizeof(float));
     assert_memory_equal(res[0][2], res[1][2], (size_t)s.n_w * sizeof(float));
@@ -224,6 +231,9 @@ static void test_gradcheck_detects_small_errors(void **st) {
 }
 
 int main(void) {
+    // The ops give the same bits on any number of threads (the *_thread_independent tests check it); one thread
+    // keeps the thousands of tiny forward calls of the difference quotients cheap on a shared machine.
+    rs_set_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_strided),
         cmocka_unit_test(test_conv_asymmetric_pad),
@@ -233,6 +243,7 @@ int main(void) {
         cmocka_unit_test(test_conv_circular_2d),
         cmocka_unit_test(test_conv_no_bias),
         cmocka_unit_test(test_conv_1x1),
+        cmocka_unit_test(test_conv_wide),
         cmocka_unit_test(test_conv_hand_sobel),
         cmocka_unit_test(test_conv_hand_circular_1d),
         cmocka_unit_test(test_conv_dims_errors),

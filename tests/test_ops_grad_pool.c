@@ -209,12 +209,42 @@ static void test_pool_dims(void **st) {
     assert_int_equal(rs_maxpool2d_saved_bytes(&d), 4 * 2 * 4 * 3 * 3);
 }
 
+/* Same bits on 1 and 2 threads for max, average and adaptive pooling, forward and backward. */
+static void test_pool_thread_independent(void **st) {
+    rs_pool2d_dims d = pd(4, 20, 18, 24, 3, 3, 2, 2, 1, 1, 0);
+    assert_int_equal(rs_pool2d_dims_finish(&d), RS_OK);
+    const int64_t ni = in_size(&d), no = out_size(&d), na = 4 * 7 * 5 * 24;
+    float *in = tu_randn((size_t)ni, 600), *r = tu_randn((size_t)no, 601), *ra = tu_randn((size_t)na, 602);
+    const int threads_before = rs_get_threads();
+    float *res[2][6];
+    void *saved = rs_alloc(rs_maxpool2d_saved_bytes(&d));
+    for (int t = 0; t < 2; t++) {
+        rs_set_threads(t + 1);
+        for (int k = 0; k < 6; k++) res[t][k] = gc_zeros((size_t)ni);
+        rs_maxpool2d_forward_ref(res[t][0], saved, in, &d);
+        rs_maxpool2d_backward_ref(res[t][1], r, saved, &d);
+        rs_avgpool2d_forward_ref(res[t][2], in, &d);
+        rs_avgpool2d_backward_ref(res[t][3], r, &d);
+        rs_adaptive_avgpool2d_forward(res[t][4], in, 4, 20, 18, 24, 7, 5);
+        rs_adaptive_avgpool2d_backward(res[t][5], ra, 4, 20, 18, 24, 7, 5);
+    }
+    rs_set_threads(threads_before);
+    for (int k = 0; k < 6; k++) {
+        assert_memory_equal(res[0][k], res[1][k], (size_t)ni * sizeof(float));
+        rs_free(res[0][k]), rs_free(res[1][k]);
+    }
+    rs_free(in), rs_free(r), rs_free(ra), rs_free(saved);
+}
+
 int main(void) {
+    // The ops give the same bits on any number of threads (the *_thread_independent tests check it); one thread
+    // keeps the thousands of tiny forward calls of the difference quotients cheap on a shared machine.
+    rs_set_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_maxpool_grad),   cmocka_unit_test(test_maxpool_ties_and_padding),
         cmocka_unit_test(test_avgpool_grad),   cmocka_unit_test(test_avgpool_hand),
         cmocka_unit_test(test_adaptive_grad),  cmocka_unit_test(test_adaptive_hand),
-        cmocka_unit_test(test_pool_dims),
+        cmocka_unit_test(test_pool_dims),      cmocka_unit_test(test_pool_thread_independent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

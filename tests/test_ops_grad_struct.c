@@ -338,6 +338,31 @@ static void test_scale(void **st) {
     rs_free(r), rs_free(out), rs_free(g), rs_free(once), rs_free(x.in);
 }
 
+/* Same bits on 1 and 2 threads: linear forward and backward, mul_channel's backward, dropout. */
+static void test_thread_independent(void **st) {
+    const int64_t n = 16, k = 300, o = 40, hw = 64, c = 48;
+    float *in = tu_randn((size_t)(n * k), 790), *w = tu_randn((size_t)(o * k), 791), *b = tu_randn((size_t)o, 792);
+    float *r = tu_randn((size_t)(n * o), 793), *x = tu_randn((size_t)(n * hw * c), 794);
+    float *s = tu_randn((size_t)(n * c), 795), *rx = tu_randn((size_t)(n * hw * c), 796);
+    const int threads_before = rs_get_threads();
+    const int64_t sizes[7] = {n * o, n * k, o * k, o, n * hw * c, n * c, n * hw * c};
+    float *res[2][7];
+    for (int t = 0; t < 2; t++) {
+        rs_set_threads(t + 1);
+        for (int q = 0; q < 7; q++) res[t][q] = gc_zeros((size_t)sizes[q]);
+        rs_linear_forward_ref(res[t][0], in, w, b, n, k, o);
+        rs_linear_backward_ref(res[t][1], res[t][2], res[t][3], r, in, w, n, k, o);
+        rs_mul_channel_backward(res[t][4], res[t][5], rx, x, s, n, hw, c);
+        rs_dropout_forward(res[t][6], x, n * hw * c, 0.2f, 5, rs_stream(RS_PURPOSE_DROPOUT, 1, 2));
+    }
+    rs_set_threads(threads_before);
+    for (int q = 0; q < 7; q++) {
+        assert_memory_equal(res[0][q], res[1][q], (size_t)sizes[q] * sizeof(float));
+        rs_free(res[0][q]), rs_free(res[1][q]);
+    }
+    rs_free(in), rs_free(w), rs_free(b), rs_free(r), rs_free(x), rs_free(s), rs_free(rx);
+}
+
 /* ---------------------------------------------------------------- backend switch */
 static void test_backend(void **st) {
 #ifdef RELSTAB_HAVE_ONEDNN
@@ -359,13 +384,16 @@ static void test_backend(void **st) {
 }
 
 int main(void) {
+    // The ops give the same bits on any number of threads (the *_thread_independent tests check it); one thread
+    // keeps the thousands of tiny forward calls of the difference quotients cheap on a shared machine.
+    rs_set_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear_grad),      cmocka_unit_test(test_linear_hand),
         cmocka_unit_test(test_activations_grad), cmocka_unit_test(test_activations_hand),
         cmocka_unit_test(test_add_grad),         cmocka_unit_test(test_mul_channel_grad),
         cmocka_unit_test(test_flatten),          cmocka_unit_test(test_zeropad),
         cmocka_unit_test(test_dropout),          cmocka_unit_test(test_scale),
-        cmocka_unit_test(test_backend),
+        cmocka_unit_test(test_thread_independent), cmocka_unit_test(test_backend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,11 +2,13 @@
  * plain-C reference forward and backward, and the dispatchers that choose between the reference and the fast path.
  *
  * Covers groups (depthwise included), strides, asymmetric padding, zero or circular padding (circular wraps the
- * index modulo the input size, as PyTorch's padding_mode='circular'), optional bias. The reference is direct loops
- * over output pixels with the weight re-laid-out in the workspace as (KH, KW, G, C_in/G, C_out/G) so that the
- * innermost loop runs over contiguous channels. It is not a tuned kernel (onednn.c is). It is deterministic:
- * every output element (and every weight-gradient element) is owned by one thread and summed in a fixed order, so
- * results do not depend on the thread count. Weight and bias gradients are accumulated in double. */
+ * index modulo the input size, as PyTorch's padding_mode='circular'), optional bias. The reference is direct
+ * convolution: the weight is re-laid-out in the workspace as (KH, KW, G, C_in/G, C_out/G) and every product goes
+ * through one register-blocked kernel (4 pixels or channels by 16 channels), with plain channel-vector loops for
+ * depthwise layers. It is not a tuned library (onednn.c is the fast path), but fast enough to train small nets.
+ * It is deterministic: each output element is owned by one thread and summed in a fixed order; the weight gradient
+ * sums each sample in double and adds the samples in order, so results do not depend on the thread count. The
+ * workspace holds the re-laid-out weight and, for the weight gradient, up to 16 per-sample partials (<= 64 MB). */
 #include "relstab/ops.h"
 #include "nn/ref_internal.h"
 
@@ -68,131 +70,283 @@ static void conv_relayout(float *dst, const float *w, const rs_conv2d_dims *d, i
                     }
 }
 
+/* The inner block of every product below: acc (CONV_P, CONV_J) += sum over t < nt of a[p][t * lda] b[t * ldb + j],
+ * for j < nj (nj <= CONV_J). Four rows of a at once reuse each loaded row of b four times, and the block lives in
+ * fixed-size locals that the compiler keeps in vector registers; t runs in order, so sums are deterministic. */
+#define CONV_P 4
+#define CONV_J 16
+static inline void conv_kernel(float *restrict acc, const float *const a[CONV_P], int64_t lda, const float *b,
+                               int64_t ldb, int32_t nt, int32_t nj) {
+    float c0[CONV_J], c1[CONV_J], c2[CONV_J], c3[CONV_J];
+    for (int j = 0; j < CONV_J; j++)
+        c0[j] = acc[j], c1[j] = acc[CONV_J + j], c2[j] = acc[2 * CONV_J + j], c3[j] = acc[3 * CONV_J + j];
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    if (nj == CONV_J) {
+        for (int32_t t = 0; t < nt; t++) {
+            const float *bt = b + (size_t)t * ldb;
+            const float x0 = a0[t * lda], x1 = a1[t * lda], x2 = a2[t * lda], x3 = a3[t * lda];
+            for (int j = 0; j < CONV_J; j++) {
+                c0[j] += x0 * bt[j];
+                c1[j] += x1 * bt[j];
+                c2[j] += x2 * bt[j];
+                c3[j] += x3 * bt[j];
+            }
+        }
+    } else {
+        for (int32_t t = 0; t < nt; t++) {
+            const float *bt = b + (size_t)t * ldb;
+            const float x0 = a0[t * lda], x1 = a1[t * lda], x2 = a2[t * lda], x3 = a3[t * lda];
+            for (int j = 0; j < nj; j++) {
+                c0[j] += x0 * bt[j];
+                c1[j] += x1 * bt[j];
+                c2[j] += x2 * bt[j];
+                c3[j] += x3 * bt[j];
+            }
+        }
+    }
+    for (int j = 0; j < CONV_J; j++)
+        acc[j] = c0[j], acc[CONV_J + j] = c1[j], acc[2 * CONV_J + j] = c2[j], acc[3 * CONV_J + j] = c3[j];
+}
+
+/* One output row (n, y) of the grouped/dense forward: blocks of CONV_P pixels by CONV_J output channels, summed over
+ * the taps and input channels of the group. Zero-padding taps read `zero` (a row of C_in zeros), as PyTorch
+ * multiplies its zero padding. */
+static void conv_forward_row(float *out, const float *in, const float *wt, const float *bias, const float *zero,
+                             const rs_conv2d_dims *d, int32_t n, int32_t y) {
+    const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KH = d->kh, KW = d->kw;
+    const int32_t H = d->h_in, W = d->w_in, Wo = d->w_out, Ci = d->c_in, Co = d->c_out;
+    const int circ = d->pad_mode == RS_PAD_CIRCULAR;
+    for (int32_t x0 = 0; x0 < Wo; x0 += CONV_P) {
+        const int32_t np = Wo - x0 < CONV_P ? Wo - x0 : CONV_P;
+        for (int32_t g = 0; g < G; g++)
+            for (int32_t o0 = 0; o0 < og; o0 += CONV_J) {
+                const int32_t nj = og - o0 < CONV_J ? og - o0 : CONV_J;
+                float acc[CONV_P * CONV_J] = {0};
+                for (int32_t kh = 0; kh < KH; kh++) {
+                    const int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
+                    if (iy < 0) continue;
+                    for (int32_t kw = 0; kw < KW; kw++) {
+                        const float *a[CONV_P];
+                        for (int32_t p = 0; p < CONV_P; p++) { // pixels past the row's end repeat pixel 0, unused
+                            const int32_t x = x0 + (p < np ? p : 0);
+                            const int32_t ix = conv_src(x * d->stride_w - d->pad_left + kw, W, circ);
+                            a[p] = (ix < 0 ? zero : in + (((size_t)n * H + iy) * W + ix) * Ci) + (size_t)g * cg;
+                        }
+                        const float *b = wt + (((size_t)kh * KW + kw) * G + g) * cg * og + o0; // (cg, og)
+                        conv_kernel(acc, a, 1, b, og, cg, nj);
+                    }
+                }
+                for (int32_t p = 0; p < np; p++) {
+                    float *op = out + (((size_t)n * d->h_out + y) * Wo + x0 + p) * Co + (size_t)g * og + o0;
+                    for (int32_t j = 0; j < nj; j++)
+                        op[j] = acc[p * CONV_J + j] + (bias ? bias[(size_t)g * og + o0 + j] : 0.0f);
+                }
+            }
+    }
+}
+
+/* One output row of the depthwise forward (C_in = C_out = groups): vectorised over the channels. */
+static void conv_forward_row_depthwise(float *out, const float *in, const float *wt, const float *bias,
+                                       const rs_conv2d_dims *d, int32_t n, int32_t y) {
+    const int32_t KH = d->kh, KW = d->kw, H = d->h_in, W = d->w_in, Wo = d->w_out, C = d->c_out;
+    const int circ = d->pad_mode == RS_PAD_CIRCULAR;
+    for (int32_t x = 0; x < Wo; x++) {
+        float *op = out + (((size_t)n * d->h_out + y) * Wo + x) * C; // (C)
+        for (int32_t c = 0; c < C; c++) op[c] = 0.0f;
+        for (int32_t kh = 0; kh < KH; kh++) {
+            const int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
+            if (iy < 0) continue;
+            for (int32_t kw = 0; kw < KW; kw++) {
+                const int32_t ix = conv_src(x * d->stride_w - d->pad_left + kw, W, circ);
+                if (ix < 0) continue;
+                const float *ip = in + (((size_t)n * H + iy) * W + ix) * C, *wk = wt + ((size_t)kh * KW + kw) * C;
+                for (int32_t c = 0; c < C; c++) op[c] += ip[c] * wk[c];
+            }
+        }
+        if (bias)
+            for (int32_t c = 0; c < C; c++) op[c] += bias[c];
+    }
+}
+
 /* out (N, H_out, W_out, C_out) = conv(in (N, H, W, C_in), weight) + bias. */
 void rs_conv2d_forward_ref(float *out, const float *in, const float *weight, const float *bias,
                            const rs_conv2d_dims *d, rs_workspace *ws) {
-    const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KH = d->kh, KW = d->kw;
-    const int32_t H = d->h_in, W = d->w_in, Ho = d->h_out, Wo = d->w_out, Ci = d->c_in, Co = d->c_out;
-    const int circ = d->pad_mode == RS_PAD_CIRCULAR, depthwise = cg == 1 && og == 1;
-    float *wt = rs_workspace_get(ws, (size_t)Co * cg * KH * KW * sizeof(float)); // (KH, KW, G, cg, og)
+    const int32_t cg = d->c_in / d->groups, og = d->c_out / d->groups;
+    const size_t wn = (size_t)d->c_out * cg * d->kh * d->kw;
+    float *wt = rs_workspace_get(ws, (wn + (size_t)d->c_in) * sizeof(float)); // (KH, KW, G, cg, og), zeros (C_in)
     RS_ASSERT(wt);
+    float *zero = wt + wn;
+    for (int32_t c = 0; c < d->c_in; c++) zero[c] = 0.0f;
     conv_relayout(wt, weight, d, 1);
-    const int64_t work = (int64_t)d->n * Ho * Wo * Co * cg * KH * KW;
+    const int64_t work = (int64_t)d->n * d->h_out * d->w_out * (int64_t)wn;
 #pragma omp parallel for collapse(2) schedule(static) if (work >= RS_PAR_MIN_WORK)
     for (int32_t n = 0; n < d->n; n++)
-        for (int32_t y = 0; y < Ho; y++)
-            for (int32_t x = 0; x < Wo; x++) {
-                float *op = out + (((size_t)n * Ho + y) * Wo + x) * Co; // (C_out)
-                for (int32_t c = 0; c < Co; c++) op[c] = bias ? bias[c] : 0.0f;
-                for (int32_t kh = 0; kh < KH; kh++) {
-                    int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
-                    if (iy < 0) continue;
-                    for (int32_t kw = 0; kw < KW; kw++) {
-                        int32_t ix = conv_src(x * d->stride_w - d->pad_left + kw, W, circ);
-                        if (ix < 0) continue;
-                        const float *ip = in + (((size_t)n * H + iy) * W + ix) * Ci; // (C_in)
-                        const float *wk = wt + ((size_t)kh * KW + kw) * cg * Co;    // (G, cg, og)
-                        if (depthwise) {
-                            for (int32_t c = 0; c < Co; c++) op[c] += ip[c] * wk[c];
-                            continue;
-                        }
-                        for (int32_t g = 0; g < G; g++)
-                            for (int32_t ci = 0; ci < cg; ci++) {
-                                const float a = ip[g * cg + ci];
-                                const float *wr = wk + ((size_t)g * cg + ci) * og;
-                                float *og_p = op + (size_t)g * og;
-                                for (int32_t o = 0; o < og; o++) og_p[o] += a * wr[o];
-                            }
-                    }
-                }
-            }
-}
-
-/* d_in (N, H, W, C_in) += the transposed convolution of d_out with the weight; one thread per sample. */
-static void conv_backward_input(float *d_in, const float *d_out, const float *wt2, const rs_conv2d_dims *d) {
-    const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KH = d->kh, KW = d->kw;
-    const int32_t H = d->h_in, W = d->w_in, Ho = d->h_out, Wo = d->w_out, Ci = d->c_in, Co = d->c_out;
-    const int circ = d->pad_mode == RS_PAD_CIRCULAR, depthwise = cg == 1 && og == 1;
-    const int64_t work = (int64_t)d->n * Ho * Wo * Co * cg * KH * KW;
-#pragma omp parallel for schedule(static) if (work >= RS_PAR_MIN_WORK)
-    for (int32_t n = 0; n < d->n; n++)
-        for (int32_t y = 0; y < Ho; y++)
-            for (int32_t x = 0; x < Wo; x++) {
-                const float *dop = d_out + (((size_t)n * Ho + y) * Wo + x) * Co; // (C_out)
-                for (int32_t kh = 0; kh < KH; kh++) {
-                    int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
-                    if (iy < 0) continue;
-                    for (int32_t kw = 0; kw < KW; kw++) {
-                        int32_t ix = conv_src(x * d->stride_w - d->pad_left + kw, W, circ);
-                        if (ix < 0) continue;
-                        float *dip = d_in + (((size_t)n * H + iy) * W + ix) * Ci; // (C_in)
-                        const float *wk = wt2 + ((size_t)kh * KW + kw) * cg * Co; // (G, og, cg)
-                        if (depthwise) {
-                            for (int32_t c = 0; c < Ci; c++) dip[c] += dop[c] * wk[c];
-                            continue;
-                        }
-                        for (int32_t g = 0; g < G; g++)
-                            for (int32_t o = 0; o < og; o++) {
-                                const float a = dop[g * og + o];
-                                const float *wr = wk + ((size_t)g * og + o) * cg;
-                                float *dg = dip + (size_t)g * cg;
-                                for (int32_t ci = 0; ci < cg; ci++) dg[ci] += a * wr[ci];
-                            }
-                    }
-                }
-            }
-}
-
-/* One task of the weight gradient: kernel tap (kh, kw), group g, output channels [o0, o0 + ob) of that group (for
- * depthwise: channels [o0, o0 + ob) of all groups). Sums over every (n, y, x) in a fixed order into dw, the
- * double accumulator laid out (KH, KW, G, cg, og), of which this task owns a disjoint part. */
-static void conv_weight_task(double *dw, const float *d_out, const float *in, const rs_conv2d_dims *d, int32_t kh,
-                             int32_t kw, int32_t g, int32_t o0, int32_t ob) {
-    const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KW = d->kw;
-    const int32_t H = d->h_in, W = d->w_in, Ho = d->h_out, Wo = d->w_out, Ci = d->c_in, Co = d->c_out;
-    const int circ = d->pad_mode == RS_PAD_CIRCULAR, depthwise = cg == 1 && og == 1;
-    double *acc = dw + (((size_t)kh * KW + kw) * G + g) * cg * og; // (cg, og), or (C) for depthwise (g = 0)
-    for (int32_t n = 0; n < d->n; n++)
-        for (int32_t y = 0; y < Ho; y++) {
-            int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
-            if (iy < 0) continue;
-            for (int32_t x = 0; x < Wo; x++) {
-                int32_t ix = conv_src(x * d->stride_w - d->pad_left + kw, W, circ);
-                if (ix < 0) continue;
-                const float *ip = in + (((size_t)n * H + iy) * W + ix) * Ci;   // (C_in)
-                const float *dop = d_out + (((size_t)n * Ho + y) * Wo + x) * Co; // (C_out)
-                if (depthwise) {
-                    for (int32_t c = o0; c < o0 + ob; c++) acc[c] += (double)ip[c] * (double)dop[c];
-                    continue;
-                }
-                for (int32_t ci = 0; ci < cg; ci++) {
-                    const double a = ip[g * cg + ci];
-                    double *ar = acc + (size_t)ci * og;
-                    for (int32_t o = o0; o < o0 + ob; o++) ar[o] += a * (double)dop[g * og + o];
-                }
-            }
+        for (int32_t y = 0; y < d->h_out; y++) {
+            if (cg == 1 && og == 1)
+                conv_forward_row_depthwise(out, in, wt, bias, d, n, y);
+            else
+                conv_forward_row(out, in, wt, bias, zero, d, n, y);
         }
 }
 
-#define CONV_OBLOCK 32 /* output channels per weight-gradient task */
-
-/* d_weight (C_out, cg, KH, KW) += sum over the batch, via the double accumulator dw (zeroed here). */
-static void conv_backward_weight(float *d_weight, double *dw, const float *d_out, const float *in,
-                                 const rs_conv2d_dims *d) {
+/* One row (n, y) of d_out through the transposed weight wt2 (KH, KW, G, og, cg): for each tap, a block of CONV_P
+ * output pixels times the weight gives their contributions to CONV_J input channels, added where the tap reads. */
+static void conv_backward_input_row(float *d_in, const float *d_out, const float *wt2, const rs_conv2d_dims *d,
+                                    int32_t n, int32_t y) {
     const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KH = d->kh, KW = d->kw;
+    const int32_t H = d->h_in, W = d->w_in, Wo = d->w_out, Ci = d->c_in, Co = d->c_out;
+    const int circ = d->pad_mode == RS_PAD_CIRCULAR;
+    for (int32_t x0 = 0; x0 < Wo; x0 += CONV_P) {
+        const int32_t np = Wo - x0 < CONV_P ? Wo - x0 : CONV_P;
+        for (int32_t kh = 0; kh < KH; kh++) {
+            const int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
+            if (iy < 0) continue;
+            for (int32_t kw = 0; kw < KW; kw++) {
+                int32_t ix[CONV_P];
+                for (int32_t p = 0; p < np; p++) ix[p] = conv_src((x0 + p) * d->stride_w - d->pad_left + kw, W, circ);
+                for (int32_t g = 0; g < G; g++) {
+                    const float *a[CONV_P];
+                    for (int32_t p = 0; p < CONV_P; p++)
+                        a[p] = d_out + (((size_t)n * d->h_out + y) * Wo + x0 + (p < np ? p : 0)) * Co + (size_t)g * og;
+                    for (int32_t c0 = 0; c0 < cg; c0 += CONV_J) {
+                        const int32_t nj = cg - c0 < CONV_J ? cg - c0 : CONV_J;
+                        float acc[CONV_P * CONV_J] = {0};
+                        const float *b = wt2 + (((size_t)kh * KW + kw) * G + g) * og * cg + c0; // (og, cg)
+                        conv_kernel(acc, a, 1, b, cg, og, nj);
+                        for (int32_t p = 0; p < np; p++) {
+                            if (ix[p] < 0) continue;
+                            float *dip = d_in + (((size_t)n * H + iy) * W + ix[p]) * Ci + (size_t)g * cg + c0;
+                            for (int32_t j = 0; j < nj; j++) dip[j] += acc[p * CONV_J + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Depthwise: d_in += d_out * w per tap, vectorised over the channels. */
+static void conv_backward_input_row_depthwise(float *d_in, const float *d_out, const float *wt2,
+                                              const rs_conv2d_dims *d, int32_t n, int32_t y) {
+    const int32_t KH = d->kh, KW = d->kw, H = d->h_in, W = d->w_in, Wo = d->w_out, C = d->c_in;
+    const int circ = d->pad_mode == RS_PAD_CIRCULAR;
+    for (int32_t x = 0; x < Wo; x++) {
+        const float *dop = d_out + (((size_t)n * d->h_out + y) * Wo + x) * C; // (C)
+        for (int32_t kh = 0; kh < KH; kh++) {
+            const int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
+            if (iy < 0) continue;
+            for (int32_t kw = 0; kw < KW; kw++) {
+                const int32_t ix = conv_src(x * d->stride_w - d->pad_left + kw, W, circ);
+                if (ix < 0) continue;
+                float *dip = d_in + (((size_t)n * H + iy) * W + ix) * C;
+                const float *wk = wt2 + ((size_t)kh * KW + kw) * C;
+                for (int32_t c = 0; c < C; c++) dip[c] += dop[c] * wk[c];
+            }
+        }
+    }
+}
+
+/* The weight gradient of one sample into part (KH, KW, G, cg, og), in double: for each tap, group, block of CONV_P
+ * input channels and CONV_J output channels, each output row is summed in float registers (over the runs of
+ * pixels whose tap positions are evenly spaced: padding and circular wrapping break runs) and added in double. */
+static void conv_weight_sample(double *part, const float *d_out, const float *in, const rs_conv2d_dims *d,
+                               int32_t n) {
+    const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KW = d->kw, sw = d->stride_w;
+    const int32_t H = d->h_in, W = d->w_in, Ho = d->h_out, Wo = d->w_out, Ci = d->c_in, Co = d->c_out;
+    const int circ = d->pad_mode == RS_PAD_CIRCULAR;
+    for (int32_t tap = 0; tap < d->kh * KW; tap++) {
+        const int32_t kh = tap / KW, kw = tap % KW;
+        for (int32_t g = 0; g < G; g++)
+            for (int32_t c0 = 0; c0 < cg; c0 += CONV_P)
+                for (int32_t o0 = 0; o0 < og; o0 += CONV_J) {
+                    const int32_t nc = cg - c0 < CONV_P ? cg - c0 : CONV_P, nj = og - o0 < CONV_J ? og - o0 : CONV_J;
+                    double *pp = part + ((size_t)tap * G + g) * cg * og; // (cg, og)
+                    for (int32_t y = 0; y < Ho; y++) {
+                        const int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
+                        if (iy < 0) continue;
+                        float acc[CONV_P * CONV_J] = {0};
+                        for (int32_t x = 0; x < Wo;) {
+                            const int32_t ix = conv_src(x * sw - d->pad_left + kw, W, circ);
+                            if (ix < 0) {
+                                x++;
+                                continue;
+                            }
+                            int32_t len = 1; // the run of pixels whose tap positions step by sw
+                            while (x + len < Wo &&
+                                   conv_src((x + len) * sw - d->pad_left + kw, W, circ) == ix + len * sw)
+                                len++;
+                            const float *ip = in + (((size_t)n * H + iy) * W + ix) * Ci + (size_t)g * cg + c0;
+                            const float *a[CONV_P];
+                            for (int32_t p = 0; p < CONV_P; p++) a[p] = ip + (p < nc ? p : 0);
+                            const float *b = d_out + (((size_t)n * Ho + y) * Wo + x) * Co + (size_t)g * og + o0;
+                            conv_kernel(acc, a, (int64_t)sw * Ci, b, Co, len, nj);
+                            x += len;
+                        }
+                        for (int32_t p = 0; p < nc; p++)
+                            for (int32_t j = 0; j < nj; j++) pp[(size_t)(c0 + p) * og + o0 + j] += acc[p * CONV_J + j];
+                    }
+                }
+    }
+}
+
+/* Depthwise weight gradient of one sample into part (KH, KW, C), in double, vectorised over the channels. */
+static void conv_weight_sample_depthwise(double *part, const float *d_out, const float *in,
+                                         const rs_conv2d_dims *d, int32_t n) {
+    const int32_t KW = d->kw, H = d->h_in, W = d->w_in, Ho = d->h_out, Wo = d->w_out, C = d->c_in;
+    const int circ = d->pad_mode == RS_PAD_CIRCULAR;
+    for (int32_t tap = 0; tap < d->kh * KW; tap++) {
+        const int32_t kh = tap / KW, kw = tap % KW;
+        double *pp = part + (size_t)tap * C;
+        for (int32_t y = 0; y < Ho; y++) {
+            const int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
+            if (iy < 0) continue;
+            for (int32_t x = 0; x < Wo; x++) {
+                const int32_t ix = conv_src(x * d->stride_w - d->pad_left + kw, W, circ);
+                if (ix < 0) continue;
+                const float *ip = in + (((size_t)n * H + iy) * W + ix) * C;
+                const float *dop = d_out + (((size_t)n * Ho + y) * Wo + x) * C;
+                for (int32_t c = 0; c < C; c++) pp[c] += (double)ip[c] * (double)dop[c];
+            }
+        }
+    }
+}
+
+#define CONV_PART_BUDGET ((size_t)64 << 20) /* bytes of per-sample weight-gradient partials held at once */
+#define CONV_PART_MAX 16                      /* samples per round, at most */
+
+/* Partial buffers for the weight gradient: as many samples per round as fit the budget (not the thread count, so
+ * the workspace and the results are the same on any machine). */
+static int32_t conv_part_count(const rs_conv2d_dims *d, size_t wn) {
+    int32_t k = d->n < CONV_PART_MAX ? d->n : CONV_PART_MAX;
+    while (k > 1 && (size_t)k * wn * sizeof(double) > CONV_PART_BUDGET) k--;
+    return k;
+}
+
+/* d_weight (C_out, cg, KH, KW) += sum over the batch. Samples go in rounds of nparts: each sample's gradient is
+ * computed (in double, by one thread) into its own partial, then every weight element adds the round's partials in
+ * sample order, so the sum does not depend on the thread count. dw (wn) and parts (nparts * wn) are workspace. */
+static void conv_backward_weight(float *d_weight, double *dw, double *parts, int32_t nparts, const float *d_out,
+                                 const float *in, const rs_conv2d_dims *d) {
+    const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KH = d->kh, KW = d->kw;
+    const size_t wn = (size_t)d->c_out * cg * KH * KW;
     const int depthwise = cg == 1 && og == 1;
-    const int32_t groups_in_task = depthwise ? 1 : G;        // depthwise tasks span all channels
-    const int32_t width = depthwise ? d->c_out : og;         // channels split into blocks
-    const int32_t nblock = (width + CONV_OBLOCK - 1) / CONV_OBLOCK;
-    const int64_t ntask = (int64_t)KH * KW * groups_in_task * nblock;
-    memset(dw, 0, (size_t)d->c_out * cg * KH * KW * sizeof(double));
-    const int64_t work = (int64_t)d->n * d->h_out * d->w_out * d->c_out * cg * KH * KW;
-#pragma omp parallel for schedule(dynamic, 1) if (work >= RS_PAR_MIN_WORK)
-    for (int64_t t = 0; t < ntask; t++) {
-        int32_t b = (int32_t)(t % nblock), g = (int32_t)(t / nblock % groups_in_task);
-        int32_t tap = (int32_t)(t / nblock / groups_in_task), kh = tap / KW, kw = tap % KW;
-        int32_t o0 = b * CONV_OBLOCK, ob = width - o0 < CONV_OBLOCK ? width - o0 : CONV_OBLOCK;
-        conv_weight_task(dw, d_out, in, d, kh, kw, g, o0, ob);
+    const int64_t work = (int64_t)d->n * d->h_out * d->w_out * (int64_t)wn;
+    memset(dw, 0, wn * sizeof(double));
+#pragma omp parallel if (work >= RS_PAR_MIN_WORK)
+    for (int32_t n0 = 0; n0 < d->n; n0 += nparts) { // every thread runs the rounds; the work inside is shared
+        const int32_t nr = d->n - n0 < nparts ? d->n - n0 : nparts;
+#pragma omp for schedule(dynamic, 1)
+        for (int32_t i = 0; i < nr; i++) {
+            double *part = parts + (size_t)i * wn;
+            memset(part, 0, wn * sizeof(double));
+            if (depthwise)
+                conv_weight_sample_depthwise(part, d_out, in, d, n0 + i);
+            else
+                conv_weight_sample(part, d_out, in, d, n0 + i);
+        }
+#pragma omp for schedule(static)
+        for (size_t e = 0; e < wn; e++)
+            for (int32_t i = 0; i < nr; i++) dw[e] += parts[(size_t)i * wn + e];
     }
     for (int32_t g = 0; g < G; g++)
         for (int32_t o = 0; o < og; o++)
@@ -220,17 +374,28 @@ static void conv_backward_bias(float *d_bias, const float *d_out, const rs_conv2
 
 void rs_conv2d_backward_ref(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                             const float *weight, const rs_conv2d_dims *d, rs_workspace *ws) {
-    const size_t wn = (size_t)d->c_out * (d->c_in / d->groups) * d->kh * d->kw;
-    // workspace: the weight-gradient accumulator (wn doubles), then the transposed weight (wn floats)
-    char *base = rs_workspace_get(ws, wn * (sizeof(double) + sizeof(float)));
+    const int32_t cg = d->c_in / d->groups, og = d->c_out / d->groups;
+    const size_t wn = (size_t)d->c_out * cg * d->kh * d->kw;
+    const int32_t nparts = conv_part_count(d, wn);
+    // workspace: dw (wn doubles), the per-sample partials (nparts * wn doubles), the transposed weight (wn floats)
+    char *base = rs_workspace_get(ws, wn * ((size_t)(nparts + 1) * sizeof(double) + sizeof(float)));
     RS_ASSERT(base);
-    double *dw = (double *)base;               // (KH, KW, G, cg, og)
-    float *wt2 = (float *)(base + wn * sizeof(double)); // (KH, KW, G, og, cg)
+    double *dw = (double *)base, *parts = dw + wn;         // (KH, KW, G, cg, og) each
+    float *wt2 = (float *)(parts + (size_t)nparts * wn);   // (KH, KW, G, og, cg)
     if (d_in) {
         conv_relayout(wt2, weight, d, 0);
-        conv_backward_input(d_in, d_out, wt2, d);
+        const int64_t work = (int64_t)d->n * d->h_out * d->w_out * (int64_t)wn;
+        // one thread per sample: rows of one sample write overlapping parts of its d_in
+#pragma omp parallel for schedule(static) if (work >= RS_PAR_MIN_WORK)
+        for (int32_t n = 0; n < d->n; n++)
+            for (int32_t y = 0; y < d->h_out; y++) {
+                if (cg == 1 && og == 1)
+                    conv_backward_input_row_depthwise(d_in, d_out, wt2, d, n, y);
+                else
+                    conv_backward_input_row(d_in, d_out, wt2, d, n, y);
+            }
     }
-    if (d_weight) conv_backward_weight(d_weight, dw, d_out, in, d);
+    if (d_weight) conv_backward_weight(d_weight, dw, parts, nparts, d_out, in, d);
     if (d_bias) conv_backward_bias(d_bias, d_out, d);
 }
 
