@@ -162,7 +162,8 @@ static int info_split(const opts *o, int split, int first) {
     static const char *const stores[] = {"uint8", "float32", "generated from the pair list", "generated from the pair list"};
     if (first) printf("dataset  %s\n", ds->name);
     printf("[%s]\n", split_name(split));
-    for (const char *p = rs_dataset_describe(ds); *p;) {
+    /* a task's description covers both splits: print it once */
+    for (const char *p = (first || !ds->task.kind) ? rs_dataset_describe(ds) : ""; *p;) {
         const char *e = strchr(p, '\n');
         int len = e ? (int)(e - p) : (int)strlen(p);
         printf("  %.*s\n", len, p);
