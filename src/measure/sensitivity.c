@@ -1,0 +1,326 @@
+/* sensitivity.c: D, G, R at the chosen nodes of a net: rs_measure (passes over probe sets, the draws combined by
+ * geometric mean) and the streaming mean estimator (SPEC 11.2).
+ *
+ * Mean estimator, per node and draw, in one pass over the probe set in batches:
+ *   - numerator terms d_p = ||f(tau x_p) - f(x_p)||^2 and g_p = ||f(x_p + eta_p) - f(x_p)||^2, each summed in
+ *     double by one thread in neuron order, then fed to a bivariate Welford accumulator in image order
+ *     (mean, sum of squared deviations, co-moment), from which D_num, G_num and their standard errors come;
+ *   - the denominator from a per-neuron Welford update over the clean images, image by image in probe order
+ *     (parallel over neurons, each neuron's sequence fixed): deno = 2 sum_j M2_j / P + 1e-10, which equals the mean
+ *     over all P^2 ordered pairs of ||a_p - a_q||^2 without the P^2 loop and without the cancellation of the
+ *     one-pass sum-of-squares formula.
+ * Nothing depends on how the images are cut into batches or on the thread count; the only differences come from
+ * the float rounding inside the net's kernels. The median estimator is in median.c. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "measure/measure_internal.h"
+
+/* ---------------------------------------------------------------- one draw's numbers */
+void sens_from_biv(rs_sens *s, const biv *a, double deno) {
+    double n = (double)a->n;
+    s->D_num = a->md;
+    s->G_num = a->mg;
+    s->deno = deno;
+    s->D = a->md / deno;
+    s->G = a->mg / deno;
+    s->R = s->D / s->G;
+    /* standard errors of the means over images; deno is treated as a fixed normalisation */
+    double vd = a->n > 1 ? a->m2d / (n - 1) / n : NAN, vg = a->n > 1 ? a->m2g / (n - 1) / n : NAN;
+    double cv = a->n > 1 ? a->cdg / (n - 1) / n : NAN;
+    s->D_se = sqrt(vd) / deno;
+    s->G_se = sqrt(vg) / deno;
+    /* delta method for R = D_num / G_num, with the covariance of d_p and g_p (same images) */
+    if (a->md > 0 && a->mg > 0) {
+        double rel = vd / (a->md * a->md) + vg / (a->mg * a->mg) - 2 * cv / (a->md * a->mg);
+        s->R_se = fabs(s->R) * sqrt(rel > 0 ? rel : 0);
+    } else {
+        s->R_se = NAN;
+    }
+}
+
+/* ---------------------------------------------------------------- the mean estimator's pass */
+/* Per-neuron Welford over n images (global counts pos0 + 1 ...): rep (n, N). */
+static void welford_update(double *mean, double *m2, const float *rep, int32_t n, int64_t N, int64_t pos0) {
+    const int64_t blk = 1024;
+#pragma omp parallel for schedule(static) if ((int64_t)n * N > 32768)
+    for (int64_t j0 = 0; j0 < N; j0 += blk) {
+        int64_t j1 = j0 + blk < N ? j0 + blk : N;
+        for (int32_t p = 0; p < n; p++) {
+            const float *row = rep + (int64_t)p * N;
+            double inv = 1.0 / (double)(pos0 + p + 1);
+            for (int64_t j = j0; j < j1; j++) {
+                double x = row[j], delta = x - mean[j];
+                mean[j] += delta * inv;
+                m2[j] += delta * (x - mean[j]);
+            }
+        }
+    }
+}
+
+/* out[p] = ||a[p] - b[p]||^2 in double for n images of N values. */
+static void sq_dist(double *out, const float *a, const float *b, int32_t n, int64_t N) {
+#pragma omp parallel for schedule(static) if ((int64_t)n * N > 16384)
+    for (int32_t p = 0; p < n; p++) {
+        const float *x = a + (int64_t)p * N, *y = b + (int64_t)p * N;
+        double s = 0;
+        for (int64_t j = 0; j < N; j++) {
+            double t = (double)x[j] - (double)y[j];
+            s += t * t;
+        }
+        out[p] = s;
+    }
+}
+
+typedef struct {
+    float *clean;   /* (batch, total): node-major */
+    float *scratch; /* (batch, max numel) for channel means */
+    double *mean, *m2; /* (total) */
+    double *dn, *gn;   /* (n_nodes, batch) numerator terms of the current batch */
+    biv *acc;          /* (K, n_nodes) */
+} mean_state;
+
+static void mean_state_free(mean_state *m) {
+    rs_free(m->clean), rs_free(m->scratch), rs_free(m->mean), rs_free(m->m2), rs_free(m->dn), rs_free(m->gn);
+    rs_free(m->acc);
+}
+
+static rs_status mean_state_init(mean_state *m, const rep_layout *L, int32_t batch, int32_t K) {
+    memset(m, 0, sizeof *m);
+    int64_t maxn = 1;
+    for (int32_t k = 0; k < L->n_nodes; k++) maxn = L->numel[k] > maxn ? L->numel[k] : maxn;
+    size_t cb;
+    if (rs_mul_size((size_t)batch, (size_t)L->total, &cb) || rs_mul_size(cb, sizeof(float), &cb))
+        return rs_error(RS_ERR_NOMEM, "the activations of a batch of %d are too large", batch);
+    m->clean = rs_alloc(cb);
+    m->scratch = L->chmean ? rs_alloc((size_t)batch * (size_t)maxn * sizeof(float)) : NULL;
+    m->mean = rs_calloc((size_t)L->total * sizeof(double));
+    m->m2 = rs_calloc((size_t)L->total * sizeof(double));
+    m->dn = rs_alloc((size_t)L->n_nodes * batch * sizeof(double));
+    m->gn = rs_alloc((size_t)L->n_nodes * batch * sizeof(double));
+    m->acc = rs_calloc((size_t)K * L->n_nodes * sizeof(biv));
+    if (!m->clean || (L->chmean && !m->scratch) || !m->mean || !m->m2 || !m->dn || !m->gn || !m->acc) {
+        mean_state_free(m);
+        return rs_error(RS_ERR_NOMEM, "out of memory for a batch of %d activations (%zu MB)", batch, cb >> 20);
+    }
+    return RS_OK;
+}
+
+/* The numerator terms of the last (perturbed) forward against the stored clean batch: out (n_nodes, batch). */
+static void numerators(const rs_net *net, const rep_layout *L, mean_state *m, int32_t n, int32_t batch, double *out) {
+    for (int32_t k = 0; k < L->n_nodes; k++) {
+        const float *rep = rep_get(net, L, k, n, m->scratch);
+        sq_dist(out + (size_t)k * batch, rep, m->clean + L->off[k] * batch, n, L->numel[k]);
+    }
+}
+
+rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch, rs_mode mode, rs_sens *per_seed,
+                         int32_t slot0, int64_t *forwarded) {
+    int32_t K = g->K, nn = L->n_nodes;
+    mean_state m;
+    RS_TRY(mean_state_init(&m, L, batch, K));
+    const float *x, *xd[RS_MEASURE_MAX_SEEDS], *xn[RS_MEASURE_MAX_SEEDS];
+    rs_status s = RS_OK;
+    for (int64_t pos0 = 0; pos0 < g->P && !s; pos0 += batch) {
+        int32_t n = (int32_t)(g->P - pos0 < batch ? g->P - pos0 : batch);
+        if ((s = gen_batch(g, pos0, n, &x, xd, xn)) || (s = rs_net_forward(net, x, n, mode))) break;
+        for (int32_t k = 0; k < nn; k++) {
+            float *dst = m.clean + L->off[k] * batch;
+            const float *rep = rep_get(net, L, k, n, dst);
+            if (rep != dst) memcpy(dst, rep, (size_t)n * (size_t)L->numel[k] * sizeof(float));
+            welford_update(m.mean + L->off[k], m.m2 + L->off[k], dst, n, L->numel[k], pos0);
+        }
+        for (int32_t r = 0; r < K && !s; r++) {
+            if ((s = rs_net_forward(net, xd[r], n, mode))) break;
+            numerators(net, L, &m, n, batch, m.dn);
+            if ((s = rs_net_forward(net, xn[r], n, mode))) break;
+            numerators(net, L, &m, n, batch, m.gn);
+            for (int32_t k = 0; k < nn; k++)
+                for (int32_t p = 0; p < n; p++)
+                    biv_add(&m.acc[(size_t)r * nn + k], m.dn[(size_t)k * batch + p], m.gn[(size_t)k * batch + p]);
+        }
+        *forwarded += (int64_t)n * (1 + 2 * K);
+    }
+    for (int32_t k = 0; k < nn && !s; k++) {
+        double sum = 0;
+        for (int64_t j = 0; j < L->numel[k]; j++) sum += m.m2[L->off[k] + j];
+        double deno = 2.0 * sum / (double)g->P + 1e-10;
+        for (int32_t r = 0; r < K; r++) sens_from_biv(&per_seed[(size_t)(slot0 + r) * nn + k], &m.acc[(size_t)r * nn + k], deno);
+    }
+    mean_state_free(&m);
+    return s;
+}
+
+/* ---------------------------------------------------------------- combining draws */
+/* Geometric mean of v[s * stride] over K draws and the standard error of it (delta method on the mean of logs). */
+static void geo(const double *v, int32_t K, size_t stride, double *mean, double *se) {
+    double s = 0, s2 = 0;
+    int ok = 1;
+    for (int32_t i = 0; i < K; i++) {
+        double x = v[(size_t)i * stride];
+        if (!(x > 0) || !isfinite(x)) ok = 0;
+        else s += log(x);
+    }
+    if (!ok) { /* a zero (or NaN / inf) draw: the geometric mean is not informative, the arithmetic one is kept */
+        double a = 0;
+        for (int32_t i = 0; i < K; i++) a += v[(size_t)i * stride];
+        *mean = a / K;
+        if (se) *se = NAN;
+        return;
+    }
+    double mu = s / K;
+    for (int32_t i = 0; i < K; i++) {
+        double t = log(v[(size_t)i * stride]) - mu;
+        s2 += t * t;
+    }
+    *mean = exp(mu);
+    if (se) *se = K > 1 ? *mean * sqrt(s2 / (K - 1) / K) : NAN;
+}
+
+static void combine(rs_measure_result *res) {
+    int32_t nn = res->n_nodes, K = res->seeds;
+    for (int32_t k = 0; k < nn; k++) {
+        rs_sens *out = &res->rows[k];
+        const rs_sens *first = &res->per_seed[k];
+        if (K == 1) {
+            *out = *first;
+            continue;
+        }
+        double v[6][RS_MEASURE_MAX_SEEDS];
+        for (int32_t s = 0; s < K; s++) {
+            const rs_sens *q = &res->per_seed[(size_t)s * nn + k];
+            v[0][s] = q->D, v[1][s] = q->G, v[2][s] = q->R, v[3][s] = q->D_num, v[4][s] = q->G_num, v[5][s] = q->deno;
+        }
+        *out = *first;
+        geo(v[0], K, 1, &out->D, &out->D_se);
+        geo(v[1], K, 1, &out->G, &out->G_se);
+        geo(v[2], K, 1, &out->R, &out->R_se);
+        geo(v[3], K, 1, &out->D_num, NULL);
+        geo(v[4], K, 1, &out->G_num, NULL);
+        geo(v[5], K, 1, &out->deno, NULL);
+    }
+}
+
+/* ---------------------------------------------------------------- rs_measure */
+void rs_measure_result_free(rs_measure_result *r) {
+    rs_free(r->rows);
+    rs_free(r->per_seed);
+    memset(r, 0, sizeof *r);
+}
+
+static rs_status check_opts(const rs_net *net, const rs_dataset *ds, const int64_t *probe, const rs_measure_opts *o) {
+    if (o->P < 1) return rs_error(RS_ERR_ARG, "the probe set needs P >= 1 images, got %lld", (long long)o->P);
+    if (o->P > INT32_MAX) return rs_error(RS_ERR_ARG, "P = %lld is too large", (long long)o->P);
+    if (o->seeds < 1 || o->seeds > RS_MEASURE_MAX_SEEDS)
+        return rs_error(RS_ERR_ARG, "seeds must be between 1 and %d, got %d", RS_MEASURE_MAX_SEEDS, o->seeds);
+    if (o->resample && probe) return rs_error(RS_ERR_ARG, "a fixed probe set was given: it cannot be resampled per draw");
+    if (o->resample && o->probe == RS_PROBE_FIRST)
+        return rs_error(RS_ERR_ARG, "resampling the probe set per draw needs a sampled probe set, not the first P");
+    if (o->batch < 0) return rs_error(RS_ERR_ARG, "batch must be >= 0, got %d", o->batch);
+    if (o->estimator == RS_EST_MEDIAN && !(o->median_mem > 0))
+        return rs_error(RS_ERR_ARG, "the median estimator needs a positive memory budget");
+    const rs_node *in = &net->nodes[0];
+    if (in->c != ds->channels || in->h != ds->height || in->w != ds->width)
+        return rs_error(RS_ERR_ARG, "the net takes %dx%dx%d inputs but %s has %dx%dx%d images", in->c, in->h, in->w,
+                        ds->spec, ds->channels, ds->height, ds->width);
+    if (!net->params.data) return rs_error(RS_ERR_ARG, "the net has no parameters yet (load or initialise it first)");
+    if (probe)
+        for (int64_t i = 0; i < o->P; i++)
+            if (probe[i] < 0 || probe[i] >= ds->n)
+                return rs_error(RS_ERR_ARG, "probe index %lld is outside the %lld images of %s", (long long)probe[i],
+                                (long long)ds->n, ds->spec);
+    return RS_OK;
+}
+
+/* The batch: given, or the net's, or 100; at init a net with batch norm takes the whole probe set per forward. */
+static int32_t pick_batch(const rs_net *net, const rs_measure_opts *o) {
+    int has_bn = 0;
+    for (int32_t i = 0; i < net->n_nodes; i++) has_bn |= net->nodes[i].op == RS_OP_BATCHNORM;
+    int64_t b = o->batch;
+    if (b <= 0) b = (o->mode == RS_MODE_INIT_EVAL && has_bn) ? o->P : (net->act.base ? net->batch : 100);
+    return (int32_t)(b < o->P ? b : o->P);
+}
+
+typedef struct {
+    int64_t *probe;
+    uint32_t repeats[RS_MEASURE_MAX_SEEDS];
+} pass_buf;
+
+/* Pass i: the probe set and the draws it serves (all K draws on one probe set, or draw i on probe sample i). */
+static rs_status run_passes(rs_net *net, const rs_dataset *ds, const int64_t *probe, const rep_layout *L,
+                            const rs_measure_opts *o, int32_t batch, gen *g, rs_measure_result *res) {
+    int32_t passes = o->resample ? o->seeds : 1, K = o->resample ? 1 : o->seeds;
+    pass_buf pb;
+    pb.probe = probe ? NULL : rs_alloc((size_t)o->P * sizeof(int64_t));
+    if (!probe && !pb.probe) return rs_error(RS_ERR_NOMEM, "out of memory for the probe indices");
+    rs_status s = RS_OK;
+    for (int32_t i = 0; i < passes && !s; i++) {
+        double t0 = rs_now();
+        for (int32_t r = 0; r < K; r++) pb.repeats[r] = (uint32_t)(o->resample ? i : r);
+        if (!probe) s = rs_probe_select(ds, o->P, o->probe, o->seed, (uint32_t)(o->resample ? i : 0), pb.probe);
+        if (!s) s = gen_start(g, probe ? probe : pb.probe, o->P, pb.repeats, K, o->dump_dir != NULL);
+        if (!s && o->dump_dir) {
+            char suffix[32] = "";
+            if (passes > 1) snprintf(suffix, sizeof suffix, "_%d", (int)i);
+            s = gen_dump(g, o->dump_dir, suffix);
+        }
+        if (!s && o->estimator == RS_EST_MEAN)
+            s = sens_mean_pass(net, g, L, batch, o->mode, res->per_seed, i, &res->images_forwarded);
+        else if (!s)
+            s = sens_median_pass(net, g, L, batch, o->mode, o->median_mem, res->per_seed, i, &res->images_forwarded);
+        if (!s && o->progress)
+            fprintf(stderr, "measure: pass %d/%d: %lld probe images, %d draw%s, %d nodes, %.2f s\n", (int)i + 1,
+                    (int)passes, (long long)o->P, (int)K, K > 1 ? "s" : "", (int)L->n_nodes, rs_now() - t0);
+    }
+    rs_free(pb.probe);
+    return s;
+}
+
+rs_status rs_measure(rs_net *net, const rs_dataset *ds, const int64_t *probe, const int32_t *nodes, int32_t n_nodes,
+                     const rs_measure_opts *o, rs_measure_result *res) {
+    memset(res, 0, sizeof *res);
+    double t0 = rs_now();
+    RS_TRY(check_opts(net, ds, probe, o));
+    int32_t *own = NULL;
+    if (!nodes) {
+        RS_TRY(rs_measure_default_nodes(net, &own, &n_nodes));
+        nodes = own;
+    }
+    int32_t batch = pick_batch(net, o);
+    rs_status s = RS_OK;
+    if (!net->act.base || net->batch < batch) s = rs_net_build(net, batch, net->with_grad);
+    rep_layout L = {0};
+    gen g = {0};
+    int have_gen = 0;
+    if (!s) s = rep_layout_init(&L, net, nodes, n_nodes, o->channel_mean);
+    if (!s) s = gen_init(&g, ds, o, batch), have_gen = !s;
+    if (!s) {
+        res->n_nodes = n_nodes, res->seeds = o->seeds, res->P = o->P, res->batch = batch, res->cut = o->cut;
+        res->rows = rs_calloc((size_t)n_nodes * sizeof(rs_sens));
+        res->per_seed = rs_calloc((size_t)n_nodes * o->seeds * sizeof(rs_sens));
+        if (!res->rows || !res->per_seed) s = rs_error(RS_ERR_NOMEM, "out of memory for the results");
+    }
+    if (!s) {
+        res->move = mv_name(g.move);
+        res->T = g.T;
+        int32_t n = g.h > g.w ? g.h : g.w;
+        if (g.move == MV_DIFFEO && o->cut >= 2) rs_diffeo_delta_of_T(g.T, n, o->cut, &res->delta);
+        s = run_passes(net, ds, probe, &L, o, batch, &g, res);
+    }
+    for (int32_t i = 0; i < n_nodes && !s; i++)
+        for (int32_t r = 0; r < o->seeds; r++) {
+            rs_sens *q = &res->per_seed[(size_t)r * n_nodes + i];
+            q->node = nodes[i];
+            snprintf(q->name, sizeof q->name, "%s", net->nodes[nodes[i]].name);
+            q->op = net->nodes[nodes[i]].op;
+            q->neurons = L.numel[i];
+        }
+    if (!s) combine(res);
+    if (have_gen) gen_free(&g);
+    rep_layout_free(&L);
+    rs_free(own);
+    if (s) rs_measure_result_free(res);
+    else res->seconds = rs_now() - t0;
+    return s;
+}

@@ -1,0 +1,141 @@
+/* source.c: where the net of a measurement (or of `forward`, `spectrum`) comes from: a run directory (its
+ * config.json says the model and the dataset, its checkpoints the weights), a model name with a safetensors file,
+ * or a model name with a fresh initialisation. A run's model is built by the trainer's own rule
+ * (rs_train_build_model), so that the weights fit by construction, and its test split is opened with the
+ * trainer's data options (ptr, seed, corruption), so that the probe images are the run's test images.
+ * It does not measure anything. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relstab/io.h"
+#include "relstab/measure.h"
+#include "relstab/train.h"
+#include "train/train_internal.h"
+
+static rs_status parse_strides(const char *s, rs_model_opts *o) {
+    int32_t n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 1024 || (*end && *end != ',') || n == RS_MODEL_MAX_BLOCKS)
+            return rs_error(RS_ERR_ARG, "--strides expects comma-separated integers from 1 to 1024, got '%s'", s);
+        o->strides[n++] = (int32_t)v;
+        p = *end ? end + 1 : end;
+    }
+    o->n_strides = n;
+    return RS_OK;
+}
+
+/* A model by name, its input and outputs from the dataset (or the source's sizes). */
+static rs_status build_named(const rs_net_source *src, const rs_dataset *ds, rs_net **net) {
+    rs_model_opts o;
+    rs_model_opts_init(&o);
+    if (ds) {
+        o.channels = ds->channels, o.height = ds->height, o.width = ds->width;
+        o.classes = ds->label_kind == RS_LABEL_SIGN ? 1 : ds->classes;
+    } else {
+        o.channels = src->channels > 0 ? src->channels : 3;
+        o.height = src->height > 0 ? src->height : 32;
+        o.width = src->img_width > 0 ? src->img_width : 32;
+        o.classes = 10;
+    }
+    if (src->classes > 0) o.classes = src->classes;
+    if (src->width > 0) o.hidden = src->width;
+    if (src->depth > 0) o.depth = src->depth;
+    if (src->filter > 0) o.filter_size = src->filter;
+    if (src->strides && src->strides[0]) RS_TRY(parse_strides(src->strides, &o));
+    RS_TRY(rs_model_resolve(src->model, &o));
+    return rs_model_build(src->model, &o, net);
+}
+
+/* The epoch in a checkpoint's metadata, or -1. */
+static int64_t meta_epoch(const rs_safetensors *meta) {
+    const char *e = meta ? rs_safetensors_meta(meta, "epoch") : NULL;
+    if (!e) return -1;
+    char *end;
+    long long v = strtoll(e, &end, 10);
+    return (end != e && !*end && v >= 0) ? v : -1;
+}
+
+static rs_status load_weights(rs_net *net, const char *path, rs_net_source_info *info) {
+    rs_safetensors *meta = NULL;
+    RS_TRY(rs_net_build(net, 1, 0));
+    RS_TRY(rs_net_load(net, path, &meta));
+    info->epoch = meta_epoch(meta);
+    rs_safetensors_free(meta);
+    return RS_OK;
+}
+
+static rs_status open_run(const rs_net_source *src, rs_net **net, rs_dataset **test, rs_net_source_info *info) {
+    const char *ck = src->checkpoint ? src->checkpoint : "best";
+    if (strcmp(ck, "best") && strcmp(ck, "last") && strcmp(ck, "init"))
+        return rs_error(RS_ERR_ARG, "--checkpoint must be best, last or init, got '%s'", ck);
+    char path[4096];
+    rs_train_config c;
+    if (snprintf(path, sizeof path, "%s/config.json", src->run_dir) >= (int)sizeof path)
+        return rs_error(RS_ERR_ARG, "the run directory name is too long");
+    RS_TRY(rs_train_config_read(&c, path));
+    rs_data_options o;
+    rs_data_options_default(&o);
+    o.corrupt_std = c.corrupt_std, o.ptr = c.ptr, o.subset_seed = c.seed, o.seed = c.seed;
+    const char *data = src->data ? src->data : c.data;
+    rs_dataset *ds = NULL;
+    RS_TRY(rs_dataset_open(data, RS_SPLIT_TEST, &o, &ds));
+    rs_model_shape shape;
+    rs_status s = rs_train_build_model(&c, ds, c.loss == RS_LOSS_HINGE ? 1 : ds->classes, net, &shape);
+    snprintf(info->model, sizeof info->model, "%s", c.model);
+    snprintf(info->data, sizeof info->data, "%s", data);
+    snprintf(info->checkpoint, sizeof info->checkpoint, "%s", ck);
+    info->mode = strcmp(ck, "init") ? RS_MODE_EVAL : RS_MODE_INIT_EVAL;
+    if (!s && snprintf(path, sizeof path, "%s/%s.safetensors", src->run_dir, ck) >= (int)sizeof path)
+        s = rs_error(RS_ERR_ARG, "the run directory name is too long");
+    if (!s) s = load_weights(*net, path, info);
+    if (!s && !strcmp(ck, "init")) info->epoch = 0;
+    if (s || !test) rs_dataset_free(ds);
+    else *test = ds;
+    return s;
+}
+
+rs_status rs_net_source_open(const rs_net_source *src, rs_net **net, rs_dataset **test, rs_net_source_info *info) {
+    *net = NULL;
+    if (test) *test = NULL;
+    memset(info, 0, sizeof *info);
+    info->epoch = -1;
+    int kinds = !!src->run_dir + !!src->model;
+    if (kinds != 1) return rs_error(RS_ERR_ARG, "give either a run directory (--run) or a model (--model)");
+    rs_status s;
+    if (src->run_dir) {
+        if (src->weights || src->init) return rs_error(RS_ERR_ARG, "--run takes its weights from the run: no --weights / --init");
+        s = open_run(src, net, test, info);
+    } else {
+        if (!!src->weights + !!src->init != 1)
+            return rs_error(RS_ERR_ARG, "--model needs either --weights FILE.safetensors or --init");
+        if (src->checkpoint) return rs_error(RS_ERR_ARG, "--checkpoint is for --run; with --model give --weights");
+        rs_dataset *ds = NULL;
+        s = src->data ? rs_dataset_open(src->data, RS_SPLIT_TEST, NULL, &ds) : RS_OK;
+        if (!s) s = build_named(src, ds, net);
+        snprintf(info->model, sizeof info->model, "%s", src->model);
+        snprintf(info->data, sizeof info->data, "%s", src->data ? src->data : "");
+        if (!s && src->weights) {
+            snprintf(info->checkpoint, sizeof info->checkpoint, "weights:%s", src->weights);
+            info->mode = RS_MODE_EVAL;
+            s = load_weights(*net, src->weights, info);
+        } else if (!s) {
+            snprintf(info->checkpoint, sizeof info->checkpoint, "init-seed:%llu", (unsigned long long)src->init_seed);
+            info->mode = RS_MODE_INIT_EVAL;
+            info->epoch = 0;
+            s = rs_net_build(*net, 1, 0);
+            if (!s) rs_net_init(*net, src->init_seed);
+        }
+        if (s || !test) rs_dataset_free(ds);
+        else *test = ds;
+    }
+    if (s) {
+        rs_net_free(*net);
+        *net = NULL;
+        if (test) *test = NULL;
+    }
+    return s;
+}
