@@ -85,6 +85,10 @@ typedef struct {
 rs_status rs_theory_run(const rs_theory_config *cfg, rs_theory_result *out);
 void rs_theory_result_free(rs_theory_result *r);
 
+/* Layer k of the model for one input x (size^dim values): out gets width_k^dim values (*width = width_k).
+ * Resolves a copy of cfg (automatic size if 0). */
+rs_status rs_theory_forward(const rs_theory_config *cfg, const double *x, int k, double *out, int64_t *width);
+
 /* The noise of probe `sample`: eta_j = norm * z_j / ||z||, z_j = rs_normal(seed, stream(THEORY, 0, repeat),
  * sample * m + j), j < m. */
 void rs_theory_noise(double *eta, int64_t m, uint64_t seed, uint32_t repeat, uint64_t sample, double norm);
@@ -119,12 +123,13 @@ double rs_theory_fit_y(const rs_theory_laws *laws, double q);
  * (norm / 2) Gamma(m/2) / (sqrt(pi) Gamma((m+1)/2)) (about norm / sqrt(2 pi m)). */
 double rs_theory_rect_mean(int64_t m, double norm);
 
-/* Exact values for a model configuration and layer k, when docs/theory.md derives them (b = 0, rectified
- * matched or fixed-norm noise, every position probed):
- *  - stride = filter = 2, zero padding: D and the expectation of the G numerator for any N;
- *  - stride 1, circular padding: D and the expectation of the G numerator for any N.
+/* Exact values for a model configuration and layer k, when docs/theory.md derives them (every position probed):
+ *  - stride = filter = 2, zero padding, b >= 0, rectified noise: D and the expectation of the G numerator, any N;
+ *  - the same with raw noise, b = 0 (the first ReLU rectifies) and noise norm <= 1;
+ *  - stride 1, circular padding, b >= 0, rectified noise: D and the expectation of the G numerator, any N.
  * Returns 1 and fills the fields, or 0 when no exact expression applies. The G expectation neglects the event
- * eta_p < -1 at the active pixel (probability below 1e-9 for N >= 64). */
+ * that the noise flips the sign of the active pixel's (or its window's) value, of probability below 1e-9 for
+ * N >= 64 at the matched norm sqrt 2. */
 typedef struct {
     double d_num, deno, D;  /* exact */
     double g_num;           /* expectation over the noise */
@@ -171,6 +176,7 @@ typedef struct {
     int n_bias, n_eta, depth;
     double *g_over_eta2;   /* (n_bias, n_eta, depth): G_k / eta^2, the G numerator averaged over repeats */
     double *g_num;         /* (n_bias, n_eta, depth) */
+    double *g_num_se;      /* (n_bias, n_eta, depth): standard error of g_num (probes and repeats) */
     double *deno;          /* (n_bias, depth) */
     double *eta_onset;     /* (n_bias): predicted norm where rectification starts, b sqrt(M F^d) / s^d */
     int64_t size;

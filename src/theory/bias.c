@@ -11,6 +11,7 @@
 void rs_theory_bias_result_free(rs_theory_bias_result *r) {
     rs_free(r->g_over_eta2);
     rs_free(r->g_num);
+    rs_free(r->g_num_se);
     rs_free(r->deno);
     rs_free(r->eta_onset);
     memset(r, 0, sizeof *r);
@@ -42,9 +43,10 @@ rs_status rs_theory_bias_run(const rs_theory_bias_config *bc, rs_theory_bias_res
     out->size = base.size;
     out->g_over_eta2 = rs_calloc(n * sizeof(double));
     out->g_num = rs_calloc(n * sizeof(double));
+    out->g_num_se = rs_calloc(n * sizeof(double));
     out->deno = rs_calloc((size_t)bc->n_bias * L * sizeof(double));
     out->eta_onset = rs_calloc((size_t)bc->n_bias * sizeof(double));
-    if (!out->g_over_eta2 || !out->g_num || !out->deno || !out->eta_onset) {
+    if (!out->g_over_eta2 || !out->g_num || !out->g_num_se || !out->deno || !out->eta_onset) {
         rs_theory_bias_result_free(out);
         return rs_error(RS_ERR_NOMEM, "cannot allocate the bias study");
     }
@@ -54,12 +56,11 @@ rs_status rs_theory_bias_run(const rs_theory_bias_config *bc, rs_theory_bias_res
     /* The points are many small runs: threads take whole points (each run then uses one thread), every point's
      * numbers are stored, and the repeats are averaged in order afterwards. */
     int64_t npt = (int64_t)bc->n_bias * bc->n_eta * bc->repeats;
-    double *gn = rs_calloc((size_t)npt * L * sizeof(double)), *dn = rs_calloc((size_t)npt * L * sizeof(double));
+    double *gn = rs_calloc((size_t)npt * L * 3 * sizeof(double)), *dn = gn + npt * L, *gs = dn + npt * L;
     rs_status *sts = rs_calloc((size_t)npt * sizeof(rs_status));
     char first_error[512] = "";
-    if (!gn || !dn || !sts) {
+    if (!gn || !sts) {
         rs_free(gn);
-        rs_free(dn);
         rs_free(sts);
         rs_theory_bias_result_free(out);
         return rs_error(RS_ERR_NOMEM, "cannot allocate the bias study");
@@ -81,6 +82,7 @@ rs_status rs_theory_bias_run(const rs_theory_bias_config *bc, rs_theory_bias_res
         for (int k = 0; k < L; k++) {
             gn[i * L + k] = r.layers[k].g_num;
             dn[i * L + k] = r.layers[k].deno;
+            gs[i * L + k] = r.layers[k].g_num_se;
         }
         rs_theory_result_free(&r);
     }
@@ -92,17 +94,18 @@ rs_status rs_theory_bias_run(const rs_theory_bias_config *bc, rs_theory_bias_res
             size_t pt = (size_t)(i / bc->repeats); /* (b, e) */
             for (int k = 0; k < L; k++) {
                 out->g_num[pt * L + k] += gn[i * L + k] / bc->repeats;
+                out->g_num_se[pt * L + k] += gs[i * L + k] * gs[i * L + k]; /* variances add */
                 if (rep == 0) out->deno[(size_t)b * L + k] = dn[i * L + k]; /* clean probes only: same for all */
             }
         }
         for (size_t pt = 0; pt < (size_t)bc->n_bias * bc->n_eta; pt++)
             for (int k = 0; k < L; k++) {
+                out->g_num_se[pt * L + k] = sqrt(out->g_num_se[pt * L + k]) / bc->repeats;
                 double eta = bc->etas[pt % bc->n_eta];
                 out->g_over_eta2[pt * L + k] = out->g_num[pt * L + k] / out->deno[pt / bc->n_eta * L + k] / (eta * eta);
             }
     }
     rs_free(gn);
-    rs_free(dn);
     rs_free(sts);
     if (st != RS_OK) {
         rs_theory_bias_result_free(out);

@@ -127,7 +127,9 @@ rs_status rs_theory_kernel_autocorr(int filter, int k, int64_t n, int maxlag, do
     return RS_OK;
 }
 
-/* stride = filter = 2, zero padding: blocks of B = 2^k pixels per side */
+/* stride = filter = 2, zero padding: blocks of B = 2^k pixels per side. The noise is rectified either at the
+ * input (units = pixels, W = 1 pixel each) or, with raw noise and b = 0, by the first layer (units = layer-1
+ * neurons, each the sum of W = 2^d pixels); a layer-k neuron sums Bu units. */
 static void exact_pool2(const rs_theory_config *c, int k, rs_theory_exact *ex) {
     double N = (double)c->size, B = ldexp(1.0, k), d = c->dim;
     int64_t nk = c->size >> k;
@@ -135,9 +137,10 @@ static void exact_pool2(const rs_theory_config *c, int k, rs_theory_exact *ex) {
     double dn1 = (nk == 0 || (nk == 1 && (int64_t)B == c->size)) ? 0.0 : 2.0 * (double)nk / N;
     ex->d_num = c->dim == 1 ? dn1 : v * dn1;
     ex->deno = 2 * pow(v, d) * (1 - pow(B / N, d)) + RS_THEORY_DENO_EPS;
-    double M = pow(N, d), Bd = pow(B, d), nb = pow((double)nk, d), e2 = noise_sq(c);
-    double a = e2 / (2 * M), cc = e2 / (2 * PI * M);
-    ex->g_num = nb * (Bd * a + Bd * (Bd - 1) * cc) + pow(v, d) * (e2 / M - a - 2 * (Bd - 1) * cc);
+    double M = pow(N, d), nb = pow((double)nk, d), e2 = noise_sq(c);
+    double W = c->raw_noise ? pow(2, d) : 1, Bu = c->raw_noise ? pow(B / 2, d) : pow(B, d);
+    double a = W * e2 / (2 * M), cc = W * e2 / (2 * PI * M); /* E r_i^2, E r_i r_j of rectified units */
+    ex->g_num = nb * (Bu * a + Bu * (Bu - 1) * cc) + pow(v, d) * (W * e2 / M - a - 2 * (Bu - 1) * cc);
 }
 
 /* stride 1, circular padding: a_p = the folded kernel rolled to p */
@@ -155,7 +158,10 @@ static int exact_circular1(const rs_theory_config *c, int k, rs_theory_exact *ex
 
 int rs_theory_exact_layer(const rs_theory_config *c, int k, rs_theory_exact *ex) {
     memset(ex, 0, sizeof *ex);
-    if (c->bias < 0 || c->raw_noise || k < 1 || k > c->depth || c->size < 2) return 0;
+    if (c->bias < 0 || k < 1 || k > c->depth || c->size < 2) return 0;
+    if (c->raw_noise && !(c->bias == 0 && c->noise_norm > 0 && c->noise_norm <= 1 && c->stride == 2 &&
+                          c->filter == 2 && c->padding == RS_THEORY_PAD_ZERO))
+        return 0;
     int64_t m = c->dim == 1 ? c->size : c->size * c->size;
     if (c->dim == 2 && c->probes != 0 && c->probes != m) return 0; /* sub-sampled probes: no exact value */
     if (c->stride == 2 && c->filter == 2 && c->padding == RS_THEORY_PAD_ZERO) {

@@ -181,6 +181,21 @@ void rs_theory_print_bias(FILE *f, const rs_theory_bias_config *bc, const rs_the
     for (int b = 0; b < br->n_bias; b++)
         fprintf(f, "  b = %-9.3g eta_c = %.4g%s\n", bc->biases[b], br->eta_onset[b],
                 bc->biases[b] == 0 ? " (rectified at any noise level)" : "");
+    /* the two plateaus of docs/theory.md, for stride = filter = 2 with zero padding */
+    rs_theory_config e = *c;
+    rs_theory_exact ex;
+    e.size = br->size;
+    e.depth = L;
+    e.probes = 0;
+    e.bias = 0;
+    e.raw_noise = 1;
+    e.noise_norm = 1;
+    if (rs_theory_exact_layer(&e, L, &ex)) {
+        double v = (double)((br->size >> L) << L) / (double)br->size;
+        fprintf(f, "plateaus of G_%d / eta^2 (docs/theory.md): linear regime (b > 0, eta << eta_c) %.5g; "
+                   "rectified by the first layer (b = 0, eta <= 1) %.5g\n",
+                L, pow(v, c->dim) / ex.deno, ex.G);
+    }
 }
 
 rs_status rs_theory_write_bias_csv(const char *path, const rs_theory_bias_config *bc,

@@ -67,22 +67,45 @@ static inline int64_t wrap(int64_t t, int64_t n) {
     return t < 0 ? t + n : t;
 }
 
-/* out[i] = sum_{j<F} in[i s + j - pad], i < nout, zero or periodic outside 0..nin-1 */
-static void window_sum(double *restrict out, int64_t nout, const double *restrict in, int64_t nin, const model *m) {
-    for (int64_t i = 0; i < nout; i++) {
+/* out[i] = sum_{j<F} in[i s + j - pad] for i in [lo, hi), zero or periodic outside 0..nin-1 */
+static void window_sum_checked(double *out, int64_t lo, int64_t hi, const double *in, int64_t nin, const model *m) {
+    for (int64_t i = lo; i < hi; i++) {
         int64_t a = i * m->s - m->pad;
         double acc = 0;
-        if (a >= 0 && a + m->F <= nin) {
-            for (int j = 0; j < m->F; j++) acc += in[a + j];
-        } else {
-            for (int j = 0; j < m->F; j++) {
-                int64_t t = a + j;
-                if (m->circular) t = wrap(t, nin);
-                else if (t < 0 || t >= nin) continue;
-                acc += in[t];
-            }
+        for (int j = 0; j < m->F; j++) {
+            int64_t t = a + j;
+            if (m->circular) t = wrap(t, nin);
+            else if (t < 0 || t >= nin) continue;
+            acc += in[t];
         }
         out[i] = acc;
+    }
+}
+
+/* out[i] = sum_{j<F} in[i s + j - pad], i < nout. The interior (window inside the input) has fast paths for the
+ * common stride-1 filters; every path adds the F terms in the same order, so they give the same bits. */
+static void window_sum(double *restrict out, int64_t nout, const double *restrict in, int64_t nin, const model *m) {
+    int s = m->s, F = m->F, pad = m->pad;
+    int64_t lo = (pad + s - 1) / s, hi = nin - F + pad >= 0 ? (nin - F + pad) / s + 1 : 0;
+    if (lo > nout) lo = nout;
+    if (hi > nout) hi = nout;
+    if (hi < lo) hi = lo;
+    window_sum_checked(out, 0, lo, in, nin, m);
+    window_sum_checked(out, hi, nout, in, nin, m);
+    const double *p = in - pad;
+    if (s == 1 && F == 2) {
+        for (int64_t i = lo; i < hi; i++) out[i] = p[i] + p[i + 1];
+    } else if (s == 1 && F == 3) {
+        for (int64_t i = lo; i < hi; i++) out[i] = p[i] + p[i + 1] + p[i + 2];
+    } else if (s == 2 && F == 2) {
+        for (int64_t i = lo; i < hi; i++) out[i] = p[2 * i] + p[2 * i + 1];
+    } else {
+        for (int64_t i = lo; i < hi; i++) {
+            const double *q = p + i * s;
+            double acc = 0;
+            for (int j = 0; j < F; j++) acc += q[j];
+            out[i] = acc;
+        }
     }
 }
 
@@ -333,6 +356,30 @@ done:
     rs_free(mp);
     if (st != RS_OK) rs_theory_result_free(out);
     return st;
+}
+
+rs_status rs_theory_forward(const rs_theory_config *cfg_in, const double *x, int k, double *out, int64_t *width) {
+    rs_theory_config cfg = *cfg_in;
+    if (cfg.dim == 2) cfg.probes = 0;
+    RS_TRY(rs_theory_resolve(&cfg));
+    if (k < 0 || k > cfg.depth) return rs_error(RS_ERR_ARG, "layer %d is outside 0..%d", k, cfg.depth);
+    model *m = rs_alloc(sizeof(model));
+    scratch s = {0};
+    if (!m || scratch_init(&s, cfg.dim == 1 ? cfg.size : cfg.size * cfg.size) != 0) {
+        rs_free(m);
+        return rs_error(RS_ERR_NOMEM, "cannot allocate the theory model");
+    }
+    model_init(m, &cfg);
+    memcpy(s.c[0], x, (size_t)m->units[0] * sizeof(double));
+    for (int l = 1; l <= k; l++) {
+        layer_forward(s.c[1], s.c[0], s.tmp, l, m);
+        swap_ptr(s.c);
+    }
+    memcpy(out, s.c[0], (size_t)m->units[k] * sizeof(double));
+    *width = m->width[k];
+    rs_free(s.block);
+    rs_free(m);
+    return RS_OK;
 }
 
 void rs_theory_result_free(rs_theory_result *r) {
