@@ -75,6 +75,7 @@ static void check_bn(int64_t rows, int32_t c, rs_bn_mode mode, uint64_t stream, 
 static void test_bn_train_grad(void **st) {
     check_bn(18, 5, RS_BN_TRAIN, 500, "bn train rows 18 c 5");
     check_bn(12, 20, RS_BN_TRAIN, 510, "bn train rows 12 c 20"); // a full and a partial block of 16 channels
+    check_bn(4, 270, RS_BN_TRAIN, 515, "bn train rows 4 c 270"); // more channels than one 256-channel chunk
 }
 static void test_bn_batchstat_grad(void **st) { check_bn(18, 5, RS_BN_BATCHSTAT, 520, "bn batchstat"); }
 static void test_bn_eval_grad(void **st) { check_bn(18, 5, RS_BN_EVAL, 530, "bn eval"); }
@@ -122,8 +123,8 @@ static void test_bn_no_affine(void **st) {
 
 /* Same bits on 1 and 2 threads, forward and backward, with enough rows * channels to run threaded. */
 static void test_bn_thread_independent(void **st) {
-    const int64_t rows = 2048;
-    const int32_t c = 40;
+    const int64_t rows = 256;
+    const int32_t c = 300; // uneven 16-channel blocks per thread and a 256-channel chunk boundary
     const int threads_before = rs_get_threads();
     float *res[2][6];
     for (int t = 0; t < 2; t++) {

@@ -46,7 +46,9 @@ static void check_linear(int64_t n, int64_t k, int64_t o, int with_bias, uint64_
 
 static void test_linear_grad(void **st) {
     check_linear(3, 7, 5, 1, 600, "linear");
-    check_linear(4, 300, 3, 0, 610, "linear no bias, K > one block of 256");
+    check_linear(4, 300, 3, 0, 610, "linear no bias, K 300");
+    // rows past one float chunk (64) and not a multiple of 4, K with a tail past 16 lanes, an odd O
+    check_linear(70, 37, 9, 1, 620, "linear 70 x 37 -> 9");
 }
 
 /* [1, 2] through W = [[1, 0], [0, 1], [1, 1]], b = [0.5, 0, -1] -> [1.5, 2, 2]; backward of d_out = [1, 1, 1]:

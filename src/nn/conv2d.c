@@ -70,45 +70,7 @@ static void conv_relayout(float *dst, const float *w, const rs_conv2d_dims *d, i
                     }
 }
 
-/* The inner block of every product below: acc (CONV_P, CONV_J) += sum over t < nt of a[p][t * lda] b[t * ldb + j],
- * for j < nj (nj <= CONV_J). Four rows of a at once reuse each loaded row of b four times, and the block lives in
- * fixed-size locals that the compiler keeps in vector registers; t runs in order, so sums are deterministic. */
-#define CONV_P 4
-#define CONV_J 16
-static inline void conv_kernel(float *restrict acc, const float *const a[CONV_P], int64_t lda, const float *b,
-                               int64_t ldb, int32_t nt, int32_t nj) {
-    float c0[CONV_J], c1[CONV_J], c2[CONV_J], c3[CONV_J];
-    for (int j = 0; j < CONV_J; j++)
-        c0[j] = acc[j], c1[j] = acc[CONV_J + j], c2[j] = acc[2 * CONV_J + j], c3[j] = acc[3 * CONV_J + j];
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    if (nj == CONV_J) {
-        for (int32_t t = 0; t < nt; t++) {
-            const float *bt = b + (size_t)t * ldb;
-            const float x0 = a0[t * lda], x1 = a1[t * lda], x2 = a2[t * lda], x3 = a3[t * lda];
-            for (int j = 0; j < CONV_J; j++) {
-                c0[j] += x0 * bt[j];
-                c1[j] += x1 * bt[j];
-                c2[j] += x2 * bt[j];
-                c3[j] += x3 * bt[j];
-            }
-        }
-    } else {
-        for (int32_t t = 0; t < nt; t++) {
-            const float *bt = b + (size_t)t * ldb;
-            const float x0 = a0[t * lda], x1 = a1[t * lda], x2 = a2[t * lda], x3 = a3[t * lda];
-            for (int j = 0; j < nj; j++) {
-                c0[j] += x0 * bt[j];
-                c1[j] += x1 * bt[j];
-                c2[j] += x2 * bt[j];
-                c3[j] += x3 * bt[j];
-            }
-        }
-    }
-    for (int j = 0; j < CONV_J; j++)
-        acc[j] = c0[j], acc[CONV_J + j] = c1[j], acc[2 * CONV_J + j] = c2[j], acc[3 * CONV_J + j] = c3[j];
-}
-
-/* One output row (n, y) of the grouped/dense forward: blocks of CONV_P pixels by CONV_J output channels, summed over
+/* One output row (n, y) of the grouped/dense forward: blocks of RS_KP pixels by RS_KJ output channels, summed over
  * the taps and input channels of the group. Zero-padding taps read `zero` (a row of C_in zeros), as PyTorch
  * multiplies its zero padding. */
 static void conv_forward_row(float *out, const float *in, const float *wt, const float *bias, const float *zero,
@@ -116,30 +78,30 @@ static void conv_forward_row(float *out, const float *in, const float *wt, const
     const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KH = d->kh, KW = d->kw;
     const int32_t H = d->h_in, W = d->w_in, Wo = d->w_out, Ci = d->c_in, Co = d->c_out;
     const int circ = d->pad_mode == RS_PAD_CIRCULAR;
-    for (int32_t x0 = 0; x0 < Wo; x0 += CONV_P) {
-        const int32_t np = Wo - x0 < CONV_P ? Wo - x0 : CONV_P;
+    for (int32_t x0 = 0; x0 < Wo; x0 += RS_KP) {
+        const int32_t np = Wo - x0 < RS_KP ? Wo - x0 : RS_KP;
         for (int32_t g = 0; g < G; g++)
-            for (int32_t o0 = 0; o0 < og; o0 += CONV_J) {
-                const int32_t nj = og - o0 < CONV_J ? og - o0 : CONV_J;
-                float acc[CONV_P * CONV_J] = {0};
+            for (int32_t o0 = 0; o0 < og; o0 += RS_KJ) {
+                const int32_t nj = og - o0 < RS_KJ ? og - o0 : RS_KJ;
+                float acc[RS_KP * RS_KJ] = {0};
                 for (int32_t kh = 0; kh < KH; kh++) {
                     const int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
                     if (iy < 0) continue;
                     for (int32_t kw = 0; kw < KW; kw++) {
-                        const float *a[CONV_P];
-                        for (int32_t p = 0; p < CONV_P; p++) { // pixels past the row's end repeat pixel 0, unused
+                        const float *a[RS_KP];
+                        for (int32_t p = 0; p < RS_KP; p++) { // pixels past the row's end repeat pixel 0, unused
                             const int32_t x = x0 + (p < np ? p : 0);
                             const int32_t ix = conv_src(x * d->stride_w - d->pad_left + kw, W, circ);
                             a[p] = (ix < 0 ? zero : in + (((size_t)n * H + iy) * W + ix) * Ci) + (size_t)g * cg;
                         }
                         const float *b = wt + (((size_t)kh * KW + kw) * G + g) * cg * og + o0; // (cg, og)
-                        conv_kernel(acc, a, 1, b, og, cg, nj);
+                        rs_ref_kernel(acc, a, 1, b, og, cg, nj);
                     }
                 }
                 for (int32_t p = 0; p < np; p++) {
                     float *op = out + (((size_t)n * d->h_out + y) * Wo + x0 + p) * Co + (size_t)g * og + o0;
                     for (int32_t j = 0; j < nj; j++)
-                        op[j] = acc[p * CONV_J + j] + (bias ? bias[(size_t)g * og + o0 + j] : 0.0f);
+                        op[j] = acc[p * RS_KJ + j] + (bias ? bias[(size_t)g * og + o0 + j] : 0.0f);
                 }
             }
     }
@@ -189,34 +151,34 @@ void rs_conv2d_forward_ref(float *out, const float *in, const float *weight, con
         }
 }
 
-/* One row (n, y) of d_out through the transposed weight wt2 (KH, KW, G, og, cg): for each tap, a block of CONV_P
- * output pixels times the weight gives their contributions to CONV_J input channels, added where the tap reads. */
+/* One row (n, y) of d_out through the transposed weight wt2 (KH, KW, G, og, cg): for each tap, a block of RS_KP
+ * output pixels times the weight gives their contributions to RS_KJ input channels, added where the tap reads. */
 static void conv_backward_input_row(float *d_in, const float *d_out, const float *wt2, const rs_conv2d_dims *d,
                                     int32_t n, int32_t y) {
     const int32_t G = d->groups, cg = d->c_in / G, og = d->c_out / G, KH = d->kh, KW = d->kw;
     const int32_t H = d->h_in, W = d->w_in, Wo = d->w_out, Ci = d->c_in, Co = d->c_out;
     const int circ = d->pad_mode == RS_PAD_CIRCULAR;
-    for (int32_t x0 = 0; x0 < Wo; x0 += CONV_P) {
-        const int32_t np = Wo - x0 < CONV_P ? Wo - x0 : CONV_P;
+    for (int32_t x0 = 0; x0 < Wo; x0 += RS_KP) {
+        const int32_t np = Wo - x0 < RS_KP ? Wo - x0 : RS_KP;
         for (int32_t kh = 0; kh < KH; kh++) {
             const int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
             if (iy < 0) continue;
             for (int32_t kw = 0; kw < KW; kw++) {
-                int32_t ix[CONV_P];
+                int32_t ix[RS_KP];
                 for (int32_t p = 0; p < np; p++) ix[p] = conv_src((x0 + p) * d->stride_w - d->pad_left + kw, W, circ);
                 for (int32_t g = 0; g < G; g++) {
-                    const float *a[CONV_P];
-                    for (int32_t p = 0; p < CONV_P; p++)
+                    const float *a[RS_KP];
+                    for (int32_t p = 0; p < RS_KP; p++)
                         a[p] = d_out + (((size_t)n * d->h_out + y) * Wo + x0 + (p < np ? p : 0)) * Co + (size_t)g * og;
-                    for (int32_t c0 = 0; c0 < cg; c0 += CONV_J) {
-                        const int32_t nj = cg - c0 < CONV_J ? cg - c0 : CONV_J;
-                        float acc[CONV_P * CONV_J] = {0};
+                    for (int32_t c0 = 0; c0 < cg; c0 += RS_KJ) {
+                        const int32_t nj = cg - c0 < RS_KJ ? cg - c0 : RS_KJ;
+                        float acc[RS_KP * RS_KJ] = {0};
                         const float *b = wt2 + (((size_t)kh * KW + kw) * G + g) * og * cg + c0; // (og, cg)
-                        conv_kernel(acc, a, 1, b, cg, og, nj);
+                        rs_ref_kernel(acc, a, 1, b, cg, og, nj);
                         for (int32_t p = 0; p < np; p++) {
                             if (ix[p] < 0) continue;
                             float *dip = d_in + (((size_t)n * H + iy) * W + ix[p]) * Ci + (size_t)g * cg + c0;
-                            for (int32_t j = 0; j < nj; j++) dip[j] += acc[p * CONV_J + j];
+                            for (int32_t j = 0; j < nj; j++) dip[j] += acc[p * RS_KJ + j];
                         }
                     }
                 }
@@ -246,8 +208,8 @@ static void conv_backward_input_row_depthwise(float *d_in, const float *d_out, c
     }
 }
 
-/* The weight gradient of one sample into part (KH, KW, G, cg, og), in double: for each tap, group, block of CONV_P
- * input channels and CONV_J output channels, each output row is summed in float registers (over the runs of
+/* The weight gradient of one sample into part (KH, KW, G, cg, og), in double: for each tap, group, block of RS_KP
+ * input channels and RS_KJ output channels, each output row is summed in float registers (over the runs of
  * pixels whose tap positions are evenly spaced: padding and circular wrapping break runs) and added in double. */
 static void conv_weight_sample(double *part, const float *d_out, const float *in, const rs_conv2d_dims *d,
                                int32_t n) {
@@ -257,14 +219,14 @@ static void conv_weight_sample(double *part, const float *d_out, const float *in
     for (int32_t tap = 0; tap < d->kh * KW; tap++) {
         const int32_t kh = tap / KW, kw = tap % KW;
         for (int32_t g = 0; g < G; g++)
-            for (int32_t c0 = 0; c0 < cg; c0 += CONV_P)
-                for (int32_t o0 = 0; o0 < og; o0 += CONV_J) {
-                    const int32_t nc = cg - c0 < CONV_P ? cg - c0 : CONV_P, nj = og - o0 < CONV_J ? og - o0 : CONV_J;
+            for (int32_t c0 = 0; c0 < cg; c0 += RS_KP)
+                for (int32_t o0 = 0; o0 < og; o0 += RS_KJ) {
+                    const int32_t nc = cg - c0 < RS_KP ? cg - c0 : RS_KP, nj = og - o0 < RS_KJ ? og - o0 : RS_KJ;
                     double *pp = part + ((size_t)tap * G + g) * cg * og; // (cg, og)
                     for (int32_t y = 0; y < Ho; y++) {
                         const int32_t iy = conv_src(y * d->stride_h - d->pad_top + kh, H, circ);
                         if (iy < 0) continue;
-                        float acc[CONV_P * CONV_J] = {0};
+                        float acc[RS_KP * RS_KJ] = {0};
                         for (int32_t x = 0; x < Wo;) {
                             const int32_t ix = conv_src(x * sw - d->pad_left + kw, W, circ);
                             if (ix < 0) {
@@ -276,14 +238,14 @@ static void conv_weight_sample(double *part, const float *d_out, const float *in
                                    conv_src((x + len) * sw - d->pad_left + kw, W, circ) == ix + len * sw)
                                 len++;
                             const float *ip = in + (((size_t)n * H + iy) * W + ix) * Ci + (size_t)g * cg + c0;
-                            const float *a[CONV_P];
-                            for (int32_t p = 0; p < CONV_P; p++) a[p] = ip + (p < nc ? p : 0);
+                            const float *a[RS_KP];
+                            for (int32_t p = 0; p < RS_KP; p++) a[p] = ip + (p < nc ? p : 0);
                             const float *b = d_out + (((size_t)n * Ho + y) * Wo + x) * Co + (size_t)g * og + o0;
-                            conv_kernel(acc, a, (int64_t)sw * Ci, b, Co, len, nj);
+                            rs_ref_kernel(acc, a, (int64_t)sw * Ci, b, Co, len, nj);
                             x += len;
                         }
                         for (int32_t p = 0; p < nc; p++)
-                            for (int32_t j = 0; j < nj; j++) pp[(size_t)(c0 + p) * og + o0 + j] += acc[p * CONV_J + j];
+                            for (int32_t j = 0; j < nj; j++) pp[(size_t)(c0 + p) * og + o0 + j] += acc[p * RS_KJ + j];
                     }
                 }
     }
@@ -311,14 +273,14 @@ static void conv_weight_sample_depthwise(double *part, const float *d_out, const
     }
 }
 
-#define CONV_PART_BUDGET ((size_t)64 << 20) /* bytes of per-sample weight-gradient partials held at once */
-#define CONV_PART_MAX 16                      /* samples per round, at most */
+#define RS_KPART_BUDGET ((size_t)64 << 20) /* bytes of per-sample weight-gradient partials held at once */
+#define RS_KPART_MAX 16                      /* samples per round, at most */
 
 /* Partial buffers for the weight gradient: as many samples per round as fit the budget (not the thread count, so
  * the workspace and the results are the same on any machine). */
 static int32_t conv_part_count(const rs_conv2d_dims *d, size_t wn) {
-    int32_t k = d->n < CONV_PART_MAX ? d->n : CONV_PART_MAX;
-    while (k > 1 && (size_t)k * wn * sizeof(double) > CONV_PART_BUDGET) k--;
+    int32_t k = d->n < RS_KPART_MAX ? d->n : RS_KPART_MAX;
+    while (k > 1 && (size_t)k * wn * sizeof(double) > RS_KPART_BUDGET) k--;
     return k;
 }
 
