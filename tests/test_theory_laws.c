@@ -213,6 +213,7 @@ static void test_read_sens_malformed(void **state) {
     expect_bad(dir, "node,D,G,R\na,1\0,2,3\n", 20, "NUL");
     expect_bad(dir, "node,layer,D,G,R\na,0,1,1,1\n", 27, "layer must be an integer");
     expect_bad(dir, "node,D,G,R\n", 11, "no rows");
+    expect_bad(dir, "node,D,G,R\n\"a,1,2,3\n", 19, "unclosed quote");
     char missing[1100];
     snprintf(missing, sizeof missing, "%s/absent.csv", dir);
     rs_theory_net_layer *net;
@@ -220,12 +221,40 @@ static void test_read_sens_malformed(void **state) {
     assert_int_equal(rs_theory_read_sens(missing, NULL, &net, &n), RS_ERR_IO);
 }
 
+/* The columns of relstab measure's CSV (docs/measure.md): extra columns ignored, RFC 4180 quotes, an empty epoch,
+ * mode = init rows dropped, non-numbers tolerated in rows the node filter drops. */
+static void test_read_sens_measure_format(void **state) {
+    const char *dir = tu_tmpdir("theory");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/sens.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("node,op,neurons,D,G,R,mode,checkpoint,epoch,data\n"
+          "x,input,128,nan,nan,nan,trained,best,,\"a,b\"\n"
+          "\"conv.0.mul\",mul,64,0.5,2,0.25,trained,best,,\"say \"\"hi\"\", x\"\n"
+          "conv.0.mul,mul,64,9,9,1,init,,,d\n"
+          "conv.1.mul,mul,32,0.25,4,0.0625,trained,best,,d\r\n",
+          f);
+    fclose(f);
+    rs_theory_net_layer *net;
+    int n;
+    assert_int_equal(rs_theory_read_sens(path, ".mul", &net, &n), RS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(net[0].node, "conv.0.mul");
+    assert_true(net[0].k == 1 && net[0].D == 0.5 && net[0].G == 2 && net[0].n_seeds == 1);
+    assert_true(net[1].k == 2 && net[1].R == 0.0625);
+    rs_free(net);
+    /* without the filter the input row's nan is an error naming its line */
+    assert_int_equal(rs_theory_read_sens(path, NULL, &net, &n), RS_ERR_FORMAT);
+    assert_non_null(strstr(rs_last_error(), "line 2: D is not a number"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stride2_exponents), cmocka_unit_test(test_stride1_exponents),
         cmocka_unit_test(test_fit_line),          cmocka_unit_test(test_fit_range_rule),
         cmocka_unit_test(test_bias_study_plateaus), cmocka_unit_test(test_read_sens_fixture),
-        cmocka_unit_test(test_read_sens_malformed),
+        cmocka_unit_test(test_read_sens_malformed), cmocka_unit_test(test_read_sens_measure_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,8 @@ static int parse(options *o, int argc, char **argv) {
     if (o->bias_study && o->cfg.noise_norm > 0)
         return cli_usage_error(CMD, "--noise-norm does not apply to --bias-study (give the norms with --etas)"), -1;
     if (!o->compare && o->nodes) return cli_usage_error(CMD, "--compare-nodes needs --compare"), -1;
+    if (o->plot && (strchr(o->plot, '\'') || strchr(o->plot, '\n')))
+        return cli_usage_error(CMD, "--plot path may not contain quotes or newlines: %s", o->plot), -1;
     return 0;
 }
 

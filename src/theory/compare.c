@@ -1,8 +1,8 @@
 /* compare.c: reads a trained net's sensitivities from a run directory's sens.csv (columns in docs/theory.md) so
  * that `relstab theory --compare RUN` can put them next to the constant-filter model.
  * Required columns: node, D, G, R. Optional: layer (1-based depth index), epoch (only the last epoch is kept),
- * checkpoint (rows at "init" are dropped), seed (several rows of one node are combined by geometric mean).
- * A plain comma-separated reader: fields may be wrapped in double quotes but may not contain commas. */
+ * checkpoint and mode (rows at "init" are dropped). Several rows of one node (seeds) are combined by geometric
+ * mean; other columns (such as those of relstab measure's CSV) are ignored. RFC 4180 quoting is understood. */
 #include "relstab/theory.h"
 
 #include <math.h>
@@ -16,22 +16,43 @@ typedef struct {
     int layer, line;
     double epoch, D, G, R;
     int init;
+    int bad;           /* -1, or which of D, G, R did not parse (reported only if the row is kept) */
+    char bad_text[32];
 } row;
 
-/* Splits a line in place at commas; trims blanks, '\r' and surrounding quotes. Returns the field count. */
+/* Splits a line in place into RFC 4180 fields (quoted fields may hold commas and doubled quotes); trims blanks
+ * and '\r' around unquoted fields. Returns the field count, or -1 (too many fields or an unclosed quote). */
 static int split(char *line, char **f) {
     int n = 0;
     char *p = line;
     for (;;) {
-        char *end = strchr(p, ',');
-        if (end) *end = 0;
         while (*p == ' ' || *p == '\t') p++;
-        size_t l = strlen(p);
-        while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t' || p[l - 1] == '\r')) p[--l] = 0;
-        if (l >= 2 && p[0] == '"' && p[l - 1] == '"') p[l - 1] = 0, p++;
         if (n == MAX_FIELDS) return -1;
-        f[n++] = p;
-        if (!end) break;
+        char *end;
+        if (*p == '"') { /* unquote in place */
+            char *w = ++p, *r = p;
+            for (;;) {
+                if (!*r) return -1;
+                if (*r == '"' && r[1] == '"') *w++ = '"', r += 2;
+                else if (*r == '"') break;
+                else *w++ = *r++;
+            }
+            *w = 0;
+            f[n++] = p;
+            end = r + 1;
+            while (*end == ' ' || *end == '\t' || *end == '\r') end++;
+            if (*end && *end != ',') return -1;
+        } else {
+            end = strchr(p, ',');
+            if (end) *end = 0;
+            size_t l = strlen(p);
+            while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t' || p[l - 1] == '\r')) p[--l] = 0;
+            f[n++] = p;
+            if (!end) break;
+            p = end + 1;
+            continue;
+        }
+        if (!*end) break;
         p = end + 1;
     }
     return n;
@@ -51,11 +72,10 @@ static int parse_num(const char *s, double *out) {
 }
 
 typedef struct {
-    int node, D, G, R, layer, epoch, checkpoint, seed, n;
+    int node, D, G, R, layer, epoch, checkpoint, mode, n;
 } columns;
 
 static rs_status parse_row(const char *path, int line, char **f, int nf, const columns *c, row *r) {
-    const char *names[3] = {"D", "G", "R"};
     int idx[3] = {c->D, c->G, c->R};
     double *dst[3] = {&r->D, &r->G, &r->R};
     if (nf != c->n)
@@ -63,9 +83,12 @@ static rs_status parse_row(const char *path, int line, char **f, int nf, const c
     memset(r, 0, sizeof *r);
     r->line = line;
     snprintf(r->node, sizeof r->node, "%s", f[c->node]);
-    for (int q = 0; q < 3; q++)
-        if (parse_num(f[idx[q]], dst[q]) != 0 || !isfinite(*dst[q]))
-            return rs_error(RS_ERR_FORMAT, "%s line %d: %s is not a number: '%s'", path, line, names[q], f[idx[q]]);
+    r->bad = -1;
+    for (int q = 2; q >= 0; q--)
+        if (parse_num(f[idx[q]], dst[q]) != 0 || !isfinite(*dst[q])) {
+            r->bad = q;
+            snprintf(r->bad_text, sizeof r->bad_text, "%s", f[idx[q]]);
+        }
     r->layer = -1;
     if (c->layer >= 0) {
         double v;
@@ -74,10 +97,10 @@ static rs_status parse_row(const char *path, int line, char **f, int nf, const c
                             RS_THEORY_MAX_DEPTH, f[c->layer]);
         r->layer = (int)v;
     }
-    r->epoch = 0;
-    if (c->epoch >= 0 && parse_num(f[c->epoch], &r->epoch) != 0)
+    r->epoch = -INFINITY; /* no epoch (empty or no column): older than any numbered epoch */
+    if (c->epoch >= 0 && f[c->epoch][0] && parse_num(f[c->epoch], &r->epoch) != 0)
         return rs_error(RS_ERR_FORMAT, "%s line %d: epoch is not a number: '%s'", path, line, f[c->epoch]);
-    r->init = c->checkpoint >= 0 && !strcmp(f[c->checkpoint], "init");
+    r->init = (c->checkpoint >= 0 && !strcmp(f[c->checkpoint], "init")) || (c->mode >= 0 && !strcmp(f[c->mode], "init"));
     return RS_OK;
 }
 
@@ -97,7 +120,7 @@ static rs_status read_rows(const char *path, char *text, const char *filter, row
     if (!line) return rs_error(RS_ERR_FORMAT, "%s is empty", path);
     int nf = split(line, f);
     columns c = {find(f, nf, "node"), find(f, nf, "D"), find(f, nf, "G"), find(f, nf, "R"), find(f, nf, "layer"),
-                 find(f, nf, "epoch"), find(f, nf, "checkpoint"), find(f, nf, "seed"), nf};
+                 find(f, nf, "epoch"), find(f, nf, "checkpoint"), find(f, nf, "mode"), nf};
     if (nf < 0 || c.node < 0 || c.D < 0 || c.G < 0 || c.R < 0)
         return rs_error(RS_ERR_FORMAT, "%s: the header must have the columns node, D, G and R (docs/theory.md)", path);
     row *rows = NULL;
@@ -115,13 +138,19 @@ static rs_status read_rows(const char *path, char *text, const char *filter, row
             rows = t;
         }
         int k = split(line, f);
-        rs_status st = parse_row(path, lineno, f, k, &c, &rows[n]);
+        rs_status st = k < 0 ? rs_error(RS_ERR_FORMAT, "%s line %d: an unclosed quote or more than %d fields", path,
+                                        lineno, MAX_FIELDS)
+                             : parse_row(path, lineno, f, k, &c, &rows[n]);
+        if (st == RS_OK && !(filter && *filter && !strstr(rows[n].node, filter)) && !rows[n].init) {
+            if (rows[n].bad >= 0)
+                st = rs_error(RS_ERR_FORMAT, "%s line %d: %s is not a number: '%s'", path, lineno,
+                              rows[n].bad == 0 ? "D" : rows[n].bad == 1 ? "G" : "R", rows[n].bad_text);
+            n++;
+        }
         if (st != RS_OK) {
             free(rows);
             return st;
         }
-        if ((filter && *filter && !strstr(rows[n].node, filter)) || rows[n].init) continue;
-        n++;
     }
     *rows_out = rows;
     *n_out = n;
@@ -141,8 +170,9 @@ static rs_status group(const char *path, const row *rows, int n, rs_theory_net_l
         const row *r = &rows[i];
         if (r->epoch != last) continue;
         if (!(r->D > 0 && r->G > 0 && r->R > 0))
-            return rs_error(RS_ERR_FORMAT, "%s line %d: D, G and R must be positive (geometric mean over seeds)", path,
-                            r->line);
+            return rs_error(RS_ERR_FORMAT,
+                            "%s line %d: D, G and R must be positive (geometric mean over seeds; --compare-nodes keeps "
+                            "only the pooling blocks)", path, r->line);
         int j = 0;
         while (j < m && strcmp(out[j].node, r->node)) j++;
         if (j == m) {
