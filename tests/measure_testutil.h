@@ -12,7 +12,7 @@
 #include "testutil.h"
 
 /* n random float32 images (c, h, w) = offset + N(0, 1), as both splits of an NPY dataset; returns its spec. */
-static const char *mt_npy_data(const char *tag, int64_t n, int32_t c, int32_t h, int32_t w, float offset,
+static inline const char *mt_npy_data(const char *tag, int64_t n, int32_t c, int32_t h, int32_t w, float offset,
                                uint64_t stream) {
     static char spec[4][600];
     static int slot = 0;
@@ -37,7 +37,7 @@ static const char *mt_npy_data(const char *tag, int64_t n, int32_t c, int32_t h,
     return out;
 }
 
-static rs_dataset *mt_open(const char *spec) {
+static inline rs_dataset *mt_open(const char *spec) {
     rs_dataset *ds = NULL;
     rs_status s = rs_dataset_open(spec, RS_SPLIT_TEST, NULL, &ds);
     if (s) fprintf(stderr, "%s\n", rs_last_error());
@@ -46,7 +46,7 @@ static rs_dataset *mt_open(const char *spec) {
 }
 
 /* LeNet for 1 x 28 x 28 inputs, initialised from seed. */
-static rs_net *mt_lenet(uint64_t seed) {
+static inline rs_net *mt_lenet(uint64_t seed) {
     rs_model_opts o;
     rs_model_opts_init(&o);
     o.channels = 1, o.height = 28, o.width = 28, o.classes = 10;
@@ -59,7 +59,7 @@ static rs_net *mt_lenet(uint64_t seed) {
 }
 
 /* A dumped array (rs_npy_read), checked for dtype F32 (or I64 when i64). */
-static rs_npy mt_read(const char *dir, const char *name) {
+static inline rs_npy mt_read(const char *dir, const char *name) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.npy", dir, name);
     rs_npy a;
@@ -70,7 +70,7 @@ static rs_npy mt_read(const char *dir, const char *name) {
 }
 
 /* mean over all P^2 ordered pairs of ||a_p - a_q||^2, the explicit double loop, + 1e-10. a (P, N). */
-static double mt_deno_loop(const double *a, int64_t P, int64_t N) {
+static inline double mt_deno_loop(const double *a, int64_t P, int64_t N) {
     double s = 0;
     for (int64_t p = 0; p < P; p++)
         for (int64_t q = 0; q < P; q++) {
@@ -85,7 +85,7 @@ static double mt_deno_loop(const double *a, int64_t P, int64_t N) {
 }
 
 /* per-image squared distances out[p] = ||b_p - a_p||^2. */
-static void mt_dist(double *out, const double *a, const double *b, int64_t P, int64_t N) {
+static inline void mt_dist(double *out, const double *a, const double *b, int64_t P, int64_t N) {
     for (int64_t p = 0; p < P; p++) {
         double t = 0;
         for (int64_t j = 0; j < N; j++) {
@@ -96,27 +96,27 @@ static void mt_dist(double *out, const double *a, const double *b, int64_t P, in
     }
 }
 
-static double *mt_to_double(const float *x, size_t n) {
+static inline double *mt_to_double(const float *x, size_t n) {
     double *d = rs_alloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) d[i] = x[i];
     return d;
 }
 
-static double mt_mean(const double *v, int64_t n) {
+static inline double mt_mean(const double *v, int64_t n) {
     double s = 0;
     for (int64_t i = 0; i < n; i++) s += v[i];
     return s / (double)n;
 }
 
 /* |a - b| <= rtol |b| (+ tiny absolute floor for zeros), with a message. */
-static void mt_close(double a, double b, double rtol, const char *what) {
+static inline void mt_close(double a, double b, double rtol, const char *what) {
     if (!(fabs(a - b) <= rtol * fabs(b) + 1e-300)) {
         fprintf(stderr, "%s: %.17g vs %.17g (relative %.3g > %.3g)\n", what, a, b, fabs(a - b) / fabs(b), rtol);
         fail();
     }
 }
 
-static int32_t *mt_nodes(const rs_net *net, const char *list, int32_t *n) {
+static inline int32_t *mt_nodes(const rs_net *net, const char *list, int32_t *n) {
     int32_t *nodes = NULL;
     rs_status s = rs_measure_parse_nodes(net, list, &nodes, n);
     if (s) fprintf(stderr, "%s\n", rs_last_error());

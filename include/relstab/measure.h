@@ -206,7 +206,8 @@ typedef struct {
     const char *data;            /* dataset spec; NULL: the run's dataset (none for a model without a run) */
     int32_t width, depth, filter; /* model options as `train` takes them (0: the model's default) */
     const char *strides;          /* gapmf: comma-separated per-block strides, or NULL */
-    int32_t channels, height, img_width, classes; /* input and output sizes without a dataset (0: 3, 32, 32, 10) */
+    int32_t channels, height, img_width, classes; /* input and output sizes without a dataset (0: the model's
+                                                     defaults, e.g. 3 x 32 x 32 and 10 classes) */
 } rs_net_source;
 
 typedef struct {

@@ -35,11 +35,10 @@ static rs_status build_named(const rs_net_source *src, const rs_dataset *ds, rs_
     if (ds) {
         o.channels = ds->channels, o.height = ds->height, o.width = ds->width;
         o.classes = ds->label_kind == RS_LABEL_SIGN ? 1 : ds->classes;
-    } else {
-        o.channels = src->channels > 0 ? src->channels : 3;
-        o.height = src->height > 0 ? src->height : 32;
-        o.width = src->img_width > 0 ? src->img_width : 32;
-        o.classes = 10;
+    } else { /* the sizes given, else the model's defaults (rs_model_resolve) */
+        if (src->channels > 0) o.channels = src->channels;
+        if (src->height > 0) o.height = src->height;
+        if (src->img_width > 0) o.width = src->img_width;
     }
     if (src->classes > 0) o.classes = src->classes;
     if (src->width > 0) o.hidden = src->width;
