@@ -55,7 +55,7 @@ typedef struct {
     int32_t track_P;
 } rs_train_config;
 
-/* Defaults: no recipe, SGD lr 0.1, momentum 0.9, wd 5e-4 on weights only, paper schedule, batch 128, 10 epochs,
+/* Defaults: no recipe, SGD lr 0.05, momentum 0.9, wd 5e-4 on weights only, paper schedule, batch 128, 10 epochs,
  * cross-entropy, no augmentation, seed 0. */
 void rs_train_config_default(rs_train_config *c);
 /* Applies a recipe's settings (SPEC 3.3); flags given afterwards override them. */

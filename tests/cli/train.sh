@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# End-to-end test of `relstab train`: --help, one-line errors with a non-zero exit for bad flags, unknown models,
+# datasets a model cannot take and a hinge loss on a multi-class dataset; a short run on the 1-D task writes the
+# whole run directory, and a finished run is never overwritten. Usage: bash train.sh /path/to/relstab
+set -u
+BIN=${1:?usage: train.sh /path/to/relstab}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/relstab-cli-train-XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+expect_in() { case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in output: $1" ;; esac; }
+expect_error() { # expect_error "needle" args...: non-zero exit, one line on stderr containing needle
+    local needle=$1; shift
+    local err rc
+    err=$("$BIN" train "$@" 2>&1 >/dev/null); rc=$?
+    [ $rc -ne 0 ] || fail "train $* exited 0"
+    expect_in "$err" "$needle" "train $*"
+    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "train $*: more than one line on stderr: $err"
+}
+
+out=$("$BIN" train --help) || fail "--help exited non-zero"
+expect_in "$out" "--recipe" "--help lists --recipe"
+expect_in "$out" "paper-cnn" "--help lists the recipes"
+
+expect_error "unknown model 'nope'" --model nope --out "$TMP/a"
+expect_error "unknown or incomplete option '--bogus'" --model lenet --bogus --out "$TMP/a"
+expect_error "--epochs must be between" --model lenet --epochs 0 --out "$TMP/a"
+expect_error "--lr expects a number" --model lenet --lr fast --out "$TMP/a"
+expect_error "unknown recipe 'fast'" --model lenet --recipe fast --out "$TMP/a"
+expect_error "height 1" --model gapmf1d --data fashionmnist --out "$TMP/a"
+expect_error "hinge loss needs a two-class dataset" --model lenet --loss hinge --out "$TMP/a"
+expect_error "--resume needs --out" --resume
+expect_error "config.json" --resume --out "$TMP/nothing-here"
+expect_error "--model is required" --epochs 1
+[ -e "$TMP/a/config.json" ] && fail "a refused run left a config.json"
+
+DATA="scale1d:L=64,xi=16,ntrain=256,nval=32"
+out=$("$BIN" train --model gapmf1d --data "$DATA" --recipe scale1d --stop epochs --width 16 --depth 6 --epochs 3 \
+      --threads 1 --out "$TMP/run" 2>"$TMP/err") || fail "short scale1d run failed: $(cat "$TMP/err")"
+expect_in "$out" "after 3 epochs" "summary line"
+for f in config.json log.csv init.safetensors best.safetensors last.safetensors resume.safetensors; do
+    [ -s "$TMP/run/$f" ] || fail "run directory lacks $f"
+done
+[ "$(wc -l < "$TMP/run/log.csv")" -eq 4 ] || fail "log.csv should have a header and 3 rows"
+expect_in "$(head -1 "$TMP/run/log.csv")" "epoch,lr,train_loss,train_err,test_loss,test_err,images_per_s,wall_s" "log header"
+expect_in "$(cat "$TMP/run/config.json")" '"lr_times_width":	1' "config records the resolved settings"
+expect_in "$(cat "$TMP/err")" "epoch 3/3" "a line per epoch when stderr is not a terminal"
+before=$(md5sum "$TMP/run/last.safetensors")
+expect_error "already holds a run" --model gapmf1d --data "$DATA" --recipe scale1d --width 16 --depth 6 \
+    --epochs 3 --out "$TMP/run"
+[ "$before" = "$(md5sum "$TMP/run/last.safetensors")" ] || fail "a refused run changed last.safetensors"
+# resuming a finished run does nothing and succeeds
+"$BIN" train --resume --out "$TMP/run" --quiet >/dev/null || fail "resume of a finished run failed"
+[ "$before" = "$(md5sum "$TMP/run/last.safetensors")" ] || fail "resuming a finished run changed its weights"
+
+if [ $FAILS -eq 0 ]; then echo "train.sh: all checks passed"; else echo "train.sh: $FAILS failures"; exit 1; fi
