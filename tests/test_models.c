@@ -279,6 +279,17 @@ static void test_golden(void **state) {
            rs_now() - t0);
 }
 
+/* The plain-C reference path on the small nets and every op kind they use (depthwise and strided convs, SE,
+ * swish, BN in both modes, circular padding, matmul). */
+static void test_golden_reference_backend(void **state) {
+    (void)state;
+    static const char *small[] = {"lenet_1ch", "efficientnetb0", "densenetl2", "gapmf_bn", "gapmf_nopbc", "gapmf1d_f3"};
+    rs_backend saved = rs_get_backend();
+    rs_set_backend(RS_BACKEND_REF);
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) run_fixture(small[i]);
+    rs_set_backend(saved);
+}
+
 /* Every model of the catalogue has a golden fixture. */
 static void test_every_model_has_a_fixture(void **state) {
     (void)state;
@@ -599,6 +610,7 @@ int main(void) {
         cmocka_unit_test(test_checkpoint_roundtrip),
         cmocka_unit_test(test_every_model_has_a_fixture),
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_golden_reference_backend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,12 @@ rs_status zoo_build_alexnet(rs_net *net, const rs_model_opts *o, int32_t variant
     static const struct { int16_t c, stride; } convs[5] = {{64, 2}, {192, 1}, {384, 1}, {256, 1}, {256, 1}};
     static const int8_t pool_after[5] = {1, 1, 0, 0, 1};
     char nm[RS_NAME_MAX];
+    int32_t pad = o->channels == 1 ? 4 : 0, h = o->height + pad, w = o->width + pad;
+    if (h < 31 || h > 46 || w < 31 || w > 46)
+        return rs_error(RS_ERR_ARG,
+                        "alexnet: the classifier takes a 256x2x2 map (Linear(1024)), i.e. an input of 31 to 46 "
+                        "pixels a side after padding (CIFAR 32x32; 28x28 with 1 channel, padded to 32); got %dx%d",
+                        o->height, o->width);
     int32_t x = 0, i = 0;
     if (o->channels == 1) {
         ZOO_NAME(nm, "features.%d", i++);
@@ -26,13 +32,7 @@ rs_status zoo_build_alexnet(rs_net *net, const rs_model_opts *o, int32_t variant
         }
     }
     if (x < 0) return zoo_fail(net, "alexnet");
-    const rs_node *f = &net->nodes[x];
-    if (f->h != 2 || f->w != 2)
-        return rs_error(RS_ERR_ARG,
-                        "alexnet: the features end at %dx%dx%d, but the classifier takes 256x2x2 (Linear(1024)), "
-                        "i.e. an input of 31 to 46 pixels a side after padding (CIFAR 32x32; 28x28 with 1 channel, "
-                        "padded to 32); got %dx%d",
-                        f->c, f->h, f->w, net->nodes[0].h, net->nodes[0].w);
+    RS_ASSERT(net->nodes[x].h == 2 && net->nodes[x].w == 2); /* by the size check above */
     x = rs_net_flatten(net, "view", x);
     x = rs_net_dropout(net, "classifier.0", x, 0.5f);
     x = rs_net_linear(net, "classifier.1", x, 4096, 1);

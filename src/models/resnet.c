@@ -60,6 +60,12 @@ rs_status zoo_build_resnet(rs_net *net, const rs_model_opts *o, int32_t variant)
     const int32_t *nb = variant == 18 ? blocks18 : blocks34;
     char model[16], nm[RS_NAME_MAX];
     ZOO_NAME(model, "resnet%d", variant);
+    /* stages 2-4 halve the size (rounding up); avg_pool2d(4) must leave 1x1: the last stage is 4 to 7 a side */
+    if (o->height < 25 || o->height > 56 || o->width < 25 || o->width > 56)
+        return rs_error(RS_ERR_ARG,
+                        "%s: avg_pool2d(4) must leave a 1x1 map for the linear layer, so the last stage must be 4 to "
+                        "7 pixels a side, i.e. an input of 25 to 56 pixels (CIFAR 32x32, MNIST 28x28); got %dx%d",
+                        model, o->height, o->width);
     resnet_ctx r = {net, 64, variant == 50};
     int32_t x = rs_net_conv2d(net, "conv1", 0, 64, 3, 1, 1, 1, 0);
     x = rs_net_batchnorm(net, "bn1", x, 1e-5f, 0.1f);
@@ -71,13 +77,7 @@ rs_status zoo_build_resnet(rs_net *net, const rs_model_opts *o, int32_t variant)
         }
     x = rs_net_avgpool(net, "avg_pool2d", x, 4, 4, 0, 1);
     if (x < 0) return zoo_fail(net, model);
-    const rs_node *f = &net->nodes[x];
-    if (f->h != 1 || f->w != 1)
-        return rs_error(RS_ERR_ARG,
-                        "%s: after avg_pool2d(4) the map is %dx%dx%d, but the linear layer takes %dx1x1: the last "
-                        "stage must be 4 to 7 pixels a side, i.e. an input of 25 to 56 pixels (CIFAR 32x32, MNIST "
-                        "28x28); got %dx%d",
-                        model, f->c, f->h, f->w, r.in_planes, net->nodes[0].h, net->nodes[0].w);
+    RS_ASSERT(net->nodes[x].h == 1 && net->nodes[x].w == 1); /* by the size check above */
     x = rs_net_flatten(net, "view", x);
     x = rs_net_linear(net, "linear", x, o->classes, 1);
     return x < 0 ? zoo_fail(net, model) : RS_OK;

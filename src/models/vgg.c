@@ -17,6 +17,12 @@ rs_status zoo_build_vgg(rs_net *net, const rs_model_opts *o, int32_t variant) {
     const int16_t *cfg = depth == 11 ? cfg11 : depth == 13 ? cfg13 : depth == 16 ? cfg16 : cfg19;
     char model[16], nm[RS_NAME_MAX];
     ZOO_NAME(model, "vgg%d%s", depth, bn ? "bn" : "");
+    int32_t pad = o->channels == 1 ? 4 : 0, h = o->height + pad, w = o->width + pad;
+    if (h < 32 || h > 63 || w < 32 || w > 63)
+        return rs_error(RS_ERR_ARG,
+                        "%s: the classifier Linear(512) needs a 512x1x1 map after 5 max pools, i.e. an input of 32 to "
+                        "63 pixels a side after padding (CIFAR 32x32; 28x28 with 1 channel, padded to 32); got %dx%d",
+                        model, o->height, o->width);
     int32_t x = 0, i = 0;
     if (o->channels == 1) {
         ZOO_NAME(nm, "features.%d", i++);
@@ -39,13 +45,7 @@ rs_status zoo_build_vgg(rs_net *net, const rs_model_opts *o, int32_t variant) {
     ZOO_NAME(nm, "features.%d", i++);
     x = rs_net_avgpool(net, nm, x, 1, 1, 0, 1);
     if (x < 0) return zoo_fail(net, model);
-    const rs_node *f = &net->nodes[x];
-    if (f->h != 1 || f->w != 1)
-        return rs_error(RS_ERR_ARG,
-                        "%s: the features end at %dx%dx%d, but the classifier Linear(512) needs 512x1x1, i.e. an "
-                        "input of 32 to 63 pixels a side after padding (CIFAR 32x32; 28x28 with 1 channel, padded "
-                        "to 32); got %dx%d",
-                        model, f->c, f->h, f->w, net->nodes[0].h, net->nodes[0].w);
+    RS_ASSERT(net->nodes[x].h == 1 && net->nodes[x].w == 1); /* by the size check above */
     x = rs_net_flatten(net, "view", x);
     x = rs_net_linear(net, "classifier", x, o->classes, 1);
     return x < 0 ? zoo_fail(net, model) : RS_OK;
