@@ -26,7 +26,7 @@ static void usage(FILE *f) {
         "the net:\n"
         "  --run DIR           a training run directory (config.json, *.safetensors); its dataset by default\n"
         "  --checkpoint C      best (default), last or init (init: batch norm with batch statistics)\n"
-        "  --model NAME        a zoo model (relstab info lists them), with --weights F.safetensors or --init\n"
+        "  --model NAME        a zoo model (relstab info --list), with --weights F.safetensors or --init\n"
         "  --init              a fresh initialisation from --init-seed (default: --seed)\n"
         "  --width/--depth/--filter N, --strides LIST   model options, as for train\n"
         "  --mode init|trained override: init = batch norm with batch statistics, trained = running statistics\n"
