@@ -103,8 +103,13 @@ void rs_theory_print(FILE *f, const rs_theory_result *r) {
         theory_values(c, k, &Dt, &Gt);
         fprintf(f, "%4d %8lld %8lld %11.5g %11.5g %11.5g ", k, (long long)ly->rf, (long long)ly->width, ly->D, ly->G,
                 ly->R);
-        for (int q = 0; q < 3; q++) fprintf(f, " %7.4f", quantity(ly, q) / rs_theory_law_value(&laws, q, pref[q], k));
-        fprintf(f, "  %11.5g %11.5g\n", Dt, Gt);
+        for (int q = 0; q < 3; q++) {
+            double ratio = quantity(ly, q) / rs_theory_law_value(&laws, q, pref[q], k);
+            if (isfinite(ratio)) fprintf(f, " %7.4f", ratio);
+            else fprintf(f, " %7s", "-");
+        }
+        if (isfinite(Dt)) fprintf(f, "  %11.5g %11.5g\n", Dt, Gt);
+        else fprintf(f, "  %11s %11s\n", "-", "-");
     }
     fprintf(f, "(law = the asymptotic law with its prefactor fitted over the fit range; theory = %s)\n",
             strcmp(kind, "exact") == 0        ? "the exact finite-N value derived in docs/theory.md (G: its expectation)"
@@ -242,9 +247,8 @@ void rs_theory_print_compare(FILE *f, const rs_theory_result *r, const rs_theory
             n++;
         }
     }
-    const char *unit = laws.kind == RS_THEORY_LAW_POWER ? "ln Q against ln k" : "log_s Q per layer";
-    if (laws.kind == RS_THEORY_LAW_NONE) unit = "log2 Q per layer";
-    fprintf(f, "net's exponents over all its %d layers (%s):", n, unit);
+    if (laws.kind == RS_THEORY_LAW_POWER) fprintf(f, "net's exponents over all its %d layers (ln Q against ln k):", n);
+    else fprintf(f, "net's exponents over all its %d layers (log_%d Q per layer):", n, r->cfg.stride == 1 ? 2 : r->cfg.stride);
     for (int q = 0; q < 3; q++) {
         rs_theory_fit fit = rs_theory_fit_line(x, y[q], n);
         fprintf(f, "  %s %+.3f +- %.3f (law %s)", q_name[q], fit.slope, fit.slope_se, laws.exponent_text[q]);
