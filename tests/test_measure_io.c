@@ -91,6 +91,11 @@ static void test_twopoints_translations(void **state) {
     rs_free(da), rs_free(db);
     rs_npy_free(&x), rs_npy_free(&xd);
     rs_measure_result_free(&r);
+    /* the reference's convention: nearest interpolation on twopoints means the diffeo with nearest remap */
+    o.interp = RS_INTERP_NEAREST, o.P = 5;
+    r = measure_input(ds, &o, &dir);
+    assert_string_equal(r.move, "diffeo");
+    rs_measure_result_free(&r);
     rs_dataset_free(ds);
 }
 

@@ -42,7 +42,8 @@ typedef enum {
 } rs_noise_kind;
 
 typedef enum {
-    RS_MOVE_AUTO = 0,      /* local translations for the scale-detection tasks, the max-entropy diffeo otherwise */
+    RS_MOVE_AUTO = 0,      /* local translations for the scale-detection tasks (on twopoints unless the interpolation
+                              is nearest: then the diffeo, as the reference), the max-entropy diffeo otherwise */
     RS_MOVE_DIFFEO = 1,    /* max-entropy diffeo (2-D images) */
     RS_MOVE_TRANSLATE = 2, /* the task's local translation (twopoints: 2-D moves; scale1d: block-preserving moves) */
 } rs_move_kind;

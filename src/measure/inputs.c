@@ -16,7 +16,10 @@ static rs_status resolve_move(gen *g) {
     const rs_dataset *ds = g->ds;
     const rs_measure_opts *o = g->o;
     int task = ds->task.kind;
-    if (o->move == RS_MOVE_TRANSLATE || (o->move == RS_MOVE_AUTO && task)) {
+    /* the reference: on twopoints, the local translations unless nearest interpolation is asked for, which
+     * means the max-entropy diffeo with nearest remap (SPEC 2.5) */
+    int auto_translate = task == 2 || (task == 1 && o->interp != RS_INTERP_NEAREST);
+    if (o->move == RS_MOVE_TRANSLATE || (o->move == RS_MOVE_AUTO && auto_translate)) {
         if (!task)
             return rs_error(RS_ERR_ARG, "local translations need a scale-detection task (twopoints or scale1d), "
                                         "not %s: use the diffeo", ds->spec);
