@@ -88,18 +88,19 @@ rs_status rs_theory_resolve(rs_theory_config *c) {
     if (!isfinite(c->noise_norm)) return rs_error(RS_ERR_ARG, "the noise norm must be a finite number");
     if (c->padding != RS_THEORY_PAD_ZERO && c->padding != RS_THEORY_PAD_CIRCULAR)
         return rs_error(RS_ERR_ARG, "unknown padding %d", (int)c->padding);
-    if (c->size == 0) {
+    int automatic = c->size == 0;
+    if (automatic) {
         c->size = rs_theory_default_size(c->dim, c->filter, c->stride, c->depth);
         if (c->size < 0)
             return rs_error(RS_ERR_ARG, "--depth %d is too large: the receptive field overflows (give a smaller --depth)",
                             c->depth);
     }
     if (c->size < 2) return rs_error(RS_ERR_ARG, "--size must be at least 2, got %lld", (long long)c->size);
-    if (c->size > ((int64_t)1 << 40))
-        return rs_error(RS_ERR_ARG, "--size %lld is too large for memory", (long long)c->size);
+    const char *what = automatic ? "the automatic probe size N =" : "--size";
+    const char *fix = automatic ? "lower --depth or give --size" : "lower --size";
     int64_t width[RS_THEORY_MAX_DEPTH + 1], units[RS_THEORY_MAX_DEPTH + 1];
-    if (layer_units(c, width, units) < 0)
-        return rs_error(RS_ERR_ARG, "--size %lld is too large for memory", (long long)c->size);
+    if (c->size > ((int64_t)1 << 40) || layer_units(c, width, units) < 0)
+        return rs_error(RS_ERR_NOMEM, "%s %lld is too large for memory (%s)", what, (long long)c->size, fix);
     for (int k = 1; k <= c->depth; k++)
         if (width[k] == 0)
             return rs_error(RS_ERR_ARG,
@@ -121,9 +122,9 @@ rs_status rs_theory_resolve(rs_theory_config *c) {
     }
     int64_t bytes = rs_theory_bytes(c, rs_get_threads());
     if (bytes > RS_THEORY_MAX_BYTES)
-        return rs_error(RS_ERR_NOMEM, "--size %lld with --depth %d needs %.0f MB, above the %lld MB limit (lower --size)",
+        return rs_error(RS_ERR_NOMEM, "%s %lld with --depth %d needs %.0f MB, above the %lld MB limit (%s)", what,
                         (long long)c->size, c->depth, (double)bytes / 1048576.0,
-                        (long long)(RS_THEORY_MAX_BYTES >> 20));
+                        (long long)(RS_THEORY_MAX_BYTES >> 20), fix);
     return RS_OK;
 }
 
