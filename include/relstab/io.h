@@ -77,6 +77,11 @@ rs_status rs_png_write(const char *path, int32_t w, int32_t h, int32_t channels,
 rs_status rs_png_write_grid(const char *path, const float *images, int32_t n, int32_t c, int32_t h, int32_t w,
                             int32_t rows, int32_t cols, float lo, float hi);
 
+/* ---------------------------------------------------------------- CSV */
+/* Splits a line in place into RFC 4180 fields (quoted fields may hold commas and doubled quotes), trimming blanks
+ * and '\r' around unquoted fields. Returns the field count, or -1 (more than max_fields or an unclosed quote). */
+int rs_csv_split(char *line, char **fields, int max_fields);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,8 @@ static void usage(FILE *f) {
             "  --width N --depth N --filter N --strides a,b,...   model options\n"
             "  --seed N            seed of initialisation, data order, augmentation (default 0)\n"
             "  --threads N         threads (default: all cores)\n"
+            "  --track-every K     measure D, G, R at every node at init and every K epochs into DIR/sens.csv\n"
+            "  --track-P P         probe images of the test split for --track-every (default 500)\n"
             "  --quiet             no progress output\n",
             rs_train_recipe_names());
 }
@@ -44,7 +46,7 @@ static void usage(FILE *f) {
 enum {
     O_MODEL = 1000, O_DATA, O_RECIPE, O_OUT, O_RESUME, O_EPOCHS, O_BATCH, O_TEST_BATCH, O_OPT, O_LR, O_MOMENTUM,
     O_WD, O_DECAY1D, O_NESTEROV, O_SCHED, O_STEP_SIZE, O_GAMMA, O_LOSS, O_CROP, O_FLIP, O_CORRUPT, O_PTR, O_RIDGE,
-    O_STOP, O_WIDTH, O_DEPTH, O_FILTER, O_STRIDES, O_SEED, O_THREADS, O_QUIET, O_HELP
+    O_STOP, O_WIDTH, O_DEPTH, O_FILTER, O_STRIDES, O_SEED, O_THREADS, O_QUIET, O_TRACK, O_TRACK_P, O_HELP
 };
 
 static const struct option options[] = {
@@ -58,6 +60,7 @@ static const struct option options[] = {
     {"ptr", 1, 0, O_PTR},           {"ridge", 1, 0, O_RIDGE},       {"stop", 1, 0, O_STOP},
     {"width", 1, 0, O_WIDTH},       {"depth", 1, 0, O_DEPTH},       {"filter", 1, 0, O_FILTER},
     {"strides", 1, 0, O_STRIDES},   {"seed", 1, 0, O_SEED},         {"threads", 1, 0, O_THREADS},
+    {"track-every", 1, 0, O_TRACK}, {"track-P", 1, 0, O_TRACK_P},
     {"quiet", 0, 0, O_QUIET},       {"help", 0, 0, O_HELP},         {0, 0, 0, 0},
 };
 
@@ -114,6 +117,8 @@ static int apply(rs_train_config *c, int opt, const char *arg) {
     case O_SEED: if (cli_parse_int("train", "--seed", arg, 0, INT64_MAX, &i)) return 2; c->seed = (uint64_t)i; return 0;
     case O_THREADS: if (cli_parse_int("train", "--threads", arg, 0, 1024, &i)) return 2; c->threads = (int32_t)i; return 0;
     case O_QUIET: c->quiet = 1; return 0;
+    case O_TRACK: if (cli_parse_int("train", "--track-every", arg, 0, 100000000, &i)) return 2; c->track_every = (int32_t)i; return 0;
+    case O_TRACK_P: if (cli_parse_int("train", "--track-P", arg, 2, 1000000, &i)) return 2; c->track_P = (int32_t)i; return 0;
     }
     return cli_usage_error("train", "unknown option");
 }

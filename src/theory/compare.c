@@ -3,6 +3,7 @@
  * Required columns: node, D, G, R. Optional: layer (1-based depth index), epoch (only the last epoch is kept),
  * checkpoint and mode (rows at "init" are dropped). Several rows of one node (seeds) are combined by geometric
  * mean; other columns (such as those of relstab measure's CSV) are ignored. RFC 4180 quoting is understood. */
+#include "relstab/io.h"
 #include "relstab/theory.h"
 
 #include <math.h>
@@ -19,44 +20,6 @@ typedef struct {
     int bad;           /* -1, or which of D, G, R did not parse (reported only if the row is kept) */
     char bad_text[32];
 } row;
-
-/* Splits a line in place into RFC 4180 fields (quoted fields may hold commas and doubled quotes); trims blanks
- * and '\r' around unquoted fields. Returns the field count, or -1 (too many fields or an unclosed quote). */
-static int split(char *line, char **f) {
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        while (*p == ' ' || *p == '\t') p++;
-        if (n == MAX_FIELDS) return -1;
-        char *end;
-        if (*p == '"') { /* unquote in place */
-            char *w = ++p, *r = p;
-            for (;;) {
-                if (!*r) return -1;
-                if (*r == '"' && r[1] == '"') *w++ = '"', r += 2;
-                else if (*r == '"') break;
-                else *w++ = *r++;
-            }
-            *w = 0;
-            f[n++] = p;
-            end = r + 1;
-            while (*end == ' ' || *end == '\t' || *end == '\r') end++;
-            if (*end && *end != ',') return -1;
-        } else {
-            end = strchr(p, ',');
-            if (end) *end = 0;
-            size_t l = strlen(p);
-            while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t' || p[l - 1] == '\r')) p[--l] = 0;
-            f[n++] = p;
-            if (!end) break;
-            p = end + 1;
-            continue;
-        }
-        if (!*end) break;
-        p = end + 1;
-    }
-    return n;
-}
 
 static int find(char **f, int n, const char *name) {
     for (int i = 0; i < n; i++)
@@ -118,7 +81,7 @@ static rs_status read_rows(const char *path, char *text, const char *filter, row
     char *f[MAX_FIELDS], *cursor = text;
     char *line = next_line(&cursor);
     if (!line) return rs_error(RS_ERR_FORMAT, "%s is empty", path);
-    int nf = split(line, f);
+    int nf = rs_csv_split(line, f, MAX_FIELDS);
     columns c = {find(f, nf, "node"), find(f, nf, "D"), find(f, nf, "G"), find(f, nf, "R"), find(f, nf, "layer"),
                  find(f, nf, "epoch"), find(f, nf, "checkpoint"), find(f, nf, "mode"), nf};
     if (nf < 0 || c.node < 0 || c.D < 0 || c.G < 0 || c.R < 0)
@@ -137,7 +100,7 @@ static rs_status read_rows(const char *path, char *text, const char *filter, row
             }
             rows = t;
         }
-        int k = split(line, f);
+        int k = rs_csv_split(line, f, MAX_FIELDS);
         rs_status st = k < 0 ? rs_error(RS_ERR_FORMAT, "%s line %d: an unclosed quote or more than %d fields", path,
                                         lineno, MAX_FIELDS)
                              : parse_row(path, lineno, f, k, &c, &rows[n]);

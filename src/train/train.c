@@ -26,6 +26,7 @@ typedef struct {
     int64_t *order;  /* (n_train) */
     int32_t outputs;
     rs_model_shape shape; /* resolved width and depth */
+    rs_tracker tracker;   /* --track-every */
     double ridge_scale; /* d penalty / dW = ridge_scale * W on conv weights */
 } trainer;
 
@@ -160,6 +161,7 @@ static rs_status setup(trainer *t, const rs_train_config *c) {
     else t->opt = rs_adam(c->weight_decay);
     t->opt.decay_1d = c->decay_1d;
     /* ridge * sum W^2 / (H^{p/2} * depth) with p = 2: gradient 2 ridge W / (H depth) */
+    RS_TRY(rs_tracker_init(&t->tracker, c, t->test));
     if (c->ridge > 0) t->ridge_scale = 2.0 * c->ridge / ((double)t->shape.width * (double)t->shape.depth);
     return RS_OK;
 }
@@ -174,6 +176,7 @@ static void teardown(trainer *t) {
     rs_free(t->targets);
     rs_free(t->d_out);
     rs_free(t->order);
+    rs_tracker_free(&t->tracker);
 }
 
 /* ---------------------------------------------------------------- the run */
@@ -185,6 +188,11 @@ static double epoch_lr(const rs_train_config *c, int32_t epoch, int32_t width) {
 
 static rs_status run_epochs(trainer *t, rs_run_state *st, rs_train_result *res) {
     const rs_train_config *c = t->c;
+    if (t->tracker.every) {
+        int have0;
+        RS_TRY(rs_tracker_truncate(&t->tracker, st->epochs_done, &have0));
+        if (st->epochs_done == 0 && !have0) RS_TRY(rs_tracker_measure(&t->tracker, t->net, t->test, c, 0));
+    }
     for (int32_t epoch = st->epochs_done; epoch < c->epochs; epoch++) {
         double lr = epoch_lr(c, epoch, t->shape.width), t0 = rs_now();
         rs_progress bar;
@@ -205,6 +213,8 @@ static rs_status run_epochs(trainer *t, rs_run_state *st, rs_train_result *res) 
                 stop = va.err == 0 && epoch + 1 >= 500 * st->first_zero_epoch;
             }
         }
+        if (t->tracker.every && ((epoch + 1) % t->tracker.every == 0 || epoch + 1 == c->epochs || stop))
+            RS_TRY(rs_tracker_measure(&t->tracker, t->net, t->test, c, epoch + 1));
         RS_TRY(rs_run_end_epoch(t->net, &t->opt, st, &row));
         rs_progress_end(&bar, &row, st->best_epoch == epoch + 1);
         res->epochs_done = epoch + 1;

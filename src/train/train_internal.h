@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "relstab/io.h"
+#include "relstab/measure.h"
 #include "relstab/train.h"
 
 /* ---------------------------------------------------------------- model */
@@ -48,3 +49,16 @@ typedef struct {
 void rs_progress_start(rs_progress *p, int quiet, int32_t epoch, int32_t epochs, int64_t total);
 void rs_progress_update(rs_progress *p, int64_t done, double loss, double err);
 void rs_progress_end(rs_progress *p, const rs_log_row *row, int is_best);
+
+/* ---------------------------------------------------------------- tracking D, G, R while training (track.c) */
+typedef struct {
+    int32_t every;        /* 0: off */
+    rs_measure_opts opts;
+    int64_t *probe;       /* (opts.P) test images, fixed for the whole run */
+    char path[1200];      /* RUN/sens.csv */
+} rs_tracker;
+rs_status rs_tracker_init(rs_tracker *tk, const rs_train_config *c, const rs_dataset *test);
+void rs_tracker_free(rs_tracker *tk);
+rs_status rs_tracker_measure(rs_tracker *tk, rs_net *net, const rs_dataset *test, const rs_train_config *c,
+                             int32_t epoch);
+rs_status rs_tracker_truncate(rs_tracker *tk, int32_t upto, int *have_epoch0);
