@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """bench_torch.py: the work of bench_ops.c done by PyTorch on the CPU, printed in the same line format, so that
 bench/run.sh can lay the two side by side. Same shapes, batch, thread count, timing rule (one warm-up call, then
-calls until the time budget is spent) and work counts (GFLOP/s for conv and linear, GB/s of minimal memory traffic
+calls until the time budget is spent, the fastest reported) and work counts (GFLOP/s for conv and linear, GB/s of minimal memory traffic
 for batch norm and max pool). Activations are timed in channels-last layout (path "torch", the layout relstab
 uses) and in PyTorch's default NCHW layout (path "torch_nchw"). Backward is .backward(dy), which accumulates into
 .grad as relstab's backward does. A benchmark only: nothing here is part of the build or of the tests.
 
-usage: bench_torch.py [--threads N] [--batch B] [--seconds S]
+usage: bench_torch.py [--threads N] [--batch B] [--seconds S] [--only SUBSTRING]
 """
 import argparse
 import os
@@ -17,14 +17,17 @@ import torch.nn.functional as F
 
 
 def time_ms(fn, seconds, max_calls=1000):
-    fn()  # warm-up
+    """One warm-up call, then calls until the budget is spent; the fastest call (as bench_ops.c)."""
+    fn()
     calls, t0 = 0, time.perf_counter()
-    t = t0
+    t, best = t0, float("inf")
     while calls < max_calls and (calls == 0 or t - t0 < seconds):
+        a = time.perf_counter()
         fn()
-        calls += 1
         t = time.perf_counter()
-    return 1e3 * (t - t0) / calls
+        best = min(best, t - a)
+        calls += 1
+    return 1e3 * best
 
 
 def layout(x, channels_last):
@@ -70,6 +73,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="threads (0: all cores)")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--seconds", type=float, default=1.0, help="time budget per measurement")
+    ap.add_argument("--only", default="", help="run only the ops whose name contains this")
     a = ap.parse_args()
     if a.batch <= 0 or a.seconds <= 0:
         ap.error("--batch and --seconds must be positive")
@@ -90,6 +94,8 @@ def main():
     print(f"# bench_torch: batch {B}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"mkldnn {torch.backends.mkldnn.is_available()}")
     for name, make in cases:
+        if a.only not in name:
+            continue
         for cl, path in ((True, "torch"), (False, "torch_nchw")):
             if name.startswith("linear") and not cl:
                 continue  # no image layout for a matrix

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # run.sh BUILD_DIR: runs the op benchmarks (BUILD_DIR/bench_ops, built by `make bench`) and, when a python3 that
 # can import torch is found, bench/bench_torch.py on the same shapes and thread count; prints a side-by-side
-# table (ms per call; rate in GFLOP/s or GB/s). Not part of ctest.
+# table (ms per call, the fastest of the calls made in the time budget; rate in GFLOP/s or GB/s). Not part of
+# ctest.
 # Environment: THREADS (default: all cores), SECONDS_PER (time budget per measurement, default 1),
-# NO_REF=1 to skip the slow reference path, PYTHON to name the interpreter that has torch.
+# NO_REF=1 to skip the slow reference path, ONLY=SUBSTRING to run only the ops whose name contains it, PYTHON to
+# name the interpreter that has torch.
 set -euo pipefail
 if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-    echo "usage: bash bench/run.sh BUILD_DIR   (env: THREADS, SECONDS_PER, NO_REF=1, PYTHON)" >&2
+    echo "usage: bash bench/run.sh BUILD_DIR   (env: THREADS, SECONDS_PER, NO_REF=1, ONLY, PYTHON)" >&2
     exit 2
 fi
 build=$1
@@ -23,7 +25,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 ref_flag=()
 [ "${NO_REF:-0}" = "1" ] && ref_flag=(--no-ref)
-"$bin" --threads "$threads" --seconds "$secs" "${ref_flag[@]}" | tee "$tmp/c.txt"
+"$bin" --threads "$threads" --seconds "$secs" --only "${ONLY:-}" "${ref_flag[@]}" | tee "$tmp/c.txt"
 
 py=""
 for cand in ${PYTHON:-} python3 /usr/bin/python3; do
@@ -33,7 +35,7 @@ for cand in ${PYTHON:-} python3 /usr/bin/python3; do
     fi
 done
 if [ -n "$py" ]; then
-    "$py" "$here/bench_torch.py" --threads "$threads" --seconds "$secs" | tee "$tmp/t.txt"
+    "$py" "$here/bench_torch.py" --threads "$threads" --seconds "$secs" --only "${ONLY:-}" | tee "$tmp/t.txt"
 else
     echo "# no python3 with torch found: PyTorch column left empty"
     : >"$tmp/t.txt"
