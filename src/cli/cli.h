@@ -4,6 +4,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "relstab/measure.h"
 #include "relstab/tensor.h"
 
 /* Parse a whole string as a number; on failure print "relstab CMD: --FLAG expects ..., got '...'" and return -1. */
@@ -19,3 +20,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_threads(int64_t n);
 /* 1 if stderr is a terminal (progress bars), else 0. */
 int cli_stderr_is_tty(void);
+
+/* The options that say where a net comes from, shared by measure, forward and spectrum (getopt codes):
+ * r --run, k --checkpoint, M --model, w --weights, I --init, J the initialisation seed, D --data, W --width,
+ * E --depth, F --filter, S --strides, L --classes. Returns 0 when ch was one of them and parsed, -1 after printing
+ * a parse error, 1 when ch is not one of them. */
+int cli_net_source_option(const char *cmd, int ch, const char *arg, rs_net_source *src);

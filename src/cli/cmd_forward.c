@@ -46,29 +46,17 @@ typedef struct {
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
         {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
-        {"init", 0, 0, 'I'}, {"seed", 1, 0, 's'}, {"width", 1, 0, 'W'}, {"depth", 1, 0, 'E'},
+        {"init", 0, 0, 'I'}, {"seed", 1, 0, 'J'}, {"width", 1, 0, 'W'}, {"depth", 1, 0, 'E'},
         {"filter", 1, 0, 'F'}, {"strides", 1, 0, 'S'}, {"classes", 1, 0, 'L'}, {"input", 1, 0, 'i'},
         {"nodes", 1, 0, 'N'}, {"out", 1, 0, 'O'}, {"batch", 1, 0, 'b'}, {"mode", 1, 0, 'o'},
         {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->batch = 100;
     int ch, rc = 0;
-    int64_t v;
     opterr = 0;
     optind = 1;
     while (!rc && (ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (ch) {
-        case 'r': o->src.run_dir = optarg; break;
-        case 'k': o->src.checkpoint = optarg; break;
-        case 'M': o->src.model = optarg; break;
-        case 'w': o->src.weights = optarg; break;
-        case 'I': o->src.init = 1; break;
-        case 's': rc = cli_parse_int(CMD, "--seed", optarg, 0, INT64_MAX, &v); o->src.init_seed = (uint64_t)v; break;
-        case 'W': rc = cli_parse_int(CMD, "--width", optarg, 1, 1 << 20, &v); o->src.width = (int32_t)v; break;
-        case 'E': rc = cli_parse_int(CMD, "--depth", optarg, 1, 64, &v); o->src.depth = (int32_t)v; break;
-        case 'F': rc = cli_parse_int(CMD, "--filter", optarg, 1, 1024, &v); o->src.filter = (int32_t)v; break;
-        case 'S': o->src.strides = optarg; break;
-        case 'L': rc = cli_parse_int(CMD, "--classes", optarg, 1, 1 << 24, &v); o->src.classes = (int32_t)v; break;
         case 'i': o->input = optarg; break;
         case 'N': o->nodes = optarg; break;
         case 'O': o->out = optarg; break;
@@ -76,7 +64,9 @@ static int parse(int argc, char **argv, opts *o) {
         case 'o': o->mode = optarg; break;
         case 't': rc = cli_parse_int(CMD, "--threads", optarg, 0, 4096, &o->threads); break;
         case 'h': usage(stdout); return 1;
-        default: return cli_usage_error(CMD, "unknown or incomplete option '%s' (relstab forward --help)", argv[optind - 1]);
+        default:
+            rc = cli_net_source_option(CMD, ch, optarg, &o->src);
+            if (rc > 0) return cli_usage_error(CMD, "unknown or incomplete option '%s' (relstab forward --help)", argv[optind - 1]);
         }
     }
     if (rc) return 2;

@@ -87,19 +87,9 @@ static int parse_option(int ch, opts *o) {
     double d;
     rs_measure_opts *m = &o->m;
     switch (ch) {
-    case 'r': o->src.run_dir = optarg; return 0;
-    case 'k': o->src.checkpoint = optarg; return 0;
-    case 'M': o->src.model = optarg; return 0;
-    case 'w': o->src.weights = optarg; return 0;
-    case 'I': o->src.init = 1; return 0;
-    case 'J': o->have_init_seed = 1; return cli_parse_int(CMD, "--init-seed", optarg, 0, INT64_MAX, &v) ? -1 : (o->src.init_seed = (uint64_t)v, 0);
-    case 'W': return parse_int32("--width", optarg, 1, 1 << 20, &o->src.width);
-    case 'E': return parse_int32("--depth", optarg, 1, 64, &o->src.depth);
-    case 'F': return parse_int32("--filter", optarg, 1, 1024, &o->src.filter);
-    case 'S': o->src.strides = optarg; return 0;
+    case 'J': o->have_init_seed = 1; return cli_net_source_option(CMD, ch, optarg, &o->src);
     case 'o': o->mode = optarg; return 0;
     case 'u': return cli_parse_int(CMD, "--shuffle", optarg, 0, 2, &o->shuffle);
-    case 'D': o->src.data = optarg; return 0;
     case 'P': return cli_parse_int(CMD, "--P", optarg, 1, INT32_MAX, &m->P);
     case 'f': m->probe = RS_PROBE_FIRST; return 0;
     case 's': return cli_parse_int(CMD, "--seed", optarg, 0, INT64_MAX, &v) ? -1 : (m->seed = (uint64_t)v, 0);
@@ -123,7 +113,7 @@ static int parse_option(int ch, opts *o) {
     case 'x': m->dump_dir = optarg; return 0;
     case 'q': o->quiet = 1; return 0;
     }
-    return -1;
+    return cli_net_source_option(CMD, ch, optarg, &o->src) ? -1 : 0;
 }
 
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (message printed). */
