@@ -47,7 +47,9 @@ awk '
     /^#/ { next }
     { key = $1 " " $2; ms[key, $3] = $4; rate[key, $3] = $5; unit[key] = $6
       if (!(key in seen)) { seen[key] = 1; order[n++] = key } }
-    function cell(k, p) { return (k SUBSEP p) in ms ? sprintf("%9.2f (%6.1f)", ms[k, p], rate[k, p]) : sprintf("%18s", "-") }
+    function cell(k, p) {
+        return (k SUBSEP p) in ms ? sprintf("%9.2f (%6.1f)", ms[k, p], rate[k, p]) : sprintf("%18s", "-")
+    }
     END {
         printf "%-24s %-4s %18s %18s %18s %18s %8s %s\n", "op", "dir", "relstab fast", "relstab ref", "torch (NHWC)",
                "torch (NCHW)", "fast/tch", "rate unit"
@@ -56,7 +58,8 @@ awk '
             best = ""
             if ((k SUBSEP "torch") in ms) best = ms[k, "torch"]
             if ((k SUBSEP "torch_nchw") in ms && (best == "" || ms[k, "torch_nchw"] < best)) best = ms[k, "torch_nchw"]
-            ratio = (best != "" && (k SUBSEP "fast") in ms) ? sprintf("%8.2f", ms[k, "fast"] / best) : sprintf("%8s", "-")
+            ratio = sprintf("%8s", "-")
+            if (best != "" && (k SUBSEP "fast") in ms) ratio = sprintf("%8.2f", ms[k, "fast"] / best)
             printf "%-24s %-4s %s %s %s %s %s %s\n", f[1], f[2], cell(k, "fast"), cell(k, "ref"), cell(k, "torch"),
                    cell(k, "torch_nchw"), ratio, unit[k]
         }

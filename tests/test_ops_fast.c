@@ -436,7 +436,8 @@ static void bn_check_forward(const bn_case *bc, const bn_chan *st, const float *
             continue;
         }
         double m = momentum, ub = rows > 1 ? (double)rows / (rows - 1) : 1.0;
-        bn_check("bn running_mean", j, rmf[j], rmr[j], 2.0 * (m * (s->e_mu + U * s->m1) + 2 * U * (fabs(rm0[j]) + m * s->m1)));
+        bn_check("bn running_mean", j, rmf[j], rmr[j],
+                 2.0 * (m * (s->e_mu + U * s->m1) + 2 * U * (fabs(rm0[j]) + m * s->m1)));
         bn_check("bn running_var", j, rvf[j], rvr[j],
                  2.0 * (m * ub * (s->e_var + U * s->m2) + 2 * U * (fabs(rv0[j]) + m * ub * s->m2)));
     }

@@ -70,7 +70,7 @@ static dnnl_primitive_desc_t conv_fwd_pd(const conv_geom *g, int with_bias) {
 static void circular_pad(float *out, const float *in, const rs_conv2d_dims *d) {
     int64_t h = d->h_in, w = d->w_in, c = d->c_in;
     int64_t hp = h + d->pad_top + d->pad_bottom, wp = w + d->pad_left + d->pad_right;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (d->n * hp * wp * c >= RS_DNNL_PAR_MIN)
     for (int64_t n = 0; n < d->n; n++)
         for (int64_t y = 0; y < hp; y++) {
             int64_t sy = ((y - d->pad_top) % h + h) % h;
@@ -86,7 +86,7 @@ static void circular_pad(float *out, const float *in, const rs_conv2d_dims *d) {
 static void circular_fold_add(float *d_in, const float *d_pad, const rs_conv2d_dims *d) {
     int64_t h = d->h_in, w = d->w_in, c = d->c_in;
     int64_t hp = h + d->pad_top + d->pad_bottom, wp = w + d->pad_left + d->pad_right;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (d->n * hp * wp * c >= RS_DNNL_PAR_MIN)
     for (int64_t n = 0; n < d->n; n++)
         for (int64_t y = 0; y < h; y++)
             for (int64_t x = 0; x < w; x++) {
