@@ -4,7 +4,8 @@ bench/run.sh can lay the two side by side. Same shapes, batch, thread count, tim
 calls until the time budget is spent, the fastest reported) and work counts (GFLOP/s for conv and linear, GB/s
 of minimal memory traffic for batch norm and max pool). Activations are timed in channels-last layout (path
 "torch", the layout relstab uses) and in PyTorch's default NCHW layout (path "torch_nchw"). Backward is
-.backward(dy), which accumulates into .grad as relstab's backward does. A benchmark only: nothing here is part of the build or of the tests.
+.backward(dy), which accumulates into .grad as relstab's backward does. A benchmark only: nothing here is part
+of the build or of the tests.
 
 usage: bench_torch.py [--threads N] [--batch B] [--seconds S] [--only SUBSTRING]
 """
