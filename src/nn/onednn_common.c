@@ -133,17 +133,27 @@ void *rs_dnnl_carve(void *base, size_t *offset, size_t bytes) {
 }
 
 void rs_dnnl_add(float *dst, const float *src, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= RS_DNNL_PAR_MIN)
+    if (n < RS_DNNL_PAR_MIN) {
+        for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+        return;
+    }
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
+static void colsum_add_one(float *sums, const float *m, int64_t rows, int64_t c, int64_t j) {
+    double s = 0.0;
+    for (int64_t r = 0; r < rows; r++) s += m[r * c + j];
+    sums[j] += (float)s;
+}
+
 void rs_dnnl_colsum_add(float *sums, const float *m, int64_t rows, int64_t c) {
-#pragma omp parallel for schedule(static) if (rows * c >= RS_DNNL_PAR_MIN)
-    for (int64_t j = 0; j < c; j++) {
-        double s = 0.0;
-        for (int64_t r = 0; r < rows; r++) s += m[r * c + j];
-        sums[j] += (float)s;
+    if (rows * c < RS_DNNL_PAR_MIN) {
+        for (int64_t j = 0; j < c; j++) colsum_add_one(sums, m, rows, c, j);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < c; j++) colsum_add_one(sums, m, rows, c, j);
 }
 #else
 typedef int rs_onednn_common_empty; /* this build has no oneDNN: nothing to compile */

@@ -66,37 +66,55 @@ static dnnl_primitive_desc_t conv_fwd_pd(const conv_geom *g, int with_bias) {
     return pd;
 }
 
-/* in (N, H, W, C) -> out (N, H + top + bottom, W + left + right, C), wrapping around. */
-static void circular_pad(float *out, const float *in, const rs_conv2d_dims *d) {
+/* Row `row` (= n * Hp + y) of the circular padding of in (N, H, W, C) into out (N, Hp, Wp, C). */
+static void circular_pad_row(float *out, const float *in, const rs_conv2d_dims *d, int64_t row) {
     int64_t h = d->h_in, w = d->w_in, c = d->c_in;
-    int64_t hp = h + d->pad_top + d->pad_bottom, wp = w + d->pad_left + d->pad_right;
-#pragma omp parallel for collapse(2) schedule(static) if (d->n * hp * wp * c >= RS_DNNL_PAR_MIN)
-    for (int64_t n = 0; n < d->n; n++)
-        for (int64_t y = 0; y < hp; y++) {
-            int64_t sy = ((y - d->pad_top) % h + h) % h;
-            for (int64_t x = 0; x < wp; x++) {
-                int64_t sx = ((x - d->pad_left) % w + w) % w;
-                memcpy(out + ((n * hp + y) * wp + x) * c, in + ((n * h + sy) * w + sx) * c, (size_t)c * sizeof(float));
-            }
-        }
+    int64_t hp = h + d->pad_top + d->pad_bottom, wp = w + d->pad_left + d->pad_right, n = row / hp, y = row % hp;
+    int64_t sy = ((y - d->pad_top) % h + h) % h;
+    for (int64_t x = 0; x < wp; x++) {
+        int64_t sx = ((x - d->pad_left) % w + w) % w;
+        memcpy(out + (row * wp + x) * c, in + ((n * h + sy) * w + sx) * c, (size_t)c * sizeof(float));
+    }
 }
 
-/* d_in (N, H, W, C) += the wrap-around fold of d_pad (N, Hp, Wp, C): every padded position adds into the input
- * position it was copied from. Each output row gathers its own sources, so threads never write the same row. */
-static void circular_fold_add(float *d_in, const float *d_pad, const rs_conv2d_dims *d) {
+/* in (N, H, W, C) -> out (N, H + top + bottom, W + left + right, C), wrapping around. */
+static void circular_pad(float *out, const float *in, const rs_conv2d_dims *d) {
+    int64_t rows = (int64_t)d->n * (d->h_in + d->pad_top + d->pad_bottom);
+    int64_t size = rows * (d->w_in + d->pad_left + d->pad_right) * d->c_in;
+    if (size < RS_DNNL_PAR_MIN) {
+        for (int64_t r = 0; r < rows; r++) circular_pad_row(out, in, d, r);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) circular_pad_row(out, in, d, r);
+}
+
+/* Row `row` (= n * H + y) of d_in += the fold of d_pad: every padded position adds into the input position it
+ * was copied from. The row gathers its own sources, so threads never write the same row. */
+static void circular_fold_row(float *d_in, const float *d_pad, const rs_conv2d_dims *d, int64_t row) {
     int64_t h = d->h_in, w = d->w_in, c = d->c_in;
-    int64_t hp = h + d->pad_top + d->pad_bottom, wp = w + d->pad_left + d->pad_right;
-#pragma omp parallel for collapse(2) schedule(static) if (d->n * hp * wp * c >= RS_DNNL_PAR_MIN)
-    for (int64_t n = 0; n < d->n; n++)
-        for (int64_t y = 0; y < h; y++)
-            for (int64_t x = 0; x < w; x++) {
-                float *dst = d_in + ((n * h + y) * w + x) * c;
-                for (int64_t py = (y + d->pad_top) % h; py < hp; py += h)
-                    for (int64_t px = (x + d->pad_left) % w; px < wp; px += w) {
-                        const float *src = d_pad + ((n * hp + py) * wp + px) * c;
-                        for (int64_t k = 0; k < c; k++) dst[k] += src[k];
-                    }
+    int64_t hp = h + d->pad_top + d->pad_bottom, wp = w + d->pad_left + d->pad_right, n = row / h, y = row % h;
+    for (int64_t x = 0; x < w; x++) {
+        float *dst = d_in + (row * w + x) * c;
+        for (int64_t py = (y + d->pad_top) % h; py < hp; py += h)
+            for (int64_t px = (x + d->pad_left) % w; px < wp; px += w) {
+                const float *src = d_pad + ((n * hp + py) * wp + px) * c;
+                for (int64_t k = 0; k < c; k++) dst[k] += src[k];
             }
+    }
+}
+
+/* d_in (N, H, W, C) += the wrap-around fold of d_pad (N, Hp, Wp, C). */
+static void circular_fold_add(float *d_in, const float *d_pad, const rs_conv2d_dims *d) {
+    int64_t rows = (int64_t)d->n * d->h_in;
+    int64_t size = (int64_t)d->n * (d->h_in + d->pad_top + d->pad_bottom) * (d->w_in + d->pad_left + d->pad_right) *
+                   d->c_in;
+    if (size < RS_DNNL_PAR_MIN) {
+        for (int64_t r = 0; r < rows; r++) circular_fold_row(d_in, d_pad, d, r);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) circular_fold_row(d_in, d_pad, d, r);
 }
 
 /* ---------------------------------------------------------------- forward */

@@ -62,8 +62,9 @@ void *rs_dnnl_scratch(int slot, size_t bytes);
  * base == NULL it only counts (to size the block first). */
 void *rs_dnnl_carve(void *base, size_t *offset, size_t bytes);
 
-/* Loops over fewer elements than this run on one thread: starting a parallel region costs microseconds on an
- * idle machine and up to a scheduler tick (4 ms) when the other cores are busy. */
+/* Loops over fewer elements than this run on one thread, outside OpenMP altogether (an `if` clause still
+ * enters the runtime, which may wait for the idle workers): starting a parallel region costs microseconds on
+ * an idle machine and up to a scheduler tick (4 ms) when the other cores are busy. */
 #define RS_DNNL_PAR_MIN 65536
 /* dst[i] += src[i] for n floats (OpenMP). */
 void rs_dnnl_add(float *dst, const float *src, int64_t n);

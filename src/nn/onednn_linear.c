@@ -28,8 +28,10 @@ static void sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float
 void rs_linear_forward_fast(float *out, const float *in, const float *weight, const float *bias, int64_t n,
                             int64_t k, int64_t o) {
     if (n == 0 || o == 0) return;
-    if (bias) {
-#pragma omp parallel for schedule(static) if (n * o >= RS_DNNL_PAR_MIN)
+    if (bias && n * o < RS_DNNL_PAR_MIN) {
+        for (int64_t i = 0; i < n; i++) memcpy(out + i * o, bias, (size_t)o * sizeof(float));
+    } else if (bias) {
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; i++) memcpy(out + i * o, bias, (size_t)o * sizeof(float));
     }
     sgemm('N', 'T', n, o, k, in, k, weight, k, bias ? 1.0f : 0.0f, out, o);
