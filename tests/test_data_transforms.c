@@ -142,7 +142,7 @@ static void test_crop_flip(void **state) {
     for (uint64_t epoch = 0; epoch < 2; epoch++) {
         float *x = batch_all(tr, epoch);
         for (int i = 0; i < N; i++) {
-            int dy, dx, flip;
+            int dy = 0, dx = 0, flip = 0;
             assert_true(identify(x + i * CHW, i, 2, &dy, &dx, &flip));
             offsets[dy + 2][dx + 2]++;
             flips += flip;

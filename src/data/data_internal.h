@@ -82,6 +82,12 @@ rs_status rs_twopoints_open(rs_dataset *ds, const char *opts, int split, rs_data
 rs_status rs_scale1d_open(rs_dataset *ds, const char *opts, int split, rs_data_options *opt);
 /* The keys both tasks have: labels=class|hinge (default hinge) and seed (default 123456789). */
 rs_status rs_task_common_keys(rs_kv *kv, int nkv, const char *spec, rs_dataset *ds, int64_t *seed);
+/* The class of the pair of positions a < b of a task: 0, 1, or -1 (dropped). */
+typedef int (*rs_pair_class_fn)(const void *ctx, uint32_t a, uint32_t b);
+/* Builds the two class lists of pair codes a * npos + b over every pair a < b of npos positions (two passes:
+ * count, then fill), with the counts and the number of dropped pairs. */
+rs_status rs_task_pair_lists(uint32_t npos, rs_pair_class_fn cls, const void *ctx, uint32_t *lists[2],
+                             int64_t count[2], int64_t *dropped);
 /* Shuffles list (n entries) by a permutation from (seed, RS_PURPOSE_SPLIT, sub-stream a, b). */
 rs_status rs_task_shuffle(uint32_t *list, int64_t n, uint64_t seed, uint32_t a, uint32_t b);
 /* Fills ds->priv pa / pb / labels with n_per_class pairs of class 0 (list0[from0 ..]) then of class 1. Pair codes

@@ -52,31 +52,10 @@ static int pair_class(const s1_params *t, int64_t r1, int64_t r2) {
     return -1;
 }
 
+static int s1_pair_class(const void *ctx, uint32_t a, uint32_t b) { return pair_class(ctx, a, b); }
+
 static rs_status make_lists(const s1_params *t, uint32_t *lists[2], int64_t count[2], int64_t *dropped) {
-    uint32_t L = (uint32_t)t->L;
-    for (int pass = 0; pass < 2; pass++) {
-        int64_t c[2] = {0, 0}, drop = 0;
-        for (uint32_t a = 0; a < L; a++)
-            for (uint32_t b = a + 1; b < L; b++) {
-                int k = pair_class(t, a, b);
-                if (k < 0) {
-                    drop++;
-                    continue;
-                }
-                if (pass == 1) lists[k][c[k]] = a * L + b;
-                c[k]++;
-            }
-        if (pass == 0) {
-            for (int k = 0; k < 2; k++) {
-                lists[k] = rs_alloc((size_t)(c[k] > 0 ? c[k] : 1) * sizeof(uint32_t));
-                if (!lists[k]) return rs_error(RS_ERR_NOMEM, "cannot allocate %lld pairs", (long long)c[k]);
-            }
-            count[0] = c[0];
-            count[1] = c[1];
-            *dropped = drop;
-        }
-    }
-    return RS_OK;
+    return rs_task_pair_lists((uint32_t)t->L, s1_pair_class, t, lists, count, dropped);
 }
 
 static void describe(rs_dataset *ds, const s1_params *t, int64_t half) {

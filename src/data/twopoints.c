@@ -113,16 +113,33 @@ static int pair_class(const tp_params *t, int32_t ia, int32_t ja, int32_t ib, in
     return -1;
 }
 
+/* The pair classifier of twopoints over its position table. */
+typedef struct {
+    const tp_params *t;
+    const uint16_t *pos;
+    float far, close;
+} tp_pairs;
+
+static int tp_pair_class(const void *ctx, uint32_t a, uint32_t b) {
+    const tp_pairs *p = ctx;
+    int32_t d = (int32_t)p->t->d;
+    return pair_class(p->t, p->pos[a] / d, p->pos[a] % d, p->pos[b] / d, p->pos[b] % d, p->far, p->close);
+}
+
 /* Builds the two class lists of pair codes (a * npos + b, a < b over the position table). */
 static rs_status make_lists(const tp_params *t, const uint16_t *pos, uint32_t npos, uint32_t *lists[2],
                             int64_t count[2], int64_t *dropped) {
-    int32_t d = (int32_t)t->d;
-    float far = (float)(t->xi + t->gap / 2), close = (float)(t->xi - t->gap / 2);
+    tp_pairs p = {t, pos, (float)(t->xi + t->gap / 2), (float)(t->xi - t->gap / 2)};
+    return rs_task_pair_lists(npos, tp_pair_class, &p, lists, count, dropped);
+}
+
+rs_status rs_task_pair_lists(uint32_t npos, rs_pair_class_fn cls, const void *ctx, uint32_t *lists[2],
+                             int64_t count[2], int64_t *dropped) {
     for (int pass = 0; pass < 2; pass++) {
         int64_t c[2] = {0, 0}, drop = 0;
         for (uint32_t a = 0; a < npos; a++)
             for (uint32_t b = a + 1; b < npos; b++) {
-                int k = pair_class(t, pos[a] / d, pos[a] % d, pos[b] / d, pos[b] % d, far, close);
+                int k = cls(ctx, a, b);
                 if (k < 0) {
                     drop++;
                     continue;
