@@ -1,5 +1,5 @@
 /* test_train.c: the trainer. A small pooling CNN on the 1-D scale-detection task must learn it; the same seed and
- * thread count give bit-identical weights and 1 vs 2 threads agree to float rounding; a run killed with SIGKILL at
+ * thread count give bit-identical weights and 1 vs 2 threads agree to float rounding over 10 steps; a run killed with SIGKILL at
  * a random moment leaves only complete checkpoint files and, resumed, ends with the same weights as an
  * uninterrupted run; a diverging run stops with a message and keeps its last good checkpoint. */
 #include "testutil.h"
@@ -58,10 +58,9 @@ static float *read_weights(const char *dir, const char *file, size_t *n) {
  * is not met before epoch ~30. */
 static void test_learns_task_and_is_deterministic(void **state) {
     const char *root = tu_tmpdir("train");
-    char a[1024], b[1024], c2[1024];
+    char a[1024], b[1024];
     snprintf(a, sizeof a, "%s/a", root);
     snprintf(b, sizeof b, "%s/b", root);
-    snprintf(c2, sizeof c2, "%s/c", root);
     rs_train_config c;
     rs_train_result r;
     small_config(&c, a, 40, 1);
@@ -77,25 +76,49 @@ static void test_learns_task_and_is_deterministic(void **state) {
     float *wa = read_weights(a, "last.safetensors", &na), *wb = read_weights(b, "last.safetensors", &nb);
     assert_int_equal(na, nb);
     assert_memory_equal(wa, wb, na * 4);
-    /* two threads: the reductions inside the kernels may change order; everything else is fixed. Tolerance:
-     * 40 epochs x 32 steps of SGD amplify the ~1e-7 relative rounding differences; 1e-3 of each weight's scale
-     * (absolute 1e-3 on O(1) weights) bounds them with room, and a real dependence on threads (different data
-     * order, different noise) changes weights by O(1). */
-    small_config(&c, c2, 40, 2);
-    assert_int_equal(rs_train_run(&c, &r), RS_OK);
-    size_t nc;
-    float *wc = read_weights(c2, "last.safetensors", &nc);
-    assert_int_equal(na, nc);
-    double diff = tu_max_abs_diff(wa, wc, na);
-    fprintf(stderr, "1 vs 2 threads: max |dw| = %.3g\n", diff);
-    assert_true(diff < 1e-3);
     /* a second run into the same directory is refused: nothing is overwritten */
     small_config(&c, a, 40, 1);
     assert_int_equal(rs_train_run(&c, &r), RS_ERR_ARG);
     assert_non_null(strstr(rs_last_error(), "--resume"));
     rs_free(wa);
     rs_free(wb);
-    rs_free(wc);
+}
+
+/* 1 vs 2 threads on LeNet (oneDNN convolutions, whose reductions are split differently by thread count): after
+ * 10 SGD steps the weights differ by float rounding only (measured 3e-8 on FashionMNIST, weights ~0.2). The bound
+ * 1e-6 is ~30 float32 ulps of the largest weights; any real dependence on threads (data order, initialisation,
+ * dropout, a missed reduction) moves weights by >= 1e-3 after 10 steps of lr 0.05. Over hundreds of steps the
+ * rounding differences are amplified by training itself (measured max |dw| 0.06 after 100 steps): docs/train.md. */
+static void test_threads_agree_to_rounding(void **state) {
+    const char *root = tu_tmpdir("threads");
+    struct stat sb;
+    int have_fashion = stat("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", &sb) == 0;
+    float *w[2];
+    size_t n[2];
+    for (int k = 0; k < 2; k++) {
+        rs_train_config c;
+        rs_train_result r;
+        rs_train_config_default(&c);
+        snprintf(c.model, sizeof c.model, "lenet");
+        snprintf(c.out, sizeof c.out, "%s/t%d", root, k + 1);
+        c.ptr = 640;
+        if (!have_fashion) { /* Debian's dataset-fashion-mnist is a dependency; without it, the 2-D task */
+            snprintf(c.data, sizeof c.data, "twopoints:ptr=640,bgnoise=0.5");
+            c.loss = RS_LOSS_HINGE;
+        }
+        c.epochs = 2; /* 2 x 5 steps of 128 */
+        c.test_batch = 64;
+        c.threads = k + 1;
+        c.quiet = 1;
+        assert_int_equal(rs_train_run(&c, &r), RS_OK);
+        w[k] = read_weights(c.out, "last.safetensors", &n[k]);
+    }
+    assert_int_equal(n[0], n[1]);
+    double diff = tu_max_abs_diff(w[0], w[1], n[0]);
+    fprintf(stderr, "lenet, 10 steps, 1 vs 2 threads: max |dw| = %.3g\n", diff);
+    assert_true(diff < 1e-6);
+    rs_free(w[0]);
+    rs_free(w[1]);
 }
 
 static int count_rows(const char *dir) {
@@ -203,6 +226,7 @@ static void test_divergence_stops_cleanly(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_task_and_is_deterministic),
+        cmocka_unit_test(test_threads_agree_to_rounding),
         cmocka_unit_test(test_kill_and_resume),
         cmocka_unit_test(test_divergence_stops_cleanly),
     };

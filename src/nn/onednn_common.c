@@ -3,6 +3,7 @@
 #ifdef RELSTAB_HAVE_ONEDNN
 #include <stdio.h>
 #include <stdlib.h>
+#include <omp.h>
 #include <string.h>
 
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -29,9 +30,10 @@ dnnl_stream_t rs_dnnl_stream(void) {
 
 void *rs_dnnl_cache_find(rs_dnnl_cache *c, const void *key, size_t key_len) {
     RS_ASSERT(key_len > 0 && key_len <= RS_DNNL_KEY_MAX);
+    int32_t threads = omp_get_max_threads();
     for (int i = 0; i < RS_DNNL_CACHE_SLOTS; i++) {
         rs_dnnl_cache_slot *s = &c->slots[i];
-        if (s->key_len == key_len && memcmp(s->key, key, key_len) == 0) {
+        if (s->key_len == key_len && s->threads == threads && memcmp(s->key, key, key_len) == 0) {
             s->last_use = ++c->tick;
             return s->value;
         }
@@ -52,6 +54,7 @@ void rs_dnnl_cache_put(rs_dnnl_cache *c, const void *key, size_t key_len, void *
     if (c->slots[idx].key_len) c->destroy(c->slots[idx].value);
     memcpy(c->slots[idx].key, key, key_len);
     c->slots[idx].key_len = key_len;
+    c->slots[idx].threads = omp_get_max_threads();
     c->slots[idx].last_use = ++c->tick;
     c->slots[idx].value = value;
 }

@@ -24,13 +24,15 @@ dnnl_stream_t rs_dnnl_stream(void);
  * layer of the largest zoo net (EfficientNet-B0 has 81 convolutions) at two or three batch sizes (training, the
  * last partial batch, measurement) without thrashing. Keys are small structs compared with memcmp, so callers
  * memset them to zero before filling (padding bytes). Values are owned by the cache and released with `destroy`
- * on eviction. Not thread-safe: ops are called from one thread of control (the OpenMP parallelism is inside each
+ * on eviction. A primitive is only reused under the thread count it was created with (oneDNN's OpenMP kernels
+ * partition their work, and their reductions, for that count): the count is part of the match. Not thread-safe: ops are called from one thread of control (the OpenMP parallelism is inside each
  * op), so a plain static table per op family is enough. */
 #define RS_DNNL_CACHE_SLOTS 256
 #define RS_DNNL_KEY_MAX 96
 typedef struct {
     unsigned char key[RS_DNNL_KEY_MAX];
     size_t key_len; /* 0: empty slot */
+    int32_t threads; /* omp_get_max_threads() when the primitive was created */
     uint64_t last_use;
     void *value;
 } rs_dnnl_cache_slot;
