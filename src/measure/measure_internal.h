@@ -67,6 +67,13 @@ rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch
 rs_status sens_median_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch, rs_mode mode, double mem,
                            rs_sens *per_seed, int32_t slot0, int64_t *forwarded);
 
+/* One draw on given inputs (given.c): x, xd, xn (P, C, H, W) the clean, deformed and noisy images, measured at
+ * nodes[0..n_nodes) by the pass of o->estimator with o->channel_mean, o->mode, o->batch (0: all P at once) and
+ * o->median_mem; the rest of o is not used. out (n_nodes) is filled as rs_measure fills one draw's rows. The net
+ * is (re)built for the batch if needed, keeping net->with_grad. For tests against independent implementations. */
+rs_status sens_given(rs_net *net, const float *x, const float *xd, const float *xn, int64_t P, const int32_t *nodes,
+                     int32_t n_nodes, const rs_measure_opts *o, rs_sens *out);
+
 /* The lower median (the element of rank floor((n-1)/2), as torch.median) of v[0..n); v is reordered. */
 double lower_median(double *v, int64_t n);
 /* The element of rank k (0-based) of v[0..n) in ascending order; v is reordered. */
