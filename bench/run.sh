@@ -5,7 +5,8 @@
 # ctest.
 # Environment: THREADS (default: all cores), SECONDS_PER (time budget per measurement, default 1),
 # NO_REF=1 to skip the slow reference path, ONLY=SUBSTRING to run only the ops whose name contains it, PYTHON to
-# name the interpreter that has torch.
+# name the interpreter that has torch. Then bench/bench_models.sh runs the whole-model jobs (training epochs and
+# steps, D, G, R measurement) against PyTorch, at THREADS if it is set, else at 1 and 2 threads; MODELS=0 skips them.
 set -euo pipefail
 if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
     echo "usage: bash bench/run.sh BUILD_DIR   (env: THREADS, SECONDS_PER, NO_REF=1, ONLY, PYTHON)" >&2
@@ -65,3 +66,8 @@ awk '
         }
         print "# fast/tch: relstab fast time over the faster PyTorch layout (below 1: relstab is faster)"
     }' "$tmp/c.txt" "$tmp/t.txt"
+
+if [ "${MODELS:-1}" != "0" ]; then
+    echo
+    bash "$here/bench_models.sh" "$build"
+fi

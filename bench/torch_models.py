@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""torch_models.py: the whole-model jobs of bench/bench_models.sh done by PyTorch on the CPU, so that the script can
+lay them next to relstab's. Three jobs, one subcommand each:
+
+  train-lenet  one epoch of LeNet on FashionMNIST (Debian's gz IDX files read with gzip + numpy, (x - 0.5) / 0.5,
+               batch 128, shuffled, SGD lr 0.05 momentum 0.9, weight decay 5e-4 on the weights with 2+ dimensions
+               only, as relstab train), then the test set evaluated at batch 500 (relstab's --test-batch default).
+               Prints the training images per second (the epoch's training loop only, as relstab's log.csv) and the
+               epoch's wall time (training + test).
+  steps        training steps of VGG11 and ResNet18 on random 3x32x32 inputs (batch 128, SGD momentum 0.9, weight
+               decay 5e-4 on weights), in channels-last (path "torch") and NCHW (path "torch_nchw"); the fastest and
+               the median step, in bench_models.c's line format.
+  measure      D, G, R at every node by the reference estimator (SPEC 1.2) on the exact inputs relstab used
+               (`relstab measure ... --dump DIR`: probe.npy, deformed.npy, noisy.npy): per-image numerators averaged
+               over the P images, the denominator torch.cdist(o, o).pow(2).mean() + 1e-10 over the clean outputs,
+               every node's output taken by a forward hook. Only the network passes and the estimator are timed.
+               --deno moments replaces cdist by the exact O(P N) identity (cdist is a P x P x N matrix product,
+               slow where torch's BLAS is slow: Debian's torch calls the reference BLAS).
+               With --weights (a safetensors file) and --csv (relstab's --out), prints the largest relative
+               difference of D, G and R between the two over the nodes both have.
+  save-weights writes a model's PyTorch initialisation as safetensors, for `relstab measure --weights`.
+
+The models are those of tests/fixtures/make_fixtures.py (the PyTorch reference architectures). LeNet's functional ops
+are modules here, named as torch.fx names them (relu, max_pool2d, ..., view), so that hooks see every node; the
+state_dict is unchanged. safetensors files are read and written with struct + json + numpy (the safetensors package
+is not needed). A benchmark only: nothing here is part of the build or of the tests.
+"""
+import argparse
+import csv
+import gzip
+import json
+import os
+import struct
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+class LeNet(nn.Module):
+    def __init__(self, channels=1, classes=10):
+        super().__init__()
+        side = 5 if channels == 3 else 4
+        self.conv1 = nn.Conv2d(channels, 6, 5)
+        self.relu = nn.ReLU()
+        self.max_pool2d = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.relu_1 = nn.ReLU()
+        self.max_pool2d_1 = nn.MaxPool2d(2)
+        self.view = nn.Flatten()
+        self.fc1 = nn.Linear(16 * side * side, 120)
+        self.relu_2 = nn.ReLU()
+        self.fc2 = nn.Linear(120, 84)
+        self.relu_3 = nn.ReLU()
+        self.fc3 = nn.Linear(84, classes)
+
+    def forward(self, x):
+        for m in self.children():  # registration order is the node order
+            x = m(x)
+        return x
+
+
+class VGG(nn.Module):
+    CFG = {11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]}
+
+    def __init__(self, depth=11, channels=3, classes=10):
+        super().__init__()
+        seq = [nn.ZeroPad2d(2)] if channels == 1 else []
+        c = channels
+        for v in self.CFG[depth]:
+            if v == "M":
+                seq.append(nn.MaxPool2d(2, 2))
+                continue
+            seq += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU()]
+            c = v
+        seq.append(nn.AvgPool2d(1, 1))
+        self.features = nn.Sequential(*seq)
+        self.view = nn.Flatten()
+        self.classifier = nn.Linear(512, classes)
+
+    def forward(self, x):
+        return self.classifier(self.view(self.features(x)))
+
+
+class Basic(nn.Module):
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != planes:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    def __init__(self, channels=3, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        cin = 64
+        for s in range(4):
+            blocks = []
+            for b in range(2):
+                blocks.append(Basic(cin, 64 << s, 2 if (b == 0 and s > 0) else 1))
+                cin = 64 << s
+            setattr(self, "layer%d" % (s + 1), nn.Sequential(*blocks))
+        self.linear = nn.Linear(512, classes)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.layer4(self.layer3(self.layer2(self.layer1(y))))
+        return self.linear(F.avg_pool2d(y, 4).flatten(1))
+
+
+def make_model(name, channels):
+    if name == "lenet":
+        return LeNet(channels)
+    if name == "vgg11":
+        return VGG(11, channels)
+    if name == "resnet18":
+        return ResNet18(channels)
+    raise SystemExit(f"torch_models.py: unknown model '{name}' (lenet, vgg11, resnet18)")
+
+
+def sgd(model, lr):
+    """SGD with momentum 0.9 and weight decay 5e-4 on parameters with 2+ dimensions only (relstab's default)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": rest, "weight_decay": 0.0}],
+                           lr=lr, momentum=0.9)
+
+
+# ------------------------------------------------------------------------------------------------ files
+
+ST_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8}
+
+
+def read_safetensors(path):
+    """{name: numpy array} of a safetensors file (8-byte little-endian header length, JSON header, data)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    if len(blob) < 8:
+        raise SystemExit(f"torch_models.py: {path}: too short for a safetensors file")
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n].decode("utf-8"))
+    data = blob[8 + n:]
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, end = e["data_offsets"]
+        out[name] = np.frombuffer(data[b:end], dtype=ST_DTYPES[e["dtype"]]).reshape(e["shape"]).copy()
+    return out
+
+
+def write_safetensors(path, tensors):
+    """Writes {name: float32 array} as safetensors: header padded with spaces to 8 bytes, tensors in order."""
+    header, chunks, at = {}, [], 0
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a, dtype=np.float32)
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + a.nbytes]}
+        chunks.append(a.tobytes())
+        at += a.nbytes
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * (-len(h) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(chunks))
+    os.replace(path + ".tmp", path)
+
+
+def load_weights(model, path):
+    """Loads a relstab checkpoint (or any safetensors file of the same state_dict) into model."""
+    st = read_safetensors(path)
+    sd = model.state_dict()
+    missing, extra = set(sd) - set(st), set(st) - set(sd)
+    if missing or extra:
+        raise SystemExit(f"torch_models.py: {path} does not match the model: missing {sorted(missing)}, "
+                         f"extra {sorted(extra)}")
+    model.load_state_dict({k: torch.from_numpy(v).reshape(sd[k].shape) for k, v in st.items()})
+
+
+def read_idx_gz(path):
+    """An IDX file (optionally gzipped) as a numpy uint8 array: big-endian magic 0x0000 08 ND, ND sizes, data."""
+    with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
+        buf = f.read()
+    magic = struct.unpack(">I", buf[:4])[0]
+    if magic >> 8 != 0x08:
+        raise SystemExit(f"torch_models.py: {path}: not an unsigned-byte IDX file (magic {magic:#x})")
+    nd = magic & 0xFF
+    dims = struct.unpack(">" + "I" * nd, buf[4:4 + 4 * nd])
+    return np.frombuffer(buf, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def fashion(data_dir, split):
+    """Images (N, 1, 28, 28) normalised (x / 255 - 0.5) / 0.5, and int64 labels."""
+    stem = "train" if split == "train" else "t10k"
+    x = read_idx_gz(os.path.join(data_dir, f"{stem}-images-idx3-ubyte.gz"))
+    y = read_idx_gz(os.path.join(data_dir, f"{stem}-labels-idx1-ubyte.gz"))
+    x = (torch.from_numpy(x.astype(np.float32) / 255.0) - 0.5) / 0.5
+    return x.unsqueeze(1).contiguous(), torch.from_numpy(y.astype(np.int64))
+
+
+# ------------------------------------------------------------------------------------------------ jobs
+
+
+def cmd_train_lenet(a):
+    t0 = time.perf_counter()
+    xtr, ytr = fashion(a.data, "train")
+    xte, yte = fashion(a.data, "test")
+    load_s = time.perf_counter() - t0
+    torch.manual_seed(a.seed)
+    model = LeNet(1)
+    opt = sgd(model, 0.05)
+    n = xtr.shape[0]
+    t0 = time.perf_counter()
+    model.train()
+    order = torch.randperm(n)
+    loss_sum = 0.0
+    for at in range(0, n, a.batch):
+        idx = order[at:at + a.batch]
+        x, y = xtr[idx], ytr[idx]
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss_sum += loss.item() * len(idx)
+    train_s = time.perf_counter() - t0
+    model.eval()
+    wrong = 0
+    with torch.no_grad():
+        for at in range(0, xte.shape[0], 500):
+            wrong += (model(xte[at:at + 500]).argmax(1) != yte[at:at + 500]).sum().item()
+    epoch_s = time.perf_counter() - t0
+    print(f"# torch_models train-lenet: {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(f"lenet_train images_per_s {n / train_s:.1f} epoch_s {epoch_s:.3f} train_loss {loss_sum / n:.4f} "
+          f"test_err {wrong / xte.shape[0]:.4f} load_s {load_s:.3f}")
+
+
+def time_steps(step, warmup, steps):
+    for _ in range(warmup):
+        step()
+    t = []
+    for _ in range(steps):
+        s = time.perf_counter()
+        step()
+        t.append(1e3 * (time.perf_counter() - s))
+    t.sort()
+    mid = len(t) // 2
+    return t[0], (t[mid] if len(t) % 2 else 0.5 * (t[mid - 1] + t[mid]))
+
+
+# forward FLOPs per image (2 x multiply-adds of conv and linear layers), as `relstab info MODEL` prints them
+FLOPS = {"vgg11": 305_539_072.0, "resnet18": 1_110_845_440.0}
+
+
+def cmd_steps(a):
+    print(f"# torch_models steps: batch {a.batch}, {torch.get_num_threads()} threads, {a.warmup} warm-up + "
+          f"{a.steps} timed steps, torch {torch.__version__}, mkldnn {torch.backends.mkldnn.is_available()}")
+    for name in ("vgg11", "resnet18"):
+        if a.only not in name:
+            continue
+        for cl, path in ((True, "torch"), (False, "torch_nchw")):
+            torch.manual_seed(0)
+            fmt = torch.channels_last if cl else torch.contiguous_format
+            model = make_model(name, 3).to(memory_format=fmt).train()
+            x = torch.randn(a.batch, 3, 32, 32).contiguous(memory_format=fmt)
+            y = torch.randint(0, 10, (a.batch,))
+            opt = sgd(model, 0.01)
+
+            def step():
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+            best, median = time_steps(step, a.warmup, a.steps)
+            flops = 3.0 * FLOPS[name] * a.batch
+            print(f"{name:<12} {'step':<6} {path:<12} {best:10.1f} {median:10.1f} {a.batch / (best * 1e-3):10.1f} "
+                  f"{flops / (best * 1e-3) * 1e-9:8.1f}", flush=True)
+
+
+def leaf_modules(model):
+    return [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
+
+
+def denominator(o, rule):
+    """mean over all P^2 ordered pairs (diagonal included) of ||o_p - o_q||^2, o (P, N). "cdist" is the reference's
+    torch.cdist(o, o).pow(2).mean(), O(P^2 N); "moments" the exact identity 2 (mean_p ||o_p||^2 - ||mean_p o_p||^2),
+    O(P N), in float64 whatever the run's dtype (the difference of two large terms: float32 would lose digits)."""
+    if rule == "cdist":
+        return torch.cdist(o, o).pow(2).mean().item()
+    o = o.double()
+    return (2.0 * (o.pow(2).sum(1).mean() - o.mean(0).pow(2).sum())).item()
+
+
+def measure_once(model, nodes, x0, x1, x2, batch, deno_rule):
+    """D, G, R per node by the reference estimator; returns ({node: (D, G, R)}, forward seconds, estimator seconds).
+    The clean outputs of every node are kept for the P^2 denominator; the perturbed ones are compared with them
+    batch by batch (the numerator is a sum over images, so this is the reference's value)."""
+    outs = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: outs.__setitem__(n, o)) for n, m in nodes]
+    names = [n for n, _ in nodes]
+    P = x0.shape[0]
+    t_fwd = t_est = 0.0
+    with torch.no_grad():
+        clean = {n: [] for n in names}
+        for at in range(0, P, batch):
+            s = time.perf_counter()
+            model(x0[at:at + batch])
+            t_fwd += time.perf_counter() - s
+            for n in names:
+                clean[n].append(outs[n].reshape(outs[n].shape[0], -1))
+        s = time.perf_counter()
+        clean = {n: torch.cat(v) for n, v in clean.items()}
+        t_est += time.perf_counter() - s
+        num = {}
+        for key, xs in (("D", x1), ("G", x2)):
+            acc = {n: 0.0 for n in names}
+            for at in range(0, P, batch):
+                s = time.perf_counter()
+                model(xs[at:at + batch])
+                t_fwd += time.perf_counter() - s
+                s = time.perf_counter()
+                for n in names:
+                    o = outs[n].reshape(outs[n].shape[0], -1)
+                    acc[n] += (o - clean[n][at:at + batch]).pow(2).sum().item()
+                t_est += time.perf_counter() - s
+            num[key] = {n: v / P for n, v in acc.items()}
+        s = time.perf_counter()
+        res = {}
+        for n in names:
+            deno = denominator(clean[n], deno_rule) + 1e-10
+            d, g = num["D"][n] / deno, num["G"][n] / deno
+            res[n] = (d, g, d / g)
+        t_est += time.perf_counter() - s
+    for h in hooks:
+        h.remove()
+    return res, t_fwd, t_est
+
+
+def compare(res, path):
+    """Largest relative difference |relstab - torch| / |torch| of D, G, R over the nodes both have."""
+    with open(path, newline="") as f:
+        rows = {r["node"]: r for r in csv.DictReader(f)}
+    common = [n for n in res if n in rows]
+    if not common:
+        raise SystemExit(f"torch_models.py: no node of {path} matches the model's nodes")
+    worst = {}
+    for i, key in enumerate(("D", "G", "R")):
+        diffs = [(abs(float(rows[n][key]) - res[n][i]) / abs(res[n][i]), n) for n in common]
+        worst[key] = max(diffs)
+    return worst, len(common), len(res)
+
+
+def cmd_measure(a):
+    dtype = {"float32": torch.float32, "float64": torch.float64}[a.dtype]
+    xs = [torch.from_numpy(np.load(os.path.join(a.dump, f + ".npy"))).to(dtype)
+          for f in ("probe", "deformed", "noisy")]
+    torch.manual_seed(0)
+    model = make_model(a.model, xs[0].shape[1])
+    if a.weights:
+        load_weights(model, a.weights)
+    model = model.to(dtype).eval()
+    nodes = leaf_modules(model)
+    best = None
+    for _ in range(a.repeat):
+        res, t_fwd, t_est = measure_once(model, nodes, *xs, a.batch, a.deno)
+        if best is None or t_fwd + t_est < best[0] + best[1]:
+            best = (t_fwd, t_est)
+    print(f"# torch_models measure: {a.model}, P = {xs[0].shape[0]}, {len(nodes)} nodes, {a.dtype}, batch {a.batch}, "
+          f"{torch.get_num_threads()} threads, denominator {a.deno}, best of {a.repeat}")
+    print(f"measure_{a.model} {a.dtype} {a.deno} seconds {best[0] + best[1]:.3f} forward_s {best[0]:.3f} "
+          f"estimator_s {best[1]:.3f}")
+    if a.csv:
+        worst, ncommon, nnodes = compare(res, a.csv)
+        print(f"diff_{a.model} {a.dtype} {a.deno} nodes {ncommon}/{nnodes} " + " ".join(
+            f"{k} {v:.3e} {n}" for k, (v, n) in worst.items()))
+        if a.verbose:
+            with open(a.csv, newline="") as f:
+                rows = {r["node"]: r for r in csv.DictReader(f)}
+            for n, (d, g, r) in res.items():
+                if n in rows:
+                    print(f"#   {n:<14} D {d:.8e} ({float(rows[n]['D']):.8e})  G {g:.8e} ({float(rows[n]['G']):.8e})"
+                          f"  R {r:.8e} ({float(rows[n]['R']):.8e})")
+
+
+def cmd_save_weights(a):
+    torch.manual_seed(a.seed)
+    model = make_model(a.model, a.channels)
+    write_safetensors(a.out, {k: v.numpy() for k, v in model.state_dict().items()})
+    print(f"wrote {a.out}: PyTorch's initialisation of {a.model} ({a.channels} channel(s)), seed {a.seed}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description="PyTorch CPU timings of bench/bench_models.sh's jobs")
+    ap.add_argument("--threads", type=int, default=0, help="threads (0: all cores)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("train-lenet", help="one epoch of LeNet on FashionMNIST")
+    p.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="directory of the gz IDX files")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("steps", help="training steps of VGG11 and ResNet18 on random 3x32x32 inputs")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--only", default="", help="run only the models whose name contains this")
+    p = sub.add_parser("measure", help="D, G, R by the reference estimator on relstab's dumped inputs")
+    p.add_argument("--model", required=True, help="lenet or vgg11")
+    p.add_argument("--dump", required=True, help="the directory of relstab measure --dump")
+    p.add_argument("--weights", help="safetensors weights (default: PyTorch's initialisation, seed 0)")
+    p.add_argument("--csv", help="relstab's --out CSV to compare with")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--deno", choices=("cdist", "moments"), default="cdist",
+                   help="the P^2 denominator: the reference's torch.cdist (default) or the exact O(P N) identity")
+    p.add_argument("--batch", type=int, default=100, help="images per forward (relstab's default)")
+    p.add_argument("--repeat", type=int, default=1, help="report the fastest of this many runs")
+    p.add_argument("--verbose", action="store_true", help="print every node's values")
+    p = sub.add_parser("save-weights", help="write PyTorch's initialisation as safetensors")
+    p.add_argument("--model", required=True)
+    p.add_argument("--channels", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    a = ap.parse_args()
+    for k in ("batch", "steps", "repeat"):
+        if getattr(a, k, 1) <= 0:
+            ap.error(f"--{k} must be positive")
+    torch.set_num_threads(a.threads if a.threads > 0 else os.cpu_count())
+    {"train-lenet": cmd_train_lenet, "steps": cmd_steps, "measure": cmd_measure,
+     "save-weights": cmd_save_weights}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
