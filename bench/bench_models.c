@@ -101,7 +101,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_models [--threads N] [--steps S] [--warmup W] [--batch B] [--only SUBSTRING]\n");
+            fprintf(stderr,
+                    "usage: bench_models [--threads N] [--steps S] [--warmup W] [--batch B] [--only SUBSTRING]\n");
             return 2;
         }
     }

@@ -115,16 +115,19 @@ relstab_measure() {
     echo "relstab measure $model --init, $t thread(s): best of $repeat: process wall $m_wall s, measure $m_in s"
 }
 
-# torch_models.py measure on a dump: sets tm_s (passes + estimator) and tm_note, and appends the D/G/R comparison to the notes.
+# torch_models.py measure on a dump: sets tm_s (passes + estimator) and tm_note; at the first thread count, appends
+# the D/G/R comparison to the notes.
 torch_measure() {
     local model=$1 t=$2 dtype=$3 deno=$4 rep=$5 weights=$6
     torch_run "$t" measure --model "$model" --dump "$tmp/${model}_dump" --weights "$weights" \
         --csv "$tmp/${model}_cmp.csv" --dtype "$dtype" --deno "$deno" --repeat "$rep"
     tm_s=$(field seconds "$tmp/py.txt")
-    tm_note="torch $dtype, $deno: passes $(field forward_s "$tmp/py.txt") s + estimator $(field estimator_s "$tmp/py.txt") s"
+    tm_note="torch $dtype, $deno: passes $(field forward_s "$tmp/py.txt") s"
+    tm_note+=" + estimator $(field estimator_s "$tmp/py.txt") s"
     if [ "$t" = "$t1" ]; then
-        awk -v m="$model" '/^diff_/ { printf "%-7s torch %s, denominator %-7s: nodes %s; max rel. diff D %s (%s), G %s (%s), R %s (%s)\n",
-            m, $2, $3, $5, $7, $8, $10, $11, $13, $14 }' "$tmp/py.txt" >>"$notes"
+        awk -v m="$model" '/^diff_/ {
+            printf "%-7s torch %s, denominator %-7s: nodes %s; max rel. diff D %s (%s), G %s (%s), R %s (%s)\n",
+                   m, $2, $3, $5, $7, $8, $10, $11, $13, $14 }' "$tmp/py.txt" >>"$notes"
     fi
 }
 
@@ -136,7 +139,8 @@ for t in $threads_list; do
         rates=() epochs=() walls=()
         for ((r = 0; r < repeat; r++)); do
             a=$(now)
-            "$relstab" train --model lenet --data "$data" --epochs 1 --threads "$t" --quiet --out "$tmp/train_run" >/dev/null
+            "$relstab" train --model lenet --data "$data" --epochs 1 --threads "$t" --quiet --out "$tmp/train_run" \
+                >/dev/null
             b=$(now)
             walls+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }')")
             rates+=("$(awk -F, 'NR == 2 { print -$7 }' "$tmp/train_run/log.csv")") # negated: best() takes the smallest
@@ -157,7 +161,8 @@ for t in $threads_list; do
             tc_epoch=$(field epoch_s "$tmp/py.txt")
             tc_wall=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }')
         fi
-        row "lenet epoch: train images/s, $t thr" "$rs_rate" "$tc_rate" rate "relstab: best of $repeat${py:+; torch: 1 run}"
+        row "lenet epoch: train images/s, $t thr" "$rs_rate" "$tc_rate" rate \
+            "relstab: best of $repeat${py:+; torch: 1 run}"
         row "lenet epoch: train + test s, $t thr" "$rs_epoch" "$tc_epoch" time
         row "lenet epoch: process wall s, $t thr" "$rs_wall" "$tc_wall" time "incl. start-up and data loading"
     fi

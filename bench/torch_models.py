@@ -293,53 +293,55 @@ def leaf_modules(model):
     return [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
 
 
-def denominator(o, rule):
-    """mean over all P^2 ordered pairs (diagonal included) of ||o_p - o_q||^2, o (P, N). "cdist" is the reference's
-    torch.cdist(o, o).pow(2).mean(), O(P^2 N); "moments" the exact identity 2 (mean_p ||o_p||^2 - ||mean_p o_p||^2),
-    O(P N), in float64 whatever the run's dtype (the difference of two large terms: float32 would lose digits)."""
-    if rule == "cdist":
-        return torch.cdist(o, o).pow(2).mean().item()
-    o = o.double()
-    return (2.0 * (o.pow(2).sum(1).mean() - o.mean(0).pow(2).sum())).item()
-
-
 def measure_once(model, nodes, x0, x1, x2, batch, deno_rule):
     """D, G, R per node by the reference estimator; returns ({node: (D, G, R)}, forward seconds, estimator seconds).
-    The clean outputs of every node are kept for the P^2 denominator; the perturbed ones are compared with them
-    batch by batch (the numerator is a sum over images, so this is the reference's value)."""
+    The perturbed outputs are compared with the clean ones batch by batch (the numerator is a sum over images, so
+    this is the reference's value). The denominator, the mean over all P^2 ordered pairs (diagonal included) of
+    ||o_p - o_q||^2: "cdist" is the reference's torch.cdist(o, o).pow(2).mean() on the clean outputs of all P images,
+    O(P^2 N); "moments" the exact identity 2 (mean_p ||o_p||^2 - ||mean_p o_p||^2), O(P N), its sums accumulated
+    batch by batch in float64 whatever the run's dtype (a difference of two large terms: float32 would lose digits)."""
     outs = {}
     hooks = [m.register_forward_hook(lambda m, i, o, n=n: outs.__setitem__(n, o)) for n, m in nodes]
     names = [n for n, _ in nodes]
     P = x0.shape[0]
     t_fwd = t_est = 0.0
+    clean = {n: [] for n in names}  # per batch: (b, N)
+    sq = {n: 0.0 for n in names}    # moments: sum_p ||o_p||^2
+    sv = {}                         # moments: sum_p o_p, (N) float64
     with torch.no_grad():
-        clean = {n: [] for n in names}
         for at in range(0, P, batch):
             s = time.perf_counter()
             model(x0[at:at + batch])
             t_fwd += time.perf_counter() - s
+            s = time.perf_counter()
             for n in names:
-                clean[n].append(outs[n].reshape(outs[n].shape[0], -1))
-        s = time.perf_counter()
-        clean = {n: torch.cat(v) for n, v in clean.items()}
-        t_est += time.perf_counter() - s
+                o = outs[n].reshape(outs[n].shape[0], -1)
+                clean[n].append(o)
+                if deno_rule == "moments":
+                    od = o.double()
+                    sq[n] += od.pow(2).sum().item()
+                    sv[n] = od.sum(0) + sv[n] if n in sv else od.sum(0)
+            t_est += time.perf_counter() - s
         num = {}
         for key, xs in (("D", x1), ("G", x2)):
             acc = {n: 0.0 for n in names}
-            for at in range(0, P, batch):
+            for i, at in enumerate(range(0, P, batch)):
                 s = time.perf_counter()
                 model(xs[at:at + batch])
                 t_fwd += time.perf_counter() - s
                 s = time.perf_counter()
                 for n in names:
-                    o = outs[n].reshape(outs[n].shape[0], -1)
-                    acc[n] += (o - clean[n][at:at + batch]).pow(2).sum().item()
+                    acc[n] += (outs[n].reshape(outs[n].shape[0], -1) - clean[n][i]).pow_(2).sum().item()
                 t_est += time.perf_counter() - s
             num[key] = {n: v / P for n, v in acc.items()}
         s = time.perf_counter()
         res = {}
         for n in names:
-            deno = denominator(clean[n], deno_rule) + 1e-10
+            if deno_rule == "cdist":
+                o = torch.cat(clean[n])
+                deno = torch.cdist(o, o).pow(2).mean().item() + 1e-10
+            else:
+                deno = 2.0 * (sq[n] / P - (sv[n] / P).pow(2).sum().item()) + 1e-10
             d, g = num["D"][n] / deno, num["G"][n] / deno
             res[n] = (d, g, d / g)
         t_est += time.perf_counter() - s
