@@ -202,10 +202,15 @@ def read_idx_gz(path):
 
 
 def fashion(data_dir, split):
-    """Images (N, 1, 28, 28) normalised (x / 255 - 0.5) / 0.5, and int64 labels."""
+    """Images (N, 1, 28, 28) normalised (x / 255 - 0.5) / 0.5, and int64 labels, of FashionMNIST's IDX files."""
     stem = "train" if split == "train" else "t10k"
-    x = read_idx_gz(os.path.join(data_dir, f"{stem}-images-idx3-ubyte.gz"))
-    y = read_idx_gz(os.path.join(data_dir, f"{stem}-labels-idx1-ubyte.gz"))
+
+    def path(kind):  # the gz file, or the uncompressed one (relstab reads both)
+        p = os.path.join(data_dir, f"{stem}-{kind}-ubyte")
+        return p + ".gz" if os.path.exists(p + ".gz") or not os.path.exists(p) else p
+
+    x = read_idx_gz(path("images-idx3"))
+    y = read_idx_gz(path("labels-idx1"))
     x = (torch.from_numpy(x.astype(np.float32) / 255.0) - 0.5) / 0.5
     return x.unsqueeze(1).contiguous(), torch.from_numpy(y.astype(np.int64))
 
