@@ -3,23 +3,9 @@
 # 5.2) and for FashionMNIST (when Debian's package is installed), `data show` writing a PNG grid of the right size,
 # and the errors: exit code 2 for a usage or argument problem, 1 for a bad or missing file, one line on stderr
 # naming the problem. Usage: bash data.sh /path/to/relstab
-set -u
-BIN=${1:?usage: data.sh /path/to/relstab}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/relstab-cli-data-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-expect_in() { # expect_in "text" "needle" "what"
-    case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in output: $1" ;; esac
-}
-expect_error() { # expect_error CODE "needle" args...: exit CODE, one line on stderr containing needle
-    local code=$1 needle=$2; shift 2
-    local err rc
-    err=$("$BIN" data "$@" 2>&1 >/dev/null); rc=$?
-    [ $rc -eq "$code" ] || fail "data $*: exit $rc, expected $code ($err)"
-    expect_in "$err" "$needle" "data $*"
-    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "data $*: more than one line on stderr: $err"
-}
+source "$(dirname "$0")/lib.sh"
+cli_init data "$@"
+expect_error() { local code=$1 needle=$2; shift 2; expect_status "$code" "$needle" data "$@"; }
 png_size() { # width height of a PNG from its IHDR
     local b
     b=($(od -An -tu1 -j16 -N8 "$1"))
@@ -101,8 +87,4 @@ expect_in "$out" "images     2 x 1 x 2 x 2 (uint8)" "tiny IDX"
 expect_in "$out" "classes    3" "tiny IDX classes = 1 + largest label"
 expect_in "$out" "labels     0:0 1:1 2:1" "tiny IDX histogram"
 
-if [ $FAILS -ne 0 ]; then
-    echo "$FAILS check(s) failed"
-    exit 1
-fi
-echo "data.sh: all checks passed"
+cli_done

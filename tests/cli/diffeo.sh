@@ -2,23 +2,9 @@
 # End-to-end test of `relstab diffeo`: the printed T range (SPEC.md 2.3 values), mode counts, errors with a
 # one-line reason and a non-zero exit, the PNG grid's size, the NPY outputs, thread-count invariance and the
 # round trip builtin image -> inputs.npy -> --npy. Usage: bash diffeo.sh /path/to/relstab
-set -u
-BIN=${1:?usage: diffeo.sh /path/to/relstab}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/relstab-cli-diffeo-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-expect_in() { # expect_in "text" "needle" "what"
-    case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in output: $1" ;; esac
-}
-expect_error() { # expect_error "needle" args...: non-zero exit, one line on stderr containing needle
-    local needle=$1; shift
-    local err rc
-    err=$("$BIN" diffeo "$@" 2>&1 >/dev/null); rc=$?
-    [ $rc -ne 0 ] || fail "diffeo $* exited 0"
-    expect_in "$err" "$needle" "diffeo $*"
-    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "diffeo $*: more than one line on stderr: $err"
-}
+source "$(dirname "$0")/lib.sh"
+cli_init diffeo "$@"
+expect_error() { local needle=$1; shift; expect_status nz "$needle" diffeo "$@"; }
 
 out=$("$BIN" diffeo --help) || fail "--help exited non-zero"
 expect_in "$out" "checkerboard" "--help names the built-in image"
@@ -93,8 +79,4 @@ if [ -d /usr/share/datasets/fashion-mnist ] || [ -d /usr/share/fashion-mnist ]; 
 fi
 expect_error "1-D signals" --data scale1d --png "$TMP/s.png"
 
-if [ $FAILS -ne 0 ]; then
-    echo "diffeo.sh: $FAILS failure(s)"
-    exit 1
-fi
-echo "diffeo.sh: all passed"
+cli_done

@@ -3,21 +3,9 @@
 # parameter counts, FLOPs), the model options (1-channel padding, the 1-D signal length, the released strides,
 # --tensors), and the errors: exit code 2 and one line on stderr naming the problem (unknown model with the list of
 # known ones, impossible input sizes, bad option values, options that do not apply). Usage: bash info.sh /path/to/relstab
-set -u
-BIN=${1:?usage: info.sh /path/to/relstab}
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-expect_in() { # expect_in "text" "needle" "what"
-    case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in output: $1" ;; esac
-}
-expect_error() { # expect_error CODE "needle" args...: exit CODE, one line on stderr containing needle
-    local code=$1 needle=$2; shift 2
-    local err rc
-    err=$("$BIN" info "$@" 2>&1 >/dev/null); rc=$?
-    [ $rc -eq "$code" ] || fail "info $*: exit $rc, expected $code ($err)"
-    expect_in "$err" "$needle" "info $*"
-    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "info $*: more than one line on stderr: $err"
-}
+source "$(dirname "$0")/lib.sh"
+cli_init info "$@"
+expect_error() { local code=$1 needle=$2; shift 2; expect_status "$code" "$needle" info "$@"; }
 
 out=$("$BIN" info --help) || fail "--help exited non-zero"
 expect_in "$out" "usage: relstab info MODEL" "--help"
@@ -95,6 +83,4 @@ expect_error 2 "1 output" gapmf --classes 10
 expect_error 2 "unknown option" vgg11 --bogus
 expect_error 2 "needs a value" vgg11 --size
 
-[ $FAILS -eq 0 ] && { echo "info.sh: all passed"; exit 0; }
-echo "info.sh: $FAILS failure(s)"
-exit 1
+cli_done

@@ -5,23 +5,9 @@
 # CSV, the local translations of twopoints, the median estimator, forward's output shapes, the spectrum CSV, and
 # the one-line errors (exit 2 for a bad argument, 1 for a file that does not fit).
 # Usage: bash measure.sh /path/to/relstab
-set -u
-BIN=${1:?usage: measure.sh /path/to/relstab}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/relstab-cli-measure-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-expect_in() { # expect_in "text" "needle" "what"
-    case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in output: $1" ;; esac
-}
-expect_error() { # expect_error CODE "needle" command args...: exit CODE, one line on stderr containing needle
-    local code=$1 needle=$2; shift 2
-    local err rc
-    err=$("$BIN" "$@" 2>&1 >/dev/null); rc=$?
-    [ $rc -eq "$code" ] || fail "$*: exit $rc, expected $code ($err)"
-    expect_in "$err" "$needle" "$*"
-    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "$*: more than one line on stderr: $err"
-}
+source "$(dirname "$0")/lib.sh"
+cli_init measure "$@"
+expect_error() { expect_status "$@"; } # expect_error CODE "needle" command args...
 npy_shape() { # the shape tuple in an NPY header, e.g. "(40, 6, 24, 24)"
     head -c 128 "$1" | LC_ALL=C tr -d '\0' | LC_ALL=C sed -n "s/.*'shape': \(([^)]*)\).*/\1/p"
 }
@@ -106,4 +92,4 @@ expect_error 1 "config.json" measure --run "$TMP/nonexistent"
 expect_error 2 "no --weights / --init" forward --run "$TMP/run" --init --input "$TMP/dump/probe.npy" --out "$TMP/x"
 expect_error 2 "give --input" forward --model lenet --init --out "$TMP/x"
 
-[ $FAILS -eq 0 ] && echo "measure.sh: all checks passed" || { echo "measure.sh: $FAILS failure(s)"; exit 1; }
+cli_done

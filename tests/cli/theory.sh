@@ -4,25 +4,11 @@
 # row per layer; the PNG is written by gnuplot; --compare reads the hand-written sens.csv fixture; --bias-study
 # prints the table and the onsets; bad flags exit 2 (usage) with one line on stderr.
 # Usage: bash theory.sh /path/to/relstab
-set -u
-BIN=${1:?usage: theory.sh /path/to/relstab}
+source "$(dirname "$0")/lib.sh"
+cli_init theory "$@"
+expect_error() { local code=$1 needle=$2; shift 2; expect_status "$code" "$needle" theory "$@"; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 FIX="$HERE/../fixtures/theory/pool1d_run"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/relstab-cli-theory-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-expect_in() { # expect_in "text" "needle" "what"
-    case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in output: $1" ;; esac
-}
-expect_error() { # expect_error CODE "needle" args...: exit CODE, one line on stderr containing needle
-    local code=$1 needle=$2; shift 2
-    local err rc
-    err=$("$BIN" theory "$@" 2>&1 >/dev/null); rc=$?
-    [ $rc -eq "$code" ] || fail "theory $*: exit $rc, expected $code ($err)"
-    expect_in "$err" "$needle" "theory $*"
-    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "theory $*: more than one line on stderr: $err"
-}
 slope() { # slope "output" Q: the fitted exponent of D, G or R
     printf '%s\n' "$1" | awk -v q="$2" '$1 == q && $3 == "+-" { print $2; exit }'
 }
@@ -102,8 +88,4 @@ expect_error 2 "--probes is for --dim 2" --probes 10
 expect_error 1 "above the 2048 MB limit" --dim 2 --stride 1 --filter 3 --size 1000000
 expect_error 2 "may not contain quotes" --depth 3 --plot "$TMP/it's.png"
 
-if [ $FAILS -ne 0 ]; then
-    echo "$FAILS failure(s)"
-    exit 1
-fi
-echo "theory CLI: all checks passed"
+cli_done

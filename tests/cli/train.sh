@@ -2,21 +2,9 @@
 # End-to-end test of `relstab train`: --help, one-line errors with a non-zero exit for bad flags, unknown models,
 # datasets a model cannot take and a hinge loss on a multi-class dataset; a short run on the 1-D task writes the
 # whole run directory, and a finished run is never overwritten. Usage: bash train.sh /path/to/relstab
-set -u
-BIN=${1:?usage: train.sh /path/to/relstab}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/relstab-cli-train-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-expect_in() { case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in output: $1" ;; esac; }
-expect_error() { # expect_error "needle" args...: non-zero exit, one line on stderr containing needle
-    local needle=$1; shift
-    local err rc
-    err=$("$BIN" train "$@" 2>&1 >/dev/null); rc=$?
-    [ $rc -ne 0 ] || fail "train $* exited 0"
-    expect_in "$err" "$needle" "train $*"
-    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "train $*: more than one line on stderr: $err"
-}
+source "$(dirname "$0")/lib.sh"
+cli_init train "$@"
+expect_error() { local needle=$1; shift; expect_status nz "$needle" train "$@"; }
 
 out=$("$BIN" train --help) || fail "--help exited non-zero"
 expect_in "$out" "--recipe" "--help lists --recipe"
@@ -53,4 +41,4 @@ expect_error "already holds a run" --model gapmf1d --data "$DATA" --recipe scale
 "$BIN" train --resume --out "$TMP/run" --quiet >/dev/null || fail "resume of a finished run failed"
 [ "$before" = "$(md5sum "$TMP/run/last.safetensors")" ] || fail "resuming a finished run changed its weights"
 
-if [ $FAILS -eq 0 ]; then echo "train.sh: all checks passed"; else echo "train.sh: $FAILS failures"; exit 1; fi
+cli_done
