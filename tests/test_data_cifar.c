@@ -1,6 +1,7 @@
 /* test_data_cifar.c: the CIFAR-10 / CIFAR-100 binary loader (src/data/cifar.c): small files written here (a few
  * records each) read back exactly, from DIR and from the archive's own sub-folder; hostile files (partial records,
  * labels out of range, empty or missing files) refused with a message naming the file. */
+#include "data_testutil.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -140,14 +141,6 @@ static void test_hostile(void **state) {
     buf[0] = 0;
 }
 
-static void expect_open_fails(const char *spec, int split, const char *words) {
-    rs_dataset *ds = NULL;
-    rs_status st = rs_dataset_open(spec, split, NULL, &ds);
-    if (st == RS_OK || !strstr(rs_last_error(), words)) fprintf(stderr, "expected '%s': %s\n", words, rs_last_error());
-    assert_int_not_equal(st, RS_OK);
-    assert_null(ds);
-    assert_non_null(strstr(rs_last_error(), words));
-}
 
 static void test_directory_errors(void **state) {
     const char *dir = tu_tmpdir("c10bad");

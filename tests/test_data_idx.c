@@ -2,6 +2,7 @@
  * through idx:DIR and mnist:DIR; hostile files (wrong magic, other data types, truncated data, trailing bytes,
  * corrupt gzip, counts that disagree, absurd dimensions, headers claiming more than the file holds) each refused
  * with a message naming the file and the problem. */
+#include "data_testutil.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -231,15 +232,6 @@ static void test_hostile_gzip(void **state) {
 }
 
 /* Directory-level errors: missing files, counts that disagree, labels out of range, wrong ranks. */
-static void expect_open_fails(const char *spec, int split, const char *words) {
-    rs_dataset *ds = (rs_dataset *)1;
-    rs_status st = rs_dataset_open(spec, split, NULL, &ds);
-    if (st == RS_OK || !strstr(rs_last_error(), words))
-        fprintf(stderr, "expected '%s', got status %d: %s\n", words, st, rs_last_error());
-    assert_int_not_equal(st, RS_OK);
-    assert_null(ds);
-    assert_non_null(strstr(rs_last_error(), words));
-}
 
 static void test_directory_errors(void **state) {
     fill_data();

@@ -2,6 +2,7 @@
  * written with rs_npy_write and read back exactly (the layout guessed or given); label arrays of every accepted
  * integer type and shape; and the refusals: counts that disagree, float64 images, NaN pixels, negative labels, test
  * labels beyond the training classes, missing files. */
+#include "data_testutil.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -132,14 +133,6 @@ static void test_roundtrips(void **state) {
     check(spec, RS_SPLIT_TRAIN, 3, 1);
 }
 
-static void expect_open_fails(const char *spec, int split, const char *words) {
-    rs_dataset *ds = NULL;
-    rs_status st = rs_dataset_open(spec, split, NULL, &ds);
-    if (st == RS_OK || !strstr(rs_last_error(), words)) fprintf(stderr, "expected '%s': %s\n", words, rs_last_error());
-    assert_int_not_equal(st, RS_OK);
-    assert_null(ds);
-    assert_non_null(strstr(rs_last_error(), words));
-}
 
 static void test_refusals(void **state) {
     const char *dir = tu_tmpdir("npybad");

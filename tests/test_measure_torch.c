@@ -27,6 +27,7 @@
  * their bounds; the plausible slips (deno over the P(P-1) pairs only, the upper median, a missing factor 2, one image
  * dropped) each move some node's numbers by 10 to 1800 times its bound (make_measure_fixtures.py prints this). */
 #include "testutil.h"
+#include "fixture_hash.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -42,22 +43,7 @@
 #define MAX_ROWS 512
 
 /* ---------------------------------------------------------------- the fixtures' hashed weights (make_fixtures.py) */
-static uint32_t lowbias32(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352du;
-    x ^= x >> 15;
-    x *= 0x846ca68bu;
-    x ^= x >> 16;
-    return x;
-}
-
-static float hashed(uint64_t t, uint64_t i, double offset, double scale) {
-    uint32_t key = (uint32_t)((t * 0x9E3779B9ull + i) & 0xffffffffull);
-    double u = (double)lowbias32(key) / 4294967296.0;
-    double two_u_minus_1 = 2.0 * u - 1.0;
-    double prod = scale * two_u_minus_1;
-    return (float)(offset + prod);
-}
+/* lowbias32 and hashed: fixture_hash.h */
 
 /* ---------------------------------------------------------------- fixture files */
 enum { Q_DNUM, Q_GNUM, Q_DENO, Q_D, Q_G, Q_R, NQ };

@@ -10,6 +10,7 @@
  * statistics renormalises without amplifying relative errors. Independent roundings add up to ~sqrt(50) 4e-6 ~ 3e-5
  * of a node's scale, so every compared value must agree within 1e-4 of the node's largest |value| (its scale). */
 #include "testutil.h"
+#include "fixture_hash.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,23 +22,7 @@
 #define GOLDEN_RTOL 1e-4
 
 /* ---------------------------------------------------------------- the fixtures' deterministic values */
-static uint32_t lowbias32(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352du;
-    x ^= x >> 15;
-    x *= 0x846ca68bu;
-    x ^= x >> 16;
-    return x;
-}
-
-/* Element i of hashed tensor t (make_fixtures.py's rule). */
-static float hashed(uint64_t t, uint64_t i, double offset, double scale) {
-    uint32_t key = (uint32_t)((t * 0x9E3779B9ull + i) & 0xffffffffull);
-    double u = (double)lowbias32(key) / 4294967296.0;
-    double two_u_minus_1 = 2.0 * u - 1.0;
-    double prod = scale * two_u_minus_1;
-    return (float)(offset + prod);
-}
+/* lowbias32 and hashed: fixture_hash.h */
 
 /* ---------------------------------------------------------------- fixture files */
 typedef struct {
