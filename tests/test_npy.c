@@ -119,6 +119,16 @@ static void hostile(int major, const char *header, size_t data_len, const char *
     assert_non_null(strstr(rs_last_error(), "evil.npy"));
     assert_non_null(strstr(rs_last_error(), needle));
     assert_null(a.data);
+    /* the same bytes as a file: rs_npy_read (which reads the header, then the data in place) refuses them too */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/evil.npy", tu_tmpdir("npyevil"));
+    assert_int_equal(rs_write_file_atomic(path, b, len), RS_OK);
+    s = rs_npy_read(path, &a);
+    if (s != RS_ERR_FORMAT || !strstr(rs_last_error(), needle))
+        fprintf(stderr, "file %s: status %d, message '%s', expected '%s'\n", header, s, rs_last_error(), needle);
+    assert_int_equal(s, RS_ERR_FORMAT);
+    assert_non_null(strstr(rs_last_error(), needle));
+    assert_null(a.data);
     free(b);
 }
 

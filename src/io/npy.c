@@ -6,6 +6,9 @@
 #include "relstab/io.h"
 
 #include <stdlib.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <stdio.h>
 #include <string.h>
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -172,9 +175,11 @@ static rs_status parse_dict(npy_cursor *c, rs_npy *out) {
 }
 
 /* ---------------------------------------------------------------- reading */
-rs_status rs_npy_parse(const void *buf, size_t len, const char *source, rs_npy *out) {
-    const uint8_t *b = buf;
-    const char *src = source ? source : "(memory)";
+/* Parses the preamble and header dict of an NPY image of total_len bytes whose first `len` bytes are in buf (len
+ * may stop short of the data): fills *out (without data) and the data's offset, after checking that the data
+ * section is exactly the shape's byte size. */
+static rs_status parse_header(const uint8_t *b, size_t len, size_t total_len, const char *src, rs_npy *out,
+                              size_t *data_offset) {
     memset(out, 0, sizeof *out);
     if (len < 10 || memcmp(b, npy_magic, 6) != 0)
         return rs_error(RS_ERR_FORMAT, "%s: not an NPY file (no \\x93NUMPY magic)", src);
@@ -186,9 +191,10 @@ rs_status rs_npy_parse(const void *buf, size_t len, const char *source, rs_npy *
     if (len < pre) return rs_error(RS_ERR_FORMAT, "%s: truncated NPY preamble", src);
     hlen = major == 1 ? (size_t)b[8] | (size_t)b[9] << 8
                       : (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
-    if (hlen > len - pre)
+    if (hlen > total_len - pre)
         return rs_error(RS_ERR_FORMAT, "%s: header length %zu but only %zu bytes follow (truncated file?)", src, hlen,
-                        len - pre);
+                        total_len - pre);
+    if (hlen > len - pre) return rs_error(RS_ERR_FORMAT, "%s: header of %zu bytes not read", src, hlen);
     npy_cursor c = {(const char *)b + pre, (const char *)b + pre + hlen, src};
     rs_npy a;
     memset(&a, 0, sizeof a);
@@ -199,28 +205,63 @@ rs_status rs_npy_parse(const void *buf, size_t len, const char *source, rs_npy *
             return rs_error(RS_ERR_FORMAT, "%s: the shape's element count overflows", src);
     if (rs_mul_size(numel, rs_dtype_size(a.dtype), &nbytes) != 0)
         return rs_error(RS_ERR_FORMAT, "%s: the shape's byte size overflows", src);
-    size_t have = len - pre - hlen;
+    size_t have = total_len - pre - hlen;
     if (have != nbytes) {
         char sb[160];
         return rs_error(RS_ERR_FORMAT, "%s: %zu data bytes but shape %s of %s needs %zu (%s)", src, have,
                         rs_shape_str(sb, sizeof sb, a.ndim, a.shape), npy_descr(a.dtype), nbytes,
                         have < nbytes ? "truncated" : "trailing bytes");
     }
-    a.data = rs_alloc(nbytes);
-    if (!a.data) return rs_error(RS_ERR_NOMEM, "%s: cannot allocate %zu bytes", src, nbytes);
-    memcpy(a.data, b + pre + hlen, nbytes);
     a.nbytes = nbytes;
     *out = a;
+    *data_offset = pre + hlen;
     return RS_OK;
 }
 
+rs_status rs_npy_parse(const void *buf, size_t len, const char *source, rs_npy *out) {
+    const char *src = source ? source : "(memory)";
+    size_t off;
+    RS_TRY(parse_header(buf, len, len, src, out, &off));
+    out->data = rs_alloc(out->nbytes);
+    if (!out->data) return rs_error(RS_ERR_NOMEM, "%s: cannot allocate %zu bytes", src, out->nbytes);
+    memcpy(out->data, (const uint8_t *)buf + off, out->nbytes);
+    return RS_OK;
+}
+
+/* Reads the header, then the data straight into the array's buffer: the file is never held twice in memory. */
 rs_status rs_npy_read(const char *path, rs_npy *out) {
     memset(out, 0, sizeof *out);
-    void *data;
-    size_t len;
-    RS_TRY(rs_read_file(path, &data, &len, 0));
-    rs_status s = rs_npy_parse(data, len, path, out);
-    rs_free(data);
+    FILE *f = fopen(path, "rb");
+    if (!f) return rs_error(RS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    rs_status s = RS_OK;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) s = rs_error(RS_ERR_IO, "%s is not a regular file", path);
+    size_t total = s == RS_OK ? (size_t)st.st_size : 0, head_len = 0, off = 0;
+    uint8_t *head = NULL;
+    if (s == RS_OK) { /* the preamble says how long the header is (at most 12 + 2^32 bytes; cap by the file) */
+        uint8_t pre[12];
+        size_t got = fread(pre, 1, sizeof pre, f);
+        size_t hlen = got >= 10 ? (size_t)pre[8] | (size_t)pre[9] << 8 : 0;
+        if (got == 12 && pre[6] >= 2) hlen |= (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+        head_len = got + hlen < total ? got + hlen : total; /* covers the dict (v1 starts it at 10, v2/3 at 12) */
+        head = rs_alloc(head_len ? head_len : 1);
+        if (!head) s = rs_error(RS_ERR_NOMEM, "%s: cannot allocate the header", path);
+        if (s == RS_OK) {
+            memcpy(head, pre, got < head_len ? got : head_len);
+            if (head_len > got && fread(head + got, 1, head_len - got, f) != head_len - got)
+                s = rs_error(RS_ERR_IO, "short read on %s", path);
+        }
+        if (s == RS_OK) s = parse_header(head, head_len, total, path, out, &off);
+    }
+    rs_free(head);
+    if (s == RS_OK) {
+        out->data = rs_alloc(out->nbytes);
+        if (!out->data) s = rs_error(RS_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, out->nbytes);
+        else if (fseek(f, (long)off, SEEK_SET) != 0 || fread(out->data, 1, out->nbytes, f) != out->nbytes)
+            s = rs_error(RS_ERR_IO, "short read on %s", path);
+    }
+    fclose(f);
+    if (s != RS_OK) rs_npy_free(out);
     return s;
 }
 
