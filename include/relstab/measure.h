@@ -98,6 +98,16 @@ rs_status rs_measure_default_nodes(const rs_net *net, int32_t **nodes, int32_t *
 rs_status rs_measure_parse_nodes(const rs_net *net, const char *list, int32_t **nodes, int32_t *n);
 
 /* ---------------------------------------------------------------- results */
+/* What a row's numbers are worth. A node whose clean representations are all equal (constant outputs, all-zero
+ * weights) has a denominator made of the 1e-10 guard alone, so D and G are meaningless (~1e13 x the numerator);
+ * a node whose noise numerator G_num is 0 (e.g. --delta 0: no deformation, so no noise either) has no R. */
+typedef enum {
+    RS_SENS_OK = 0,
+    RS_SENS_ZERO_DENOMINATOR = 1, /* deno is the 1e-10 guard alone, or G_num = 0 (R = D / G undefined) */
+    RS_SENS_NAN = 2,              /* a NaN or infinity in the representations (D_num, G_num or deno not finite) */
+} rs_sens_flag;
+const char *rs_sens_flag_name(rs_sens_flag f); /* "ok", "zero_denominator", "nan" */
+
 typedef struct {
     int32_t node;
     char name[RS_NAME_MAX];
@@ -106,6 +116,7 @@ typedef struct {
     double D, G, R;
     double D_se, G_se, R_se; /* standard errors (docs/measure.md: over images for one draw, over draws for K > 1) */
     double D_num, G_num, deno;
+    rs_sens_flag flag;     /* combined rows: the worst flag over the draws */
 } rs_sens;
 
 typedef struct {
@@ -120,6 +131,7 @@ typedef struct {
     int32_t batch;          /* images per forward actually used */
     int64_t images_forwarded;
     double seconds;
+    int32_t n_flagged;      /* rows whose flag is not RS_SENS_OK */
 } rs_measure_result;
 void rs_measure_result_free(rs_measure_result *r);
 
@@ -148,8 +160,11 @@ rs_status rs_measure_write_csv(const char *path, const rs_measure_result *r, con
 /* The same as JSON: {"settings": {...}, "nodes": [{...}, ...], "per_seed": [[...], ...]}. */
 rs_status rs_measure_write_json(const char *path, const rs_measure_result *r, const rs_measure_opts *o,
                                 const rs_measure_tags *t);
-/* An aligned table: node, op, neurons, D +- se, G +- se, R +- se. */
+/* An aligned table: node, op, neurons, D +- se, G +- se, R +- se, and the flag of rows that are not ok. */
 void rs_measure_print(FILE *f, const rs_measure_result *r);
+/* "relstab measure: warning: ..." lines on f naming the flagged nodes (one per flag kind); nothing when every row
+ * is ok. Returns the number of flagged rows. */
+int32_t rs_measure_warn_flags(FILE *f, const char *who, const rs_measure_result *r);
 
 /* For the trainer (train --track-every K): measures D, G, R at every node except the input of net on the fixed
  * probe set probe[0..o->P) of ds with options o, and appends the rows to csv_path (the tidy CSV above, with the

@@ -150,6 +150,10 @@ static int parse(int argc, char **argv, opts *o) {
     if (o->mode && strcmp(o->mode, "init") && strcmp(o->mode, "trained"))
         return cli_usage_error(CMD, "--mode expects init or trained, got '%s'", o->mode);
     if (o->append && !o->out) return cli_usage_error(CMD, "--append needs --out FILE");
+    if (o->m.P < (o->m.estimator == RS_EST_MEDIAN ? 3 : 2))
+        return cli_usage_error(CMD, "--P %lld: the %s estimator needs P >= %d probe images (its denominator compares "
+                               "images)", (long long)o->m.P, rs_estimator_name(o->m.estimator),
+                               o->m.estimator == RS_EST_MEDIAN ? 3 : 2);
     if (!o->have_init_seed) o->src.init_seed = o->m.seed;
     return 0;
 }
@@ -209,6 +213,14 @@ static int run(opts *o) {
         if (o->out) printf("wrote %s\n", o->out);
         if (o->json) printf("wrote %s\n", o->json);
         if (o->m.dump_dir) printf("wrote %s/{index,probe,deformed,noisy}.npy\n", o->m.dump_dir);
+    }
+    if (!s) {
+        fflush(stdout);
+        rs_measure_warn_flags(stderr, "relstab " CMD, &r);
+        if (r.n_flagged == r.n_nodes) {
+            fprintf(stderr, "relstab %s: every node is degenerate (flag column): no usable D, G or R\n", CMD);
+            rc = 1;
+        }
     }
     rs_measure_result_free(&r);
     rs_free(nodes);

@@ -202,6 +202,33 @@ static void combine(rs_measure_result *res) {
     }
 }
 
+/* ---------------------------------------------------------------- flags */
+const char *rs_sens_flag_name(rs_sens_flag f) {
+    return f == RS_SENS_NAN ? "nan" : f == RS_SENS_ZERO_DENOMINATOR ? "zero_denominator" : "ok";
+}
+
+static rs_sens_flag flag_of(const rs_sens *q) {
+    if (!isfinite(q->D_num) || !isfinite(q->G_num) || !isfinite(q->deno)) return RS_SENS_NAN;
+    if (!(q->deno - 1e-10 > 0) || !(q->G_num > 0)) return RS_SENS_ZERO_DENOMINATOR;
+    return RS_SENS_OK;
+}
+
+/* Every draw's flag, the combined rows' as the worst over draws (and their own numbers); res->n_flagged. */
+static void flag_rows(rs_measure_result *res) {
+    int32_t nn = res->n_nodes;
+    res->n_flagged = 0;
+    for (int32_t k = 0; k < nn; k++) {
+        rs_sens_flag worst = flag_of(&res->rows[k]);
+        for (int32_t s = 0; s < res->seeds; s++) {
+            rs_sens *q = &res->per_seed[(size_t)s * nn + k];
+            q->flag = flag_of(q);
+            worst = q->flag > worst ? q->flag : worst;
+        }
+        res->rows[k].flag = worst;
+        res->n_flagged += worst != RS_SENS_OK;
+    }
+}
+
 /* ---------------------------------------------------------------- rs_measure */
 void rs_measure_result_free(rs_measure_result *r) {
     rs_free(r->rows);
@@ -210,7 +237,12 @@ void rs_measure_result_free(rs_measure_result *r) {
 }
 
 static rs_status check_opts(const rs_net *net, const rs_dataset *ds, const int64_t *probe, const rs_measure_opts *o) {
-    if (o->P < 1) return rs_error(RS_ERR_ARG, "the probe set needs P >= 1 images, got %lld", (long long)o->P);
+    /* with P = 1 the denominator is the 1e-10 guard alone; the median of the P^2 pair distances (the diagonal
+       included) is 0 for P = 2 */
+    int64_t pmin = o->estimator == RS_EST_MEDIAN ? 3 : 2;
+    if (o->P < pmin)
+        return rs_error(RS_ERR_ARG, "the %s estimator needs P >= %lld probe images (the denominator compares images), "
+                        "got P = %lld", rs_estimator_name(o->estimator), (long long)pmin, (long long)o->P);
     if (o->P > INT32_MAX) return rs_error(RS_ERR_ARG, "P = %lld is too large", (long long)o->P);
     if (o->seeds < 1 || o->seeds > RS_MEASURE_MAX_SEEDS)
         return rs_error(RS_ERR_ARG, "seeds must be between 1 and %d, got %d", RS_MEASURE_MAX_SEEDS, o->seeds);
@@ -316,7 +348,7 @@ rs_status rs_measure(rs_net *net, const rs_dataset *ds, const int64_t *probe, co
             q->op = net->nodes[nodes[i]].op;
             q->neurons = L.numel[i];
         }
-    if (!s) combine(res);
+    if (!s) combine(res), flag_rows(res);
     if (have_gen) gen_free(&g);
     rep_layout_free(&L);
     rs_free(own);
