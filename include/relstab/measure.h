@@ -93,9 +93,25 @@ rs_status rs_probe_select(const rs_dataset *ds, int64_t P, rs_probe_kind kind, u
 /* ---------------------------------------------------------------- nodes */
 /* Every node except the input "x" (the default list). *nodes is allocated (rs_free). */
 rs_status rs_measure_default_nodes(const rs_net *net, int32_t **nodes, int32_t *n);
-/* A comma-separated list of node names ("conv1,relu,fc3"; "all" = every node except the input, "x" allowed).
- * An unknown name is an error that lists the net's nodes. *nodes is allocated (rs_free). */
+/* A node selection, the one syntax of measure, forward and theory --compare (docs/measure.md): comma-separated
+ * tokens, each
+ *   a node name ("conv1", "x" allowed): that node (a name selected twice is an error);
+ *   a glob pattern on names (fnmatch: "features.*", "conv.?.mul"): every matching node but the input;
+ *   a node type: an op name (conv2d, relu, maxpool, batchnorm, linear, ... as rs_op_name) or an alias (conv, bn,
+ *     fc, pool, swish): every node of that type; a word that is both a node name and a type is the node;
+ *   "type:T" (T and the tokens after it are types), "name:N" (back to names);
+ *   "all": every node but the input.
+ * Pattern and type matches keep the net's order and skip nodes already selected. An unknown word, a pattern
+ * matching nothing or a type absent from the net is an error naming it. "reference" alone is
+ * rs_measure_reference_nodes. *nodes is allocated (rs_free). */
 rs_status rs_measure_parse_nodes(const rs_net *net, const char *list, int32_t **nodes, int32_t *n);
+/* The same over n items given by name and type name (ops may be NULL: then types cannot be selected; an item of
+ * type "input" is never matched by a pattern, a type other than input, or "all"). *sel: item indices. */
+rs_status rs_select_nodes(const char *const *names, const char *const *ops, int32_t n, const char *spec,
+                          int32_t **sel, int32_t *n_sel);
+/* The nodes the reference measurement keeps (the authors' torch.fx node list less x, size, view, squeeze, dropout
+ * and names containing size, sub, floordiv, numel or pow). */
+rs_status rs_measure_reference_nodes(const rs_net *net, int32_t **nodes, int32_t *n);
 
 /* ---------------------------------------------------------------- results */
 /* What a row's numbers are worth. A node whose clean representations are all equal (constant outputs, all-zero

@@ -195,6 +195,12 @@ typedef struct {
  * docs/theory.md describes; keeps nodes whose name contains node_filter (NULL or "" = all). *layers is
  * rs_free'd by the caller. */
 rs_status rs_theory_read_sens(const char *path, const char *node_filter, rs_theory_net_layer **layers, int *n);
+/* The same, then a node selection among the remaining nodes: nodes as rs_measure_parse_nodes (names, glob patterns,
+ * types from the op column, "all"), or NULL for the nodes the pooling model describes: the ReLU outputs before the
+ * first linear node (op column), else the conv.{l}.mul nodes of the 1-D nets, else every node. note (may be NULL)
+ * receives "K of M nodes (what)". */
+rs_status rs_theory_read_sens_nodes(const char *path, const char *node_filter, const char *nodes,
+                                    rs_theory_net_layer **layers, int *n, char *note, size_t note_len);
 
 /* ---------------------------------------------------------------- reports */
 /* The per-layer table, the fit range and the exponents with their uncertainties. */

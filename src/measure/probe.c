@@ -99,55 +99,6 @@ rs_status rs_measure_default_nodes(const rs_net *net, int32_t **nodes, int32_t *
     return RS_OK;
 }
 
-/* "x, conv1, relu, ..." into buf (cut with "..." when long). */
-static const char *node_names(const rs_net *net, char *buf, size_t len) {
-    size_t k = 0;
-    buf[0] = 0;
-    for (int32_t i = 0; i < net->n_nodes && k + 8 < len; i++) {
-        int w = snprintf(buf + k, len - k, "%s%s", i ? ", " : "", net->nodes[i].name);
-        if (w < 0 || (size_t)w >= len - k - 4) {
-            snprintf(buf + k, len - k, ", ...");
-            break;
-        }
-        k += (size_t)w;
-    }
-    return buf;
-}
-
-rs_status rs_measure_parse_nodes(const rs_net *net, const char *list, int32_t **nodes, int32_t *n) {
-    if (!strcmp(list, "all")) return rs_measure_default_nodes(net, nodes, n);
-    size_t len = strlen(list);
-    *nodes = rs_alloc((len + 1) * sizeof(int32_t)); /* at most len + 1 names */
-    char *copy = rs_alloc(len + 1);
-    if (!*nodes || !copy) {
-        rs_free(*nodes), rs_free(copy);
-        *nodes = NULL;
-        return rs_error(RS_ERR_NOMEM, "out of memory for the node list");
-    }
-    memcpy(copy, list, len + 1);
-    *n = 0;
-    rs_status s = RS_OK;
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok && !s; tok = strtok_r(NULL, ",", &save)) {
-        int32_t id = rs_net_find(net, tok);
-        if (id < 0) {
-            char names[2048];
-            s = rs_error(RS_ERR_ARG, "unknown node '%s' (the net's nodes: %s)", tok, node_names(net, names, sizeof names));
-        } else {
-            for (int32_t i = 0; i < *n; i++)
-                if ((*nodes)[i] == id) s = rs_error(RS_ERR_ARG, "node '%s' is listed twice", tok);
-            (*nodes)[(*n)++] = id;
-        }
-    }
-    if (!s && *n == 0) s = rs_error(RS_ERR_ARG, "the node list '%s' names no node", list);
-    rs_free(copy);
-    if (s) {
-        rs_free(*nodes);
-        *nodes = NULL;
-    }
-    return s;
-}
-
 /* ---------------------------------------------------------------- representations */
 rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes, int32_t n, int32_t chmean) {
     memset(L, 0, sizeof *L);
