@@ -40,6 +40,8 @@ typedef struct {
     double noise_norm; /* <= 0: ||eta|| = ||x_d - x|| per probe (= sqrt 2); > 0: this fixed norm */
     uint64_t seed;
     uint32_t repeat;   /* noise stream sub-id (independent noise draws for the same seed) */
+    struct rs_bar_s *progress; /* not NULL: an rs_bar (relstab/progress.h) started by the caller, updated with the
+                                  probes done (total = 2 x probes: two passes); the results do not depend on it */
 } rs_theory_config;
 
 /* The defaults (SPEC 6.1): 1D, stride 2, filter 2, depth 8, automatic size, bias 0, zero padding, matched

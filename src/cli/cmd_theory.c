@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "relstab/progress.h"
 #include "relstab/theory.h"
 
 const char rs_cmd_theory_help[] = "the constant-filter pooling model: D, G, R per layer, laws and fitted exponents";
@@ -180,10 +181,13 @@ static double mem_available(void) {
     return kb < 0 ? -1 : kb * 1024.0;
 }
 
-/* Refuses a model run whose buffers (rs_theory_bytes) exceed --max-mem or the memory available, before any work. */
-static rs_status check_memory(const options *o) {
+/* Refuses a model run whose buffers (rs_theory_bytes) exceed --max-mem or the memory available, before any work;
+ * starts the progress bar of the run (two passes over the probes). */
+static rs_status check_memory(const options *o, rs_bar *bar) {
     rs_theory_config c = o->cfg;
+    rs_bar_start(bar, "theory model", 1, "probes", 1, 0);
     RS_TRY(rs_theory_resolve(&c));
+    rs_bar_start(bar, "theory model", 2 * c.probes, "probes", 0, -1);
     double need = (double)rs_theory_bytes(&c, rs_get_threads());
     double cap = o->max_mem > 0 ? o->max_mem : mem_available();
     if (cap > 0 && need > cap)
@@ -214,10 +218,19 @@ int rs_cmd_theory(int argc, char **argv) {
         o.cfg.depth = default_depth(&o);
     }
     rs_theory_result r;
-    if ((st = check_memory(&o)) != RS_OK || (st = rs_theory_run(&o.cfg, &r)) != RS_OK) {
+    rs_bar bar;
+    if ((st = check_memory(&o, &bar)) == RS_OK) {
+        o.cfg.progress = &bar;
+        st = rs_theory_run(&o.cfg, &r);
+        o.cfg.progress = NULL;
+    }
+    if (st != RS_OK) {
+        rs_bar_end(&bar);
         rs_free(net);
         return cli_fail(CMD, st);
     }
+    rs_bar_line(&bar, "theory: the model ran %lld probes x 2 passes, depth %d, in %.2f s", (long long)r.n_probes,
+                r.cfg.depth, r.seconds);
     rs_theory_print(stdout, &r);
     if (net) rs_theory_print_compare(stdout, &r, net, n_net);
     if (o.csv && (st = rs_theory_write_csv(o.csv, &r)) == RS_OK) printf("wrote %s\n", o.csv);

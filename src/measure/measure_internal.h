@@ -3,6 +3,7 @@
  * seed combination. Not a public API. */
 #pragma once
 #include "relstab/measure.h"
+#include "relstab/progress.h"
 
 /* The resolved perturbation. */
 typedef enum { MV_DIFFEO = 0, MV_TRANSLATE2D = 1, MV_TRANSLATE1D = 2 } mv_kind;
@@ -31,6 +32,7 @@ typedef struct {
     int32_t *pos;         /* (bmax, 4) active pixels */
     float *x, *xd, *xn;   /* batch mode: (bmax, d), (K, bmax, d), (K, bmax, d); whole mode: (P, d), (K, P, d) x2 */
     float *xraw;          /* whole mode with smoothing: (P, d) raw images (for --dump) */
+    rs_bar *bar;          /* progress of the pass (probe images done), or NULL */
 } gen;
 
 /* Resolves the perturbation for ds and o (errors name the option), allocates for batches of bmax. */

@@ -141,6 +141,7 @@ rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch
                     biv_add(&m.acc[(size_t)r * nn + k], m.dn[(size_t)k * batch + p], m.gn[(size_t)k * batch + p]);
         }
         *forwarded += (int64_t)n * (1 + 2 * K);
+        if (g->bar) rs_bar_update(g->bar, pos0 + n, NULL);
     }
     for (int32_t k = 0; k < nn && !s; k++) {
         double sum = 0;
@@ -287,8 +288,13 @@ static rs_status run_passes(rs_net *net, const rs_dataset *ds, const int64_t *pr
     pb.probe = probe ? NULL : rs_alloc((size_t)o->P * sizeof(int64_t));
     if (!probe && !pb.probe) return rs_error(RS_ERR_NOMEM, "out of memory for the probe indices");
     rs_status s = RS_OK;
+    rs_bar bar;
     for (int32_t i = 0; i < passes && !s; i++) {
         double t0 = rs_now();
+        char label[64];
+        snprintf(label, sizeof label, "measure pass %d/%d", (int)i + 1, (int)passes);
+        rs_bar_start(&bar, label, o->P, "img", !o->progress, -1);
+        g->bar = &bar;
         for (int32_t r = 0; r < K; r++) pb.repeats[r] = (uint32_t)(o->resample ? i : r);
         if (!probe) s = rs_probe_select(ds, o->P, o->probe, o->seed, (uint32_t)(o->resample ? i : 0), pb.probe);
         if (!s) s = gen_start(g, probe ? probe : pb.probe, o->P, pb.repeats, K, o->dump_dir != NULL);
@@ -301,9 +307,12 @@ static rs_status run_passes(rs_net *net, const rs_dataset *ds, const int64_t *pr
             s = sens_mean_pass(net, g, L, batch, o->mode, res->per_seed, i, &res->images_forwarded);
         else if (!s)
             s = sens_median_pass(net, g, L, batch, o->mode, o->median_mem, res->per_seed, i, &res->images_forwarded);
-        if (!s && o->progress)
-            fprintf(stderr, "measure: pass %d/%d: %lld probe images, %d draw%s, %d nodes, %.2f s\n", (int)i + 1,
-                    (int)passes, (long long)o->P, (int)K, K > 1 ? "s" : "", (int)L->n_nodes, rs_now() - t0);
+        if (!s)
+            rs_bar_line(&bar, "measure: pass %d/%d: %lld probe images, %d draw%s, %d nodes, %.2f s", (int)i + 1,
+                        (int)passes, (long long)o->P, (int)K, K > 1 ? "s" : "", (int)L->n_nodes, rs_now() - t0);
+        else
+            rs_bar_end(&bar);
+        g->bar = NULL;
     }
     rs_free(pb.probe);
     return s;
