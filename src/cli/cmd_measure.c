@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/out_path.h"
 #include "relstab/measure.h"
 
 const char rs_cmd_measure_help[] = "D, G, R (sensitivity to diffeomorphisms and noise) at every node of a net";
@@ -248,6 +249,9 @@ int rs_cmd_measure(int argc, char **argv) {
     opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc == 1 ? 0 : rc;
+    if ((o.out && cli_check_out_file(CMD, "--out", o.out)) || (o.json && cli_check_out_file(CMD, "--json", o.json)) ||
+        (o.m.dump_dir && cli_check_out_dir(CMD, "--dump", o.m.dump_dir)))
+        return 1; /* before any work */
     cli_threads(o.threads);
     return run(&o);
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli/out_path.h"
 #include "relstab/progress.h"
 #include "relstab/theory.h"
 
@@ -203,6 +204,8 @@ int rs_cmd_theory(int argc, char **argv) {
     o.cfg = rs_theory_defaults();
     int pr = parse(&o, argc, argv);
     if (pr) return pr > 0 ? 0 : 2;
+    if ((o.csv && cli_check_out_file(CMD, "--csv", o.csv)) || (o.plot && cli_check_out_file(CMD, "--plot", o.plot)))
+        return 1; /* before any work, and before gnuplot could complain in its own words */
     cli_threads(o.threads);
     if (o.bias_study) {
         if (!o.depth_set) o.cfg.depth = default_depth(&o);
