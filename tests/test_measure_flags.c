@@ -37,7 +37,7 @@ static void test_zero_weights(void **state) {
     snprintf(path, sizeof path, "%s/z.csv", tu_tmpdir("flags0"));
     assert_int_equal(rs_measure_write_csv(path, &r, &o, NULL, 0), RS_OK);
     char *csv = slurp(path);
-    assert_non_null(strstr(csv, ",seed,flag\n"));
+    assert_non_null(strstr(csv, ",seed,aliased,flag\n"));
     assert_non_null(strstr(csv, ",zero_denominator\n"));
     assert_null(strstr(csv, ",ok\n"));
     rs_free(csv);

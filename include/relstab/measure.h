@@ -69,6 +69,8 @@ typedef struct {
     /* estimator and representation */
     rs_estimator estimator;
     int32_t channel_mean;  /* 1: every representation is its mean over channels, (H, W) per image (SPEC 4.2.3) */
+    int32_t aliased;       /* 1: the reference's in-place ReLU aliasing: a node followed by an nn.ReLU(inplace=True)
+                              of VGG / AlexNet (features.N, classifier.N) reports that ReLU's output (docs/measure.md) */
     rs_mode mode;          /* RS_MODE_EVAL for a trained net, RS_MODE_INIT_EVAL at init (BN batch statistics) */
     int32_t batch;         /* images per forward; 0: the net's built batch, or 100 when it is not built; at init
                               (RS_MODE_INIT_EVAL) a net with batch norm takes batch = P: see docs/measure.md */

@@ -51,6 +51,9 @@ static void usage(FILE *f) {
         "  --median-mem MB     activations the median estimator may hold at once (default 1024)\n"
         "  --channel-mean      measure the mean over channels of each node's output (--no-channel-mean: not)\n"
         "  on scale1d the defaults are the 1-D paper's: --noise rectified and --channel-mean (the header says so)\n"
+        "  --aliased           reproduce the reference's in-place ReLU aliasing (VGG, AlexNet: a conv or BN node\n"
+        "                      followed by nn.ReLU(inplace=True) reports the ReLU's output), to compare with\n"
+        "                      published numbers; the default measures every node's true output\n"
         "  --nodes SEL         comma-separated node names, glob patterns on names ('features.*'), node types\n"
         "                      (relu, conv, bn, pool, fc, or type:T,... when a type is also a node's name), all,\n"
         "                      or reference (the nodes the authors' measurement keeps); default: all\n"
@@ -110,6 +113,7 @@ static int parse_option(int ch, opts *o) {
     case 'm': return cli_parse_double(CMD, "--median-mem", optarg, 1, 1e9, &d) ? -1 : (m->median_mem = d * 1048576.0, 0);
     case 'C': o->have_chmean = 1, m->channel_mean = 1; return 0;
     case 'c' + 256: o->no_chmean = 1, m->channel_mean = 0; return 0;
+    case 'c' + 512: m->aliased = 1; return 0;
     case 'N': o->nodes = optarg; return 0;
     case 'b': o->have_batch = 1; return parse_int32("--batch", optarg, 1, 1 << 20, &m->batch);
     case 't': return cli_parse_int(CMD, "--threads", optarg, 0, 4096, &o->threads);
@@ -131,7 +135,7 @@ static int parse(int argc, char **argv, opts *o) {
         {"data", 1, 0, 'D'}, {"P", 1, 0, 'P'}, {"first", 0, 0, 'f'}, {"seed", 1, 0, 's'}, {"seeds", 1, 0, 'K'},
         {"resample", 0, 0, 'a'}, {"perturb", 1, 0, 'p'}, {"delta", 1, 0, 'd'}, {"T", 1, 0, 'T'}, {"cut", 1, 0, 'c'},
         {"interp", 1, 0, 'i'}, {"noise", 1, 0, 'n'}, {"estimator", 1, 0, 'e'}, {"median-mem", 1, 0, 'm'},
-        {"channel-mean", 0, 0, 'C'}, {"no-channel-mean", 0, 0, 'c' + 256}, {"nodes", 1, 0, 'N'}, {"batch", 1, 0, 'b'}, {"threads", 1, 0, 't'},
+        {"channel-mean", 0, 0, 'C'}, {"aliased", 0, 0, 'c' + 512}, {"no-channel-mean", 0, 0, 'c' + 256}, {"nodes", 1, 0, 'N'}, {"batch", 1, 0, 'b'}, {"threads", 1, 0, 't'},
         {"out", 1, 0, 'O'}, {"append", 0, 0, 'A'}, {"json", 1, 0, 'j'}, {"dump", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -178,6 +182,8 @@ static void print_header(const opts *o, const rs_net_source_info *info, const rs
         printf("scale1d: the 1-D paper's setting by default (%s%s%s; --noise matched, --no-channel-mean to change)\n",
                !o->have_noise ? "rectified noise" : "", !o->have_noise && m->channel_mean && !o->have_chmean ? ", " : "",
                m->channel_mean && !o->have_chmean ? "channel mean" : "");
+    if (m->aliased)
+        printf("aliased: nodes followed by an in-place ReLU report its output (the reference's torch.fx extraction)\n");
     if (!strcmp(r->move, "diffeo"))
         printf("diffeo T = %.4e (delta %.3g px, c = %d, %s), noise %s, estimator %s%s%s\n", r->T, r->delta, (int)r->cut,
                rs_interp_name(m->interp), noise, rs_estimator_name(m->estimator),

@@ -100,14 +100,16 @@ rs_status rs_measure_default_nodes(const rs_net *net, int32_t **nodes, int32_t *
 }
 
 /* ---------------------------------------------------------------- representations */
-rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes, int32_t n, int32_t chmean) {
+rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes, int32_t n, int32_t chmean,
+                          int32_t aliased) {
     memset(L, 0, sizeof *L);
     L->n_nodes = n;
     L->nodes = nodes;
     L->chmean = chmean;
     L->numel = rs_alloc((size_t)n * sizeof(int64_t));
     L->off = rs_alloc((size_t)n * sizeof(int64_t));
-    if (!L->numel || !L->off) {
+    L->src = rs_alloc((size_t)n * sizeof(int32_t));
+    if (!L->numel || !L->off || !L->src) {
         rep_layout_free(L);
         return rs_error(RS_ERR_NOMEM, "out of memory for the node layout");
     }
@@ -117,6 +119,8 @@ rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes
         L->numel[k] = chmean ? (int64_t)d->h * d->w : rs_net_node_numel(net, nodes[k]);
         L->off[k] = L->total;
         L->total += L->numel[k];
+        int32_t r = aliased ? rs_inplace_relu_after(net, nodes[k]) : -1;
+        L->src[k] = r >= 0 ? r : nodes[k];
     }
     return RS_OK;
 }
@@ -124,12 +128,14 @@ rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes
 void rep_layout_free(rep_layout *L) {
     rs_free(L->numel);
     rs_free(L->off);
+    rs_free(L->src);
     L->numel = L->off = NULL;
+    L->src = NULL;
 }
 
 const float *rep_get(const rs_net *net, const rep_layout *L, int32_t k, int32_t n, float *scratch) {
-    const rs_node *d = &net->nodes[L->nodes[k]];
-    const float *t = rs_net_tap(net, L->nodes[k]); // (n, H, W, C)
+    const rs_node *d = &net->nodes[L->src[k]];
+    const float *t = rs_net_tap(net, L->src[k]); // (n, H, W, C)
     if (!L->chmean) return t;
     int64_t hw = (int64_t)d->h * d->w, c = d->c;
 #pragma omp parallel for schedule(static) if ((int64_t)n * hw * c > 65536)

@@ -3,6 +3,7 @@
  * named size, view, squeeze or dropout, or whose name contains size, sub, floordiv, numel or pow (Tomasini et al.,
  * relativestability, main.py). relstab names its nodes as torch.fx does, so the same filter applies to its names.
  * */
+#include <ctype.h>
 #include <string.h>
 
 #include "measure/measure_internal.h"
@@ -30,4 +31,21 @@ rs_status rs_measure_reference_nodes(const rs_net *net, int32_t **nodes, int32_t
         return rs_error(RS_ERR_ARG, "the net has no node that the reference measurement keeps");
     }
     return RS_OK;
+}
+
+/* "features.12" or "classifier.4": a module of an nn.Sequential, where VGG and AlexNet keep nn.ReLU(inplace=True). */
+static int sequential_module(const char *name) {
+    const char *p = !strncmp(name, "features.", 9) ? name + 9 : !strncmp(name, "classifier.", 11) ? name + 11 : NULL;
+    if (!p || !*p) return 0;
+    for (; *p; p++)
+        if (!isdigit((unsigned char)*p)) return 0;
+    return 1;
+}
+
+int32_t rs_inplace_relu_after(const rs_net *net, int32_t i) {
+    for (int32_t j = i + 1; j < net->n_nodes; j++) {
+        const rs_node *d = &net->nodes[j];
+        if (d->op == RS_OP_RELU && d->n_in >= 1 && d->in[0] == i && sequential_module(d->name)) return j;
+    }
+    return -1;
 }

@@ -13,7 +13,7 @@
 
 static const char csv_header[] =
     "node,op,neurons,D,G,R,D_se,G_se,R_se,D_num,G_num,deno,P,seeds,perturbation,T,delta,cut,interp,noise,"
-    "estimator,mode,checkpoint,epoch,shuffle,channel_mean,model,data,seed,flag\n";
+    "estimator,mode,checkpoint,epoch,shuffle,channel_mean,model,data,seed,aliased,flag\n";
 
 /* A growing text buffer. */
 typedef struct {
@@ -97,7 +97,7 @@ static void csv_rows(sbuf *b, const rs_measure_result *r, const rs_measure_opts 
         sb_printf(b, "%d,%d,", t ? (int)t->shuffle : 0, (int)o->channel_mean);
         sb_field(b, t ? t->model : NULL);
         sb_field(b, t ? t->data : NULL);
-        sb_printf(b, "%llu,%s\n", (unsigned long long)o->seed, rs_sens_flag_name(q->flag));
+        sb_printf(b, "%llu,%d,%s\n", (unsigned long long)o->seed, (int)o->aliased, rs_sens_flag_name(q->flag));
     }
 }
 
@@ -161,6 +161,7 @@ static cJSON *settings_json(const rs_measure_result *r, const rs_measure_opts *o
     cJSON_AddStringToObject(s, "estimator", rs_estimator_name(o->estimator));
     cJSON_AddStringToObject(s, "mode", mode_name(o->mode));
     cJSON_AddBoolToObject(s, "channel_mean", o->channel_mean);
+    cJSON_AddBoolToObject(s, "aliased", o->aliased);
     cJSON_AddNumberToObject(s, "batch", r->batch);
     cJSON_AddNumberToObject(s, "shuffle", t ? t->shuffle : 0);
     cJSON_AddStringToObject(s, "checkpoint", t && t->checkpoint ? t->checkpoint : "");
@@ -221,8 +222,11 @@ void rs_measure_print(FILE *f, const rs_measure_result *r) {
 }
 
 int32_t rs_measure_warn_flags(FILE *f, const char *who, const rs_measure_result *r) {
-    static const char *why[3] = {"", "zero denominator: constant representations over the probe set, or no noise "
-                                     "(G = 0), so D, G or R is undefined", "NaN or infinity in the representations"};
+    static const char *why[3] = {
+        "",
+        ("zero denominator: constant representations over the probe set, or no noise (G = 0), so D, G or R is "
+         "undefined"),
+        "NaN or infinity in the representations"};
     for (int flag = RS_SENS_ZERO_DENOMINATOR; flag <= RS_SENS_NAN; flag++) {
         int32_t n = 0;
         for (int32_t k = 0; k < r->n_nodes; k++) n += r->rows[k].flag == (rs_sens_flag)flag;

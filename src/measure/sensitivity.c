@@ -334,7 +334,7 @@ rs_status rs_measure(rs_net *net, const rs_dataset *ds, const int64_t *probe, co
     rep_layout L = {0};
     gen g = {0};
     int have_gen = 0;
-    if (!s) s = rep_layout_init(&L, net, nodes, n_nodes, o->channel_mean);
+    if (!s) s = rep_layout_init(&L, net, nodes, n_nodes, o->channel_mean, o->aliased);
     if (!s) s = gen_init(&g, ds, o, batch), have_gen = !s;
     if (!s) {
         res->n_nodes = n_nodes, res->seeds = o->seeds, res->P = o->P, res->batch = batch, res->cut = o->cut;

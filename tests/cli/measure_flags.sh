@@ -33,7 +33,7 @@ expect_in "$err" ": conv1, relu, fc3" "constant images: the warning names the no
 expect_in "$err" "every node is degenerate" "constant images: the exit reason"
 expect_in "$out" "zero_denominator" "constant images: the table shows the flag"
 case "$out$(cat "$TMP/z.csv")" in *-nan*) fail "-nan printed: $out" ;; esac
-head -1 "$TMP/z.csv" | grep -q ',seed,flag$' || fail "CSV header has no flag column: $(head -1 "$TMP/z.csv")"
+head -1 "$TMP/z.csv" | grep -q ',seed,aliased,flag$' || fail "CSV header has no flag column: $(head -1 "$TMP/z.csv")"
 [ "$(tail -n +2 "$TMP/z.csv" | awk -F, '{ print $NF }' | sort -u)" = zero_denominator ] || fail "CSV flags"
 grep -q '"flag":.*"zero_denominator"' "$TMP/z.json" || fail "JSON has no flag"
 

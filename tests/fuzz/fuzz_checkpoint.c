@@ -15,7 +15,7 @@ static rs_net *net_once(void) {
     if (net) return net;
     rs_model_opts o;
     rs_model_opts_init(&o);
-    o.channels = 1, o.height = 8, o.width = 8, o.classes = 2, o.hidden = 4, o.depth = 2;
+    o.channels = 1, o.height = 8, o.width = 8, o.classes = 1, o.hidden = 4, o.depth = 2;
     if (rs_model_resolve("gapmf", &o) || rs_model_build("gapmf", &o, &net) || rs_net_build(net, 1, 0)) abort();
     rs_net_init(net, 1);
     return net;

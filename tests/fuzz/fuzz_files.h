@@ -9,7 +9,7 @@
 #define FUZZ_SEP "\n--8<--\n" /* separates the files packed in one input */
 
 /* A directory of this process under $TMPDIR (or /tmp), created once. */
-static const char *fuzz_dir(void) {
+static inline const char *fuzz_dir(void) {
     static char dir[512];
     if (!dir[0]) {
         const char *t = getenv("TMPDIR");
@@ -20,7 +20,7 @@ static const char *fuzz_dir(void) {
 }
 
 /* Writes len bytes to fuzz_dir()/name (replacing it); returns the path (static buffer, one per slot 0..7). */
-static const char *fuzz_write(int slot, const char *name, const void *data, size_t len) {
+static inline const char *fuzz_write(int slot, const char *name, const void *data, size_t len) {
     static char paths[8][600];
     char *p = paths[slot & 7];
     snprintf(p, 600, "%s/%s", fuzz_dir(), name);
@@ -31,14 +31,14 @@ static const char *fuzz_write(int slot, const char *name, const void *data, size
     return p;
 }
 
-static void fuzz_remove(const char *name) {
+static inline void fuzz_remove(const char *name) {
     char p[600];
     snprintf(p, sizeof p, "%s/%s", fuzz_dir(), name);
     unlink(p);
 }
 
 /* Cuts data at FUZZ_SEP into at most max parts: part[i], len[i]; returns the count (missing parts are empty). */
-static int fuzz_split(const uint8_t *data, size_t size, int max, const uint8_t **part, size_t *len) {
+static inline int fuzz_split(const uint8_t *data, size_t size, int max, const uint8_t **part, size_t *len) {
     size_t sl = strlen(FUZZ_SEP), at = 0;
     int n = 0;
     while (n < max) {
