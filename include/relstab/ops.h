@@ -20,6 +20,9 @@ typedef enum { RS_BACKEND_FAST = 0, RS_BACKEND_REF = 1 } rs_backend;
 void rs_set_backend(rs_backend b);
 rs_backend rs_get_backend(void);
 int rs_have_onednn(void);
+/* The fast path in words, for logs and benchmarks: "oneDNN 2.7.3, ISA avx512_core_bf16" (the ISA oneDNN's JIT
+ * kernels use on this CPU) or that the build has no oneDNN. */
+void rs_backend_describe(char *buf, size_t n);
 
 /* ---------------------------------------------------------------- conv2d (and conv1d as H = 1) */
 typedef enum { RS_PAD_ZERO = 0, RS_PAD_CIRCULAR = 1 } rs_pad_mode;
