@@ -219,7 +219,8 @@ static void test_conv2d_layers(void **state) {
 }
 
 /* Winograd forward (RS_CONV_ALGO_WINOGRAD forces it wherever oneDNN has it; AUTO takes it from 64 channels): the
- * VGG-like 3x3 stride-1 shapes (even and odd sizes, padding 1 and 0, 64 to 128 channels, with and without bias)
+ * VGG-like 3x3 stride-1 shapes (even and odd sizes, padding 1 and 0, 64 to 128 channels, with and without bias,
+ * one of 16384 output pixels that AUTO gives to Winograd)
  * and the random set again, against the reference within the same gamma_K bounds as the direct algorithm. The
  * forced Winograd output must differ from the direct one somewhere (different sums: proof that it ran). */
 static void test_conv2d_winograd(void **state) {
@@ -234,6 +235,8 @@ static void test_conv2d_winograd(void **state) {
         for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
             run_conv_case(&cs[i], rs_stream(RS_PURPOSE_TEST, 102, i));
     }
+    conv_case big = fixed_conv(4, 64, 64, 64, 64, 3, 1, 1, 1, RS_PAD_ZERO); /* AUTO takes Winograd here */
+    run_conv_case(&big, rs_stream(RS_PURPOSE_TEST, 103, 0));
     rs_set_conv_algo(RS_CONV_ALGO_WINOGRAD);
     for (uint32_t i = 0; i < 24; i++) {
         uint64_t s = rs_stream(RS_PURPOSE_TEST, 100, i);

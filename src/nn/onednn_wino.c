@@ -2,11 +2,12 @@
  * the direct algorithm where it is faster.
  *
  * The Winograd primitive only takes blocked activations (nChw16c), so the NHWC input is reordered in and the output
- * reordered back, around it; the weights are reordered into its layout at each call like the direct path's. Measured
- * (bench/bench_ops.c, CPU time, 1 thread, batch 128, AVX-512): 3x3 convs of 64, 128, 256 and 512 channels at 32, 16,
- * 8 and 4 pixels take 0.69, 0.74, 0.53 and 0.18 of the direct time, reorders included (docs/bench.md). Which layers
- * use it is a fixed rule, not a timing: C_in and C_out at least RS_WINO_MIN_C (below that the reorders weigh more
- * than the saved products), zero padding at most 1, stride 1, no dilation, one group. A fixed rule keeps results
+ * reordered back, around it; the weights are transformed into its (4x larger) layout at each call, since they change
+ * every step. Measured (bench/bench_fma.c, CPU time, 1 thread, batch 32, docs/bench.md): a 3x3 conv of 64 channels
+ * at 32x32 takes 0.78 of the direct time, reorders included, but at 128 channels and 16x16 it is already 1.08 and
+ * at 512 channels and 4x4 4x (the weight transform is not amortised over the few pixels). Which layers use it is
+ * therefore a fixed rule, not a timing: C_in and C_out at least RS_WINO_MIN_C, N H_out W_out at least
+ * RS_WINO_MIN_PIXELS, zero padding at most 1, stride 1, no dilation, one group. A fixed rule keeps results
  * reproducible from run to run (a timed choice could differ between a run and its resumption). Winograd sums the
  * products in the transformed domain: its error is a few times the direct sum's, within the bounds of
  * tests/test_ops_fast.c (which checks it), but twice the direct error in D, G, R against a float64 reference
@@ -21,6 +22,7 @@
 #include "relstab/ops.h"
 
 #define RS_WINO_MIN_C 64
+#define RS_WINO_MIN_PIXELS 16384 /* N * H_out * W_out */
 
 static rs_conv_algo g_algo = RS_CONV_ALGO_AUTO;
 void rs_set_conv_algo(rs_conv_algo a) { g_algo = a; }
@@ -113,7 +115,9 @@ static wino_entry *wino_get(const rs_conv2d_dims *d, int with_bias) {
 int rs_dnnl_conv_wino_forward(float *out, const float *in, const float *weight, const float *bias,
                               const rs_conv2d_dims *d, rs_workspace *ws) {
     if (g_algo == RS_CONV_ALGO_DIRECT || !wino_shape_ok(d)) return 0;
-    if (g_algo == RS_CONV_ALGO_AUTO && (d->c_in < RS_WINO_MIN_C || d->c_out < RS_WINO_MIN_C)) return 0;
+    if (g_algo == RS_CONV_ALGO_AUTO && (d->c_in < RS_WINO_MIN_C || d->c_out < RS_WINO_MIN_C ||
+                                        (int64_t)d->n * d->h_out * d->w_out < RS_WINO_MIN_PIXELS))
+        return 0;
     wino_entry *e = wino_get(d, bias != NULL);
     if (!e->ok) return 0;
     size_t off = 0;
