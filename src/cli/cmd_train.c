@@ -71,55 +71,71 @@ static int copy_str(char *dst, size_t cap, const char *src, const char *flag) {
     return 0;
 }
 
+/* A numeric setting, parsed with the bounds of the one table of ranges (config.c) that config.json is also
+ * checked against. */
+static int set_number(rs_train_config *c, const char *key, const char *arg) {
+    const char *flag;
+    double lo, hi, v;
+    int integer;
+    if (rs_train_config_range(key, &flag, &lo, &hi, &integer) != 0) return cli_usage_error("train", "unknown setting");
+    if (integer) {
+        int64_t i;
+        if (cli_parse_int("train", flag, arg, (int64_t)lo, (int64_t)hi, &i)) return 2;
+        v = (double)i;
+    } else if (cli_parse_double("train", flag, arg, lo, hi, &v)) {
+        return 2;
+    }
+    return rs_train_config_set(c, key, v) == RS_OK ? 0 : cli_fail("train", RS_ERR_ARG);
+}
+
 /* Applies one option; returns 0, or the exit code of a usage error. */
 static int apply(rs_train_config *c, int opt, const char *arg) {
-    int64_t i;
     switch (opt) {
     case O_MODEL: return copy_str(c->model, sizeof c->model, arg, "--model");
     case O_DATA: return copy_str(c->data, sizeof c->data, arg, "--data");
     case O_OUT: return copy_str(c->out, sizeof c->out, arg, "--out");
     case O_RECIPE: return 0; /* applied first */
     case O_RESUME: c->resume = 1; return 0;
-    case O_EPOCHS: if (cli_parse_int("train", "--epochs", arg, 1, 100000000, &i)) return 2; c->epochs = (int32_t)i; return 0;
-    case O_BATCH: if (cli_parse_int("train", "--batch", arg, 1, 4096, &i)) return 2; c->batch = (int32_t)i; return 0;
-    case O_TEST_BATCH: if (cli_parse_int("train", "--test-batch", arg, 1, 4096, &i)) return 2; c->test_batch = (int32_t)i; return 0;
+    case O_EPOCHS: return set_number(c, "epochs", arg);
+    case O_BATCH: return set_number(c, "batch", arg);
+    case O_TEST_BATCH: return set_number(c, "test_batch", arg);
     case O_OPT:
         if (!strcmp(arg, "sgd")) c->opt = RS_OPT_SGD;
         else if (!strcmp(arg, "adam")) c->opt = RS_OPT_ADAM;
         else return cli_usage_error("train", "--opt expects sgd or adam, got '%s'", arg);
         return 0;
-    case O_LR: if (cli_parse_double("train", "--lr", arg, 0, 1e6, &c->lr)) return 2; c->lr_times_width = 0; return 0;
-    case O_MOMENTUM: return cli_parse_double("train", "--momentum", arg, 0, 1, &c->momentum) ? 2 : 0;
-    case O_WD: return cli_parse_double("train", "--wd", arg, 0, 1e3, &c->weight_decay) ? 2 : 0;
+    case O_LR: c->lr_times_width = 0; return set_number(c, "lr", arg);
+    case O_MOMENTUM: return set_number(c, "momentum", arg);
+    case O_WD: return set_number(c, "weight_decay", arg);
     case O_DECAY1D: c->decay_1d = 1; return 0;
     case O_NESTEROV: c->nesterov = 1; return 0;
     case O_SCHED: return rs_sched_parse(arg, &c->sched) == RS_OK ? 0 : cli_fail("train", RS_ERR_ARG);
-    case O_STEP_SIZE: if (cli_parse_int("train", "--step-size", arg, 1, 1000000, &i)) return 2; c->step_size = (int32_t)i; return 0;
-    case O_GAMMA: return cli_parse_double("train", "--gamma", arg, 0, 1e3, &c->gamma) ? 2 : 0;
+    case O_STEP_SIZE: return set_number(c, "step_size", arg);
+    case O_GAMMA: return set_number(c, "gamma", arg);
     case O_LOSS:
         if (!strcmp(arg, "ce")) c->loss = RS_LOSS_CE;
         else if (!strcmp(arg, "hinge")) c->loss = RS_LOSS_HINGE;
         else return cli_usage_error("train", "--loss expects ce or hinge, got '%s'", arg);
         return 0;
-    case O_CROP: if (cli_parse_int("train", "--crop-padding", arg, 0, 64, &i)) return 2; c->crop_padding = (int32_t)i; return 0;
+    case O_CROP: return set_number(c, "crop_padding", arg);
     case O_FLIP: c->hflip = 1; return 0;
-    case O_CORRUPT: return cli_parse_double("train", "--corrupt", arg, 0, 1e6, &c->corrupt_std) ? 2 : 0;
-    case O_PTR: if (cli_parse_int("train", "--ptr", arg, 0, INT64_MAX, &i)) return 2; c->ptr = i; return 0;
-    case O_RIDGE: return cli_parse_double("train", "--ridge", arg, 0, 1e6, &c->ridge) ? 2 : 0;
+    case O_CORRUPT: return set_number(c, "corrupt_std", arg);
+    case O_PTR: return set_number(c, "ptr", arg);
+    case O_RIDGE: return set_number(c, "ridge", arg);
     case O_STOP:
         if (!strcmp(arg, "epochs")) c->stop = RS_STOP_EPOCHS;
         else if (!strcmp(arg, "zero-loss")) c->stop = RS_STOP_ZERO_LOSS;
         else return cli_usage_error("train", "--stop expects epochs or zero-loss, got '%s'", arg);
         return 0;
-    case O_WIDTH: if (cli_parse_int("train", "--width", arg, 1, 1 << 20, &i)) return 2; c->width = (int32_t)i; return 0;
-    case O_DEPTH: if (cli_parse_int("train", "--depth", arg, 1, 1 << 12, &i)) return 2; c->depth = (int32_t)i; return 0;
-    case O_FILTER: if (cli_parse_int("train", "--filter", arg, 1, 1 << 12, &i)) return 2; c->filter = (int32_t)i; return 0;
+    case O_WIDTH: return set_number(c, "width", arg);
+    case O_DEPTH: return set_number(c, "depth", arg);
+    case O_FILTER: return set_number(c, "filter", arg);
     case O_STRIDES: return copy_str(c->strides, sizeof c->strides, arg, "--strides");
-    case O_SEED: if (cli_parse_int("train", "--seed", arg, 0, INT64_MAX, &i)) return 2; c->seed = (uint64_t)i; return 0;
-    case O_THREADS: if (cli_parse_int("train", "--threads", arg, 0, 1024, &i)) return 2; c->threads = (int32_t)i; return 0;
+    case O_SEED: return set_number(c, "seed", arg);
+    case O_THREADS: return set_number(c, "threads", arg);
     case O_QUIET: c->quiet = 1; return 0;
-    case O_TRACK: if (cli_parse_int("train", "--track-every", arg, 0, 100000000, &i)) return 2; c->track_every = (int32_t)i; return 0;
-    case O_TRACK_P: if (cli_parse_int("train", "--track-P", arg, 2, 1000000, &i)) return 2; c->track_P = (int32_t)i; return 0;
+    case O_TRACK: return set_number(c, "track_every", arg);
+    case O_TRACK_P: return set_number(c, "track_P", arg);
     }
     return cli_usage_error("train", "unknown option");
 }
