@@ -2,10 +2,14 @@
  * more channels (NPY) than the training split are refused before anything is allocated from the wrong shape (they
  * overflowed the input buffer before). A run directory whose config.json or resume metadata holds a value the
  * command line would refuse (threads 1000000, track_P 2^40, epochs_done 1e30, a wrong optimizer_states ...) is
- * refused with a message naming the field, and the run's files are left as they were. */
+ * refused with a message naming the field, and the run's files are left as they were. A resume with a larger
+ * epoch count extends the run with the schedule of the new length (the log's learning rates of the added epochs
+ * equal those of a run started with that length, config.json records it); resuming a finished run trains nothing
+ * and says so. */
 #include <cjson/cJSON.h>
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,8 +220,59 @@ static void test_hostile_resume_metadata(void **state) {
     }
 }
 
+/* The lr column of DIR/log.csv (up to 16 rows); returns the row count. */
+static int log_lrs(const char *dir, double *lr) {
+    char path[1300], line[512];
+    snprintf(path, sizeof path, "%s/log.csv", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int n = 0, ep;
+    assert_non_null(fgets(line, sizeof line, f));
+    while (n < 16 && fgets(line, sizeof line, f) && sscanf(line, "%d,%lf", &ep, &lr[n]) == 2) n++;
+    fclose(f);
+    return n;
+}
+
+static void test_resume_extends(void **state) {
+    (void)state;
+    const char *root = tu_tmpdir("hostile-extend");
+    char a[1200], b[1200];
+    snprintf(a, sizeof a, "%s/extended", root);
+    snprintf(b, sizeof b, "%s/straight", root);
+    rs_train_config c;
+    rs_train_result r;
+    small_run(&c, a, 2);
+    c.sched = RS_SCHED_COSINE;
+    assert_int_equal(rs_train_run(&c, &r), RS_OK);
+    c.resume = 1; /* same length: finished, nothing trained */
+    assert_int_equal(rs_train_run(&c, &r), RS_OK);
+    assert_true(r.already_finished);
+    assert_int_equal(r.epochs_done, 2);
+    c.epochs = 1;
+    assert_int_equal(rs_train_run(&c, &r), RS_ERR_ARG);
+    assert_non_null(strstr(rs_last_error(), "--epochs 1 is fewer than the 2 epochs"));
+    c.epochs = 4;
+    assert_int_equal(rs_train_run(&c, &r), RS_OK);
+    assert_false(r.already_finished);
+    assert_int_equal(r.epochs_done, 4);
+    rs_train_config back;
+    char path[1300];
+    snprintf(path, sizeof path, "%s/config.json", a);
+    assert_int_equal(rs_train_config_read(&back, path), RS_OK);
+    assert_int_equal(back.epochs, 4);
+    small_run(&c, b, 4);
+    c.sched = RS_SCHED_COSINE;
+    assert_int_equal(rs_train_run(&c, &r), RS_OK);
+    double la[16], lb[16];
+    assert_int_equal(log_lrs(a, la), 4);
+    assert_int_equal(log_lrs(b, lb), 4);
+    for (int i = 2; i < 4; i++) assert_true(fabs(la[i] - lb[i]) <= 1e-9 * lb[i]);
+    assert_true(la[1] != lb[1]); /* epoch 2 ran with the 2-epoch schedule, as logged */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_extends),
         cmocka_unit_test(test_hostile_config),
         cmocka_unit_test(test_hostile_resume_metadata),
         cmocka_unit_test(test_split_shapes_refused),

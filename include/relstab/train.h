@@ -70,6 +70,7 @@ typedef struct {
     int32_t best_epoch;
     double last_train_loss, last_test_err;
     int32_t stopped_early; /* a stop rule fired */
+    int32_t already_finished; /* a resume of a run that had done all its epochs: nothing was trained */
 } rs_train_result;
 
 /* Runs (or resumes) training as configured. Progress goes to stderr (a live bar on a terminal, a line per epoch

@@ -20,7 +20,9 @@ static void usage(FILE *f) {
             "  --data SPEC         dataset (default fashionmnist; see relstab data --help)\n"
             "  --recipe R          %s (a recipe sets the flags below; later flags override)\n"
             "  --out DIR           run directory (default runs/MODEL-sSEED)\n"
-            "  --resume            continue the run in --out DIR from its last finished epoch\n"
+            "  --resume            continue the run in --out DIR from its last finished epoch; with --epochs N, extend\n"
+            "                      it to N epochs (the schedule recomputed for N); only --threads and --quiet\n"
+            "                      may also be given\n"
             "  --epochs N          (default 10)        --batch N (default 128)     --test-batch N (default 500)\n"
             "  --opt sgd|adam      (default sgd)       --lr X (default 0.05)        --momentum X (default 0.9)\n"
             "  --wd X              weight decay (default 5e-4), on weights with 2+ dimensions only\n"
@@ -140,9 +142,44 @@ static int apply(rs_train_config *c, int opt, const char *arg) {
     return cli_usage_error("train", "unknown option");
 }
 
+/* With --resume, the flags that may be given: the others are fixed by the run (config.json). */
+static int resume_allows(int opt) {
+    return opt == O_RESUME || opt == O_OUT || opt == O_EPOCHS || opt == O_THREADS || opt == O_QUIET;
+}
+
+/* --resume: reads the run's config.json (under the run's lock) and applies the flags that may change. */
+static int resume_config(rs_train_config *c, const rs_train_config *flags, const unsigned char *given,
+                         rs_run_lock **lock) {
+    if (!c->out[0]) return cli_usage_error("train", "--resume needs --out DIR");
+    for (int o = O_MODEL; o < O_HELP; o++)
+        if (given[o - O_MODEL] && !resume_allows(o)) {
+            const char *name = "?";
+            for (const struct option *q = options; q->name; q++)
+                if (q->val == o) name = q->name;
+            return cli_usage_error("train", "--%s cannot be given with --resume: the run in %s keeps its settings "
+                                   "(config.json); only --epochs (to extend it), --threads and --quiet apply", name,
+                                   c->out);
+        }
+    struct stat sb;
+    if (stat(c->out, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cli_usage_error("train", "--resume: %s is not a run directory (no config.json)", c->out);
+    if (rs_run_lock_acquire(c->out, lock) != RS_OK) return cli_fail("train", RS_ERR_ARG);
+    char path[1100];
+    if (rs_path_join(path, sizeof path, flags->out, "config.json") != RS_OK ||
+        rs_train_config_read(c, path) != RS_OK)
+        return cli_fail("train", RS_ERR_ARG);
+    snprintf(c->out, sizeof c->out, "%s", flags->out);
+    c->quiet = flags->quiet;
+    c->resume = 1;
+    if (given[O_EPOCHS - O_MODEL]) c->epochs = flags->epochs;
+    if (given[O_THREADS - O_MODEL]) c->threads = flags->threads;
+    return 0;
+}
+
 int rs_cmd_train(int argc, char **argv) {
     rs_train_config c;
     rs_train_config_default(&c);
+    unsigned char given[O_HELP - O_MODEL + 1] = {0};
     /* pass 1: --help and --recipe (a recipe sets defaults that later flags override, whatever their order) */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -160,27 +197,18 @@ int rs_cmd_train(int argc, char **argv) {
         if (opt == '?') return cli_usage_error("train", "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         int rc = apply(&c, opt, optarg);
         if (rc) return rc;
+        given[opt - O_MODEL] = 1;
     }
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    if (given[O_OUT - O_MODEL] && !c.out[0]) return cli_usage_error("train", "--out needs a directory, got ''");
     rs_run_lock *lock = NULL; /* a resume locks the directory before reading its config.json */
     if (c.resume) {
-        if (!c.out[0]) return cli_usage_error("train", "--resume needs --out DIR");
-        struct stat sb;
-        if (stat(c.out, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            return cli_usage_error("train", "--resume: %s is not a run directory (no config.json)", c.out);
-        if (rs_run_lock_acquire(c.out, &lock) != RS_OK) return cli_fail("train", RS_ERR_ARG);
-        char path[1100];
-        snprintf(path, sizeof path, "%s/config.json", c.out);
-        int quiet = c.quiet;
-        char out[1024];
-        snprintf(out, sizeof out, "%s", c.out);
-        if (rs_train_config_read(&c, path) != RS_OK) {
+        rs_train_config flags = c;
+        int rc = resume_config(&c, &flags, given, &lock);
+        if (rc) {
             rs_run_lock_release(lock);
-            return cli_fail("train", RS_ERR_ARG);
+            return rc;
         }
-        snprintf(c.out, sizeof c.out, "%s", out);
-        c.quiet = quiet;
-        c.resume = 1;
     } else {
         if (!c.model[0]) return cli_usage_error("train", "--model is required (relstab info --list lists the models)");
         if (!c.out[0]) snprintf(c.out, sizeof c.out, "runs/%s-s%llu", c.model, (unsigned long long)c.seed);
@@ -189,6 +217,11 @@ int rs_cmd_train(int argc, char **argv) {
     rs_status s = rs_train_run(&c, &res);
     rs_run_lock_release(lock);
     if (s != RS_OK) return cli_fail("train", s);
+    if (res.already_finished) {
+        printf("run already finished: %d epochs (best test error %.4f at epoch %d) in %s; use --epochs M (M > %d) "
+               "to extend it\n", res.epochs_done, res.best_test_err, res.best_epoch, c.out, res.epochs_done);
+        return 0;
+    }
     printf("best test error %.4f at epoch %d; last test error %.4f after %d epochs; run directory %s\n",
            res.best_test_err, res.best_epoch, res.last_test_err, res.epochs_done, c.out);
     return 0;
