@@ -5,7 +5,7 @@
  * refused with a message naming the field, and the run's files are left as they were. A resume with a larger
  * epoch count extends the run with the schedule of the new length (the log's learning rates of the added epochs
  * equal those of a run started with that length, config.json records it); resuming a finished run trains nothing
- * and says so. */
+ * and says so. A one-class dataset and a --track-P larger than the test split are refused. */
 #include <cjson/cJSON.h>
 #include "testutil.h"
 
@@ -270,8 +270,47 @@ static void test_resume_extends(void **state) {
     assert_true(la[1] != lb[1]); /* epoch 2 ran with the 2-epoch schedule, as logged */
 }
 
+static void test_one_class_and_track_p(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir("hostile-oneclass");
+    char path[1200], spec[1200], out[1300];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
+    write_idx(path, 16, 8, 8);
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
+    write_idx(path, 1, 0, 0); /* one label, 0: written below for 16 images */
+    FILE *f = fopen(path, "wb");
+    uint8_t head[8] = {0, 0, 8, 1, 0, 0, 0, 16}, zeros[16] = {0};
+    fwrite(head, 1, 8, f);
+    fwrite(zeros, 1, 16, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
+    write_idx(path, 8, 8, 8);
+    snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte", dir);
+    f = fopen(path, "wb");
+    head[7] = 8;
+    fwrite(head, 1, 8, f);
+    fwrite(zeros, 1, 8, f);
+    fclose(f);
+    snprintf(spec, sizeof spec, "idx:%s", dir);
+    snprintf(out, sizeof out, "%s/run", dir);
+    expect_refused(spec, out, "has 1 class");
+
+    rs_train_config c;
+    rs_train_result r;
+    snprintf(out, sizeof out, "%s/track", dir);
+    small_run(&c, out, 1);
+    c.track_every = 1;
+    c.track_P = 20000;
+    assert_int_equal(rs_train_run(&c, &r), RS_ERR_ARG);
+    assert_non_null(strstr(rs_last_error(), "--track-P 20000 is more than the"));
+    c.track_P = 1;
+    assert_int_equal(rs_train_run(&c, &r), RS_ERR_ARG);
+    assert_non_null(strstr(rs_last_error(), "--track-P must be at least 2"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_class_and_track_p),
         cmocka_unit_test(test_resume_extends),
         cmocka_unit_test(test_hostile_config),
         cmocka_unit_test(test_hostile_resume_metadata),

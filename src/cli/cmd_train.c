@@ -41,7 +41,8 @@ static void usage(FILE *f) {
             "  --seed N            seed of initialisation, data order, augmentation (default 0)\n"
             "  --threads N         threads (default: all cores)\n"
             "  --track-every K     measure D, G, R at every node at init and every K epochs into DIR/sens.csv\n"
-            "  --track-P P         probe images of the test split for --track-every (default 500)\n"
+            "  --track-P P         probe images of the test split for --track-every (default 500, or the whole test\n"
+            "                      split if smaller; more than the test split holds is an error)\n"
             "  --quiet             no progress output\n",
             rs_train_recipe_names());
 }

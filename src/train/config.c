@@ -23,7 +23,7 @@ void rs_train_config_default(rs_train_config *c) {
     c->batch = 128;
     c->test_batch = 500;
     c->loss = RS_LOSS_CE;
-    c->track_P = 500;
+    c->track_P = 0; /* 500, or the test split if smaller */
 }
 
 typedef struct {
@@ -115,7 +115,7 @@ static const field fields[] = {
     FIELD(seed, "--seed", 0, MAX_EXACT, F_U64),
     FIELD(threads, "--threads", 0, 1024, F_I32),
     FIELD(track_every, "--track-every", 0, 1e8, F_I32),
-    FIELD(track_P, "--track-P", 2, 1e6, F_I32),
+    FIELD(track_P, "--track-P", 0, 1e6, F_I32), /* 0: 500 or the whole test split if smaller; else >= 2 */
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof fields[0]))
 

@@ -83,8 +83,12 @@ static rs_status train_epoch(trainer *t, int32_t epoch, double lr, loss_err *out
         RS_TRY(rs_net_backward(t->net, t->d_out));
         ridge_penalty(t);
         if (!isfinite(loss) || loss > 1e8)
-            return rs_error(RS_ERR_NUMERIC, "the training loss became %g at epoch %d (batch at image %lld); stopped, "
-                            "the last good checkpoint is %s/last.safetensors", loss, epoch + 1, (long long)at, c->out);
+            return epoch > 0 ? rs_error(RS_ERR_NUMERIC, "the training loss became %g at epoch %d (batch at image "
+                                        "%lld); stopped, the last good checkpoint is %s/last.safetensors (epoch %d)",
+                                        loss, epoch + 1, (long long)at, c->out, epoch)
+                             : rs_error(RS_ERR_NUMERIC, "the training loss became %g in the first epoch (batch at image "
+                                        "%lld); stopped before any epoch finished: %s holds only init.safetensors "
+                                        "(lower --lr?)", loss, (long long)at, c->out);
         RS_TRY(rs_optimizer_step(&t->opt, &t->net->params, lr));
         loss_sum += loss * n;
         wrong_sum += wrong;
@@ -141,6 +145,9 @@ static rs_status setup(trainer *t, const rs_train_config *c) {
     if (c->loss == RS_LOSS_HINGE && t->train->classes != 2)
         return rs_error(RS_ERR_ARG, "the hinge loss needs a two-class dataset (+-1 targets); %s has %d classes",
                         c->data, t->train->classes);
+    if (t->train->classes < 2)
+        return rs_error(RS_ERR_ARG, "dataset %s has %d class: a classifier trained on it reaches loss 0 without "
+                        "learning anything (check the labels)", c->data, t->train->classes);
     t->outputs = c->loss == RS_LOSS_HINGE ? 1 : t->train->classes;
     RS_TRY(rs_train_build_model(c, t->train, t->outputs, &t->net, &t->shape));
     int32_t b = c->batch > c->test_batch ? c->batch : c->test_batch;
