@@ -10,3 +10,4 @@
 #include "relstab/measure.h"
 #include "relstab/theory.h"
 #include "relstab/train.h"
+#include "relstab/plot.h"
