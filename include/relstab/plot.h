@@ -53,6 +53,9 @@ typedef struct {
     int32_t skipped_nan;   /* rows with a value that is not a positive finite number on a log axis (or not finite) */
     int32_t skipped_node;  /* rows left out by opts.nodes */
     int32_t groups;        /* curves */
+    /* scatter with opts.fit: the least-squares line v = intercept + slope u, where u, v are x, y or their log10 on
+     * log axes, and the correlation coefficient of u and v over the points drawn (NaN with fewer than 2 points). */
+    double fit_slope, fit_intercept, fit_r;
 } rs_plot_info;
 
 /* D, G and R against depth: three panels side by side in one figure, log y, the nodes on the x axis in the order
