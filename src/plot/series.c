@@ -134,6 +134,20 @@ static int in_list(const char *list, const char *name) {
     return 0;
 }
 
+/* 1 if row r passes opts.where ("COL=V1,V2,..."); -1 with the error set when the column is missing. */
+int rs_plot_where_ok(const rs_table *t, const char *csv, const char *where, int32_t r) {
+    if (!where) return 1;
+    const char *eq = strchr(where, '=');
+    char col[256];
+    if (!eq || eq == where || (size_t)(eq - where) >= sizeof col)
+        return rs_error(RS_ERR_ARG, "--where expects COL=V1,V2,..., got '%s'", where), -1;
+    memcpy(col, where, (size_t)(eq - where));
+    col[eq - where] = 0;
+    int32_t c = rs_table_col(t, col);
+    if (c < 0) return rs_error(RS_ERR_FORMAT, "%s has no column '%s' (--where)", csv, col), -1;
+    return in_list(eq + 1, rs_table_cell(t, r, c));
+}
+
 static int flagged(const char *f) { return *f && strcmp(f, "0") && strcmp(f, "ok"); }
 
 static void make_label(const rs_table *t, int32_t r, const int32_t *gc, int ng, const char *node, char *buf, size_t len) {
@@ -168,6 +182,9 @@ rs_status rs_plot_series_build(const rs_table *t, const char *csv, const char *x
     rs_status st = RS_OK;
     for (int32_t r = 0; r < t->n_rows && st == RS_OK; r++) {
         const char *nd = rs_table_cell(t, r, node);
+        int w = rs_plot_where_ok(t, csv, o->where, r);
+        if (w < 0) { st = RS_ERR_ARG; break; }
+        if (!w) { info->skipped_where++; continue; }
         if (o->nodes && !in_list(o->nodes, nd)) { info->skipped_node++; continue; }
         if (flag >= 0 && flagged(rs_table_cell(t, r, flag))) { info->skipped_flag++; continue; }
         double x = 0;
@@ -188,7 +205,8 @@ rs_status rs_plot_series_build(const rs_table *t, const char *csv, const char *x
     info->groups = s->n_curves;
     if (st == RS_OK && info->used == 0)
         st = rs_error(RS_ERR_FORMAT, "%s: no row left to plot (%d rows: %d flagged, %d NaN or not positive, %d other "
-                                     "nodes)", csv, info->rows, info->skipped_flag, info->skipped_nan, info->skipped_node);
+                                     "nodes, %d not --where)", csv, info->rows, info->skipped_flag, info->skipped_nan,
+                      info->skipped_node, info->skipped_where);
     if (st != RS_OK) rs_plot_series_free(s);
     return st;
 }
