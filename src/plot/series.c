@@ -97,19 +97,22 @@ void rs_plot_series_free(rs_plot_series *s) {
 }
 
 /* The columns that label the curves: opts->group split on commas (each must exist), or the default candidates
- * that exist and take more than one value. Returns the count (at most 16) or -1 after setting the error. */
-static int group_columns(const rs_table *t, const char *csv, const char *group, const char *const *def, int32_t *cols) {
+ * that exist and take more than one value. *count gets their number (at most 16). */
+static rs_status group_columns(const rs_table *t, const char *csv, const char *group, const char *const *def,
+                               int32_t *cols, int *count) {
     int n = 0;
+    *count = 0;
     if (group) {
         char buf[1024];
-        if (snprintf(buf, sizeof buf, "%s", group) >= (int)sizeof buf) return rs_error(RS_ERR_ARG, "--group too long"), -1;
+        if (snprintf(buf, sizeof buf, "%s", group) >= (int)sizeof buf) return rs_error(RS_ERR_ARG, "--group too long");
         for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             int32_t c = rs_table_col(t, tok);
-            if (c < 0) return rs_error(RS_ERR_ARG, "%s has no column '%s' (--group)", csv, tok), -1;
-            if (n == 16) return rs_error(RS_ERR_ARG, "--group: at most 16 columns"), -1;
+            if (c < 0) return rs_error(RS_ERR_FORMAT, "%s has no column '%s' (--group)", csv, tok);
+            if (n == 16) return rs_error(RS_ERR_ARG, "--group: at most 16 columns");
             cols[n++] = c;
         }
-        return n;
+        *count = n;
+        return RS_OK;
     }
     for (int i = 0; def && def[i] && n < 16; i++) {
         int32_t c = rs_table_col(t, def[i]);
@@ -120,7 +123,8 @@ static int group_columns(const rs_table *t, const char *csv, const char *group, 
                 break;
             }
     }
-    return n;
+    *count = n;
+    return RS_OK;
 }
 
 static int in_list(const char *list, const char *name) {
@@ -175,8 +179,8 @@ rs_status rs_plot_series_build(const rs_table *t, const char *csv, const char *x
         sec[q] = rs_table_col(t, nm);
     }
     if (t->n_rows == 0) return rs_error(RS_ERR_FORMAT, "%s has a header but no rows: nothing to plot", csv);
-    int ng = group_columns(t, csv, o->group, def_groups, gc);
-    if (ng < 0) return RS_ERR_ARG;
+    int ng;
+    RS_TRY(group_columns(t, csv, o->group, def_groups, gc, &ng));
     memset(info, 0, sizeof *info);
     info->rows = t->n_rows;
     rs_status st = RS_OK;
