@@ -138,17 +138,18 @@ static int in_list(const char *list, const char *name) {
     return 0;
 }
 
-/* 1 if row r passes opts.where ("COL=V1,V2,..."); -1 with the error set when the column is missing. */
+/* 1 if row r passes opts.where ("COL=V1,V2,..."), else 0; minus the status with the error set when it is
+ * malformed or the column is missing. */
 int rs_plot_where_ok(const rs_table *t, const char *csv, const char *where, int32_t r) {
     if (!where) return 1;
     const char *eq = strchr(where, '=');
     char col[256];
     if (!eq || eq == where || (size_t)(eq - where) >= sizeof col)
-        return rs_error(RS_ERR_ARG, "--where expects COL=V1,V2,..., got '%s'", where), -1;
+        return -(int)rs_error(RS_ERR_ARG, "--where expects COL=V1,V2,..., got '%s'", where);
     memcpy(col, where, (size_t)(eq - where));
     col[eq - where] = 0;
     int32_t c = rs_table_col(t, col);
-    if (c < 0) return rs_error(RS_ERR_FORMAT, "%s has no column '%s' (--where)", csv, col), -1;
+    if (c < 0) return -(int)rs_error(RS_ERR_FORMAT, "%s has no column '%s' (--where)", csv, col);
     return in_list(eq + 1, rs_table_cell(t, r, c));
 }
 
@@ -187,7 +188,7 @@ rs_status rs_plot_series_build(const rs_table *t, const char *csv, const char *x
     for (int32_t r = 0; r < t->n_rows && st == RS_OK; r++) {
         const char *nd = rs_table_cell(t, r, node);
         int w = rs_plot_where_ok(t, csv, o->where, r);
-        if (w < 0) { st = RS_ERR_ARG; break; }
+        if (w < 0) { st = (rs_status)-w; break; }
         if (!w) { info->skipped_where++; continue; }
         if (o->nodes && !in_list(o->nodes, nd)) { info->skipped_node++; continue; }
         if (flag >= 0 && flagged(rs_table_cell(t, r, flag))) { info->skipped_flag++; continue; }
