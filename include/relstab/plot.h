@@ -118,6 +118,9 @@ void rs_plot_quote(FILE *script, const char *s);
 rs_status rs_plot_finish(rs_plot_job *j, rs_status st);
 /* Runs `gnuplot script` and waits; an error if gnuplot is missing or exits non-zero (its stderr passes through). */
 rs_status rs_plot_run_gnuplot(const char *script);
+/* Checks a figure path before any work: the extension (.png or .svg), no quotes or newlines, and an existing
+ * writable directory to put it in. rs_plot_begin does the same. */
+rs_status rs_plot_check_output(const char *out);
 /* rs_plot_format for a file name; -1 if it is neither .png nor .svg. */
 int rs_plot_format_of(const char *path);
 

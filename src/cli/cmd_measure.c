@@ -190,7 +190,8 @@ static int run(opts *o) {
     rs_net *net = NULL;
     rs_dataset *ds = NULL;
     rs_net_source_info info;
-    rs_status s = rs_net_source_open(&o->src, &net, &ds, &info);
+    rs_status s = o->plot ? rs_plot_check_output(o->plot) : RS_OK; /* before the work */
+    if (!s) s = rs_net_source_open(&o->src, &net, &ds, &info);
     if (s) return cli_fail(CMD, s);
     if (!ds) {
         rs_net_free(net);

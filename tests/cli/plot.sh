@@ -135,6 +135,8 @@ expect_error 2 "scatter needs --x COL and --y COL" scatter "$TMP/s.csv" -o "$TMP
 expect_error 2 "-o OUT.png or OUT.svg is required" depth "$TMP/m.csv"
 expect_error 2 "belong to scatter" depth "$TMP/m.csv" --fit -o "$TMP/x.png"
 expect_error 2 "--where expects COL=V1,V2" depth "$TMP/m.csv" --where epoch -o "$TMP/x.png"
+expect_error 1 "directory $TMP/nodir does not exist" depth "$TMP/m.csv" -o "$TMP/nodir/x.png"
+expect_status 1 "directory $TMP/nodir does not exist" theory --depth 3 --plot "$TMP/nodir/t.png"
 [ ! -e "$TMP/x.png" ] || fail "a failed plot left $TMP/x.png"
 # A failed plot leaves an existing figure alone
 cp "$TMP/m.png" "$TMP/keep.png"
@@ -146,6 +148,9 @@ ls "$TMP"/*.tmp.* >/dev/null 2>&1 && fail "temporary files left: $(ls "$TMP"/*.t
 if [ -d /usr/share/datasets/fashion-mnist ]; then DATA=fashionmnist; else DATA=twopoints:testsize=200; fi
 out=$("$BIN" measure --model lenet --init --data "$DATA" --P 12 --quiet --plot "$TMP/meas.png" 2>&1) || fail "measure --plot: $out"
 png_ok "$TMP/meas.png" 1200 450 $BLUE
+t0=$(date +%s)
+expect_status 1 "directory $TMP/nodir does not exist" measure --model lenet --init --data "$DATA" --plot "$TMP/nodir/m.png"
+[ $(( $(date +%s) - t0 )) -lt 5 ] || fail "measure --plot into a missing directory: refused only after the work"
 expect_status 2 "not .png or .svg" measure --model lenet --init --data "$DATA" --P 12 --plot "$TMP/meas.jpg"
 out=$("$BIN" train --model lenet --data "$DATA" --ptr 128 --epochs 1 --batch 64 --track-every 1 --track-P 8 \
       --out "$TMP/trun" --quiet 2>&1) || fail "train --track-every: $out"
