@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "relstab/plot.h"
 #include "relstab/train.h"
 
 const char rs_cmd_train_help[] = "train a model on a dataset with a recipe; writes a run directory";
@@ -229,5 +230,7 @@ int rs_cmd_train(int argc, char **argv) {
     }
     printf("best test error %.4f at epoch %d; last test error %.4f after %d epochs; run directory %s\n",
            res.best_test_err, res.best_epoch, res.last_test_err, res.epochs_done, c.out);
+    if (c.track_every > 0 && rs_plot_run(c.out) == RS_OK) printf("wrote %s/sens.png and %s/depth.png\n", c.out, c.out);
+    else if (c.track_every > 0) fprintf(stderr, "relstab train: warning: no figures: %s\n", rs_last_error());
     return 0;
 }
