@@ -135,7 +135,11 @@ static int apply(rs_train_config *c, int opt, const char *arg) {
     case O_FILTER: return set_number(c, "filter", arg);
     case O_STRIDES: return copy_str(c->strides, sizeof c->strides, arg, "--strides");
     case O_SEED: return set_number(c, "seed", arg);
-    case O_THREADS: return set_number(c, "threads", arg);
+    case O_THREADS: { /* the flag's range, then the cores this process may use (with a message) */
+        int r = set_number(c, "threads", arg);
+        if (r == 0) c->threads = (int32_t)cli_threads_cap(c->threads);
+        return r;
+    }
     case O_QUIET: c->quiet = 1; return 0;
     case O_TRACK: return set_number(c, "track_every", arg);
     case O_TRACK_P: return set_number(c, "track_P", arg);
