@@ -224,12 +224,13 @@ int rs_cmd_train(int argc, char **argv) {
     rs_run_lock_release(lock);
     if (s != RS_OK) return cli_fail("train", s);
     if (res.already_finished) {
-        printf("run already finished: %d epochs (best test error %.4f at epoch %d) in %s; use --epochs M (M > %d) "
-               "to extend it\n", res.epochs_done, res.best_test_err, res.best_epoch, c.out, res.epochs_done);
+        printf("run already finished: %d epoch%s (best test error %.4f at epoch %d) in %s; use --epochs M (M > %d) "
+               "to extend it\n", res.epochs_done, res.epochs_done == 1 ? "" : "s", res.best_test_err, res.best_epoch, c.out, res.epochs_done);
         return 0;
     }
-    printf("best test error %.4f at epoch %d; last test error %.4f after %d epochs; run directory %s\n",
-           res.best_test_err, res.best_epoch, res.last_test_err, res.epochs_done, c.out);
+    printf("best test error %.4f at epoch %d; last test error %.4f after %d epoch%s; run directory %s\n",
+           res.best_test_err, res.best_epoch, res.last_test_err, res.epochs_done, res.epochs_done == 1 ? "" : "s",
+           c.out);
     if (c.track_every > 0 && rs_plot_run(c.out) == RS_OK) printf("wrote %s/sens.png and %s/depth.png\n", c.out, c.out);
     else if (c.track_every > 0) fprintf(stderr, "relstab train: warning: no figures: %s\n", rs_last_error());
     return 0;

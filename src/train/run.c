@@ -11,7 +11,7 @@
 #include "train_internal.h"
 
 static void path_in(char *buf, size_t len, const rs_train_config *c, const char *file) {
-    snprintf(buf, len, "%s/%s", c->out, file);
+    if (rs_path_join(buf, len, c->out, file) != RS_OK) buf[0] = 0; /* out is at most 1023 characters: fits */
 }
 
 static rs_status save_weights(const rs_net *net, const rs_run_state *st, const char *file, int32_t epoch,
@@ -77,7 +77,8 @@ static rs_status read_log(rs_run_state *st, int32_t upto) {
     }
     fclose(f);
     if (s == RS_OK && st->n_rows != upto)
-        s = rs_error(RS_ERR_FORMAT, "%s has %d rows up to epoch %d, expected %d", path, st->n_rows, upto, upto);
+        s = rs_error(RS_ERR_FORMAT, "%s has %d row%s up to epoch %d, expected %d", path, st->n_rows,
+                     st->n_rows == 1 ? "" : "s", upto, upto);
     return s;
 }
 

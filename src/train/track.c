@@ -26,7 +26,7 @@ rs_status rs_tracker_init(rs_tracker *tk, const rs_train_config *c, const rs_dat
     tk->probe = rs_alloc((size_t)tk->opts.P * sizeof(int64_t));
     if (!tk->probe) return rs_error(RS_ERR_NOMEM, "tracking probe set");
     RS_TRY(rs_probe_select(test, tk->opts.P, RS_PROBE_SAMPLE, c->seed, 0, tk->probe));
-    snprintf(tk->path, sizeof tk->path, "%s/sens.csv", c->out);
+    RS_TRY(rs_path_join(tk->path, sizeof tk->path, c->out, "sens.csv"));
     tk->every = c->track_every;
     return RS_OK;
 }

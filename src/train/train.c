@@ -291,9 +291,9 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     }
     if (s == RS_OK && !c.quiet)
         fprintf(stderr, "relstab train: %s (%lld parameters) on %s (%lld training, %lld test images), epochs %d-%d, "
-                "batch %d, %d threads -> %s\n", c.model, (long long)rs_params_count_trainable(&t.net->params), c.data,
+                "batch %d, %d thread%s -> %s\n", c.model, (long long)rs_params_count_trainable(&t.net->params), c.data,
                 (long long)t.train->n, (long long)t.test->n, st.epochs_done + 1, c.epochs, c.batch, rs_get_threads(),
-                c.out);
+                rs_get_threads() == 1 ? "" : "s", c.out);
     if (s == RS_OK) s = run_epochs(&t, &st, res);
     rs_run_state_free(&st);
     teardown(&t);
