@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
         }
         rs_free(x), rs_free(y), rs_free(w), rs_free(b), rs_free(dx), rs_free(dw), rs_free(db);
     }
-    rs_set_conv_algo(RS_CONV_ALGO_AUTO);
+    rs_set_conv_algo(RS_CONV_ALGO_DIRECT);
     rs_workspace_free(&ws);
     return 0;
 }

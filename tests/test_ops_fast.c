@@ -218,7 +218,8 @@ static void test_conv2d_layers(void **state) {
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_conv_case(&cs[i], rs_stream(RS_PURPOSE_TEST, 101, i));
 }
 
-/* Winograd forward (RS_CONV_ALGO_WINOGRAD forces it wherever oneDNN has it; AUTO takes it from 64 channels): the
+/* Winograd forward (RS_CONV_ALGO_WINOGRAD forces it wherever oneDNN has it; AUTO, opt-in, takes it from 64
+ * channels and 16384 output pixels): the
  * VGG-like 3x3 stride-1 shapes (even and odd sizes, padding 1 and 0, 64 to 128 channels, with and without bias,
  * one of 16384 output pixels that AUTO gives to Winograd)
  * and the random set again, against the reference within the same gamma_K bounds as the direct algorithm. The
@@ -230,6 +231,7 @@ static void test_conv2d_winograd(void **state) {
         fixed_conv(2, 4, 4, 128, 128, 3, 1, 1, 1, RS_PAD_ZERO), fixed_conv(2, 8, 8, 16, 32, 3, 1, 1, 1, RS_PAD_ZERO),
     };
     cs[1].bias = 0;
+    const rs_conv_algo before = rs_get_conv_algo();
     for (int pass = 0; pass < 2; pass++) {
         rs_set_conv_algo(pass == 0 ? RS_CONV_ALGO_WINOGRAD : RS_CONV_ALGO_AUTO);
         for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
@@ -257,7 +259,7 @@ static void test_conv2d_winograd(void **state) {
         rs_free(x), rs_free(w), rs_free(yw), rs_free(yd);
         rs_workspace_free(&ws);
     }
-    rs_set_conv_algo(RS_CONV_ALGO_AUTO);
+    rs_set_conv_algo(before);
     (void)state;
 }
 

@@ -41,10 +41,10 @@ void rs_conv2d_forward(float *out, const float *in, const float *weight, const f
                        const rs_conv2d_dims *d, rs_workspace *ws);
 void rs_conv2d_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                         const float *weight, const rs_conv2d_dims *d, rs_workspace *ws);
-/* Which algorithm the fast forward uses for 3x3 stride-1 convolutions (oneDNN builds): AUTO (the default) takes
- * Winograd for layers of at least 64 input and output channels and 16384 output pixels (N H W), DIRECT never, WINOGRAD wherever oneDNN has it
- * (tests). A process-wide switch like rs_set_backend; a net's forward treats AUTO as DIRECT except in training
- * passes (rs_net_forward). */
+/* Which algorithm the fast forward uses for 3x3 stride-1 convolutions (oneDNN builds): DIRECT (the default) always
+ * the direct one; AUTO takes Winograd for layers of at least 64 input and output channels and 16384 output pixels
+ * (N H W); WINOGRAD wherever oneDNN has it (tests). A process-wide switch like rs_set_backend; a net's forward
+ * treats AUTO as DIRECT except in training passes (rs_net_forward). */
 typedef enum { RS_CONV_ALGO_AUTO = 0, RS_CONV_ALGO_DIRECT = 1, RS_CONV_ALGO_WINOGRAD = 2 } rs_conv_algo;
 void rs_set_conv_algo(rs_conv_algo a);
 rs_conv_algo rs_get_conv_algo(void);

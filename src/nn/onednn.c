@@ -10,7 +10,7 @@
 
 #ifndef RELSTAB_HAVE_ONEDNN
 /* No oneDNN in this build: the fast path is the reference path, and the algorithm switch has nothing to choose. */
-static rs_conv_algo g_algo = RS_CONV_ALGO_AUTO;
+static rs_conv_algo g_algo = RS_CONV_ALGO_DIRECT;
 void rs_set_conv_algo(rs_conv_algo a) { g_algo = a; }
 rs_conv_algo rs_get_conv_algo(void) { return g_algo; }
 void rs_conv2d_forward_fast(float *out, const float *in, const float *weight, const float *bias,

@@ -12,7 +12,10 @@
  * products in the transformed domain: its error is a few times the direct sum's, within the bounds of
  * tests/test_ops_fast.c (which checks it), but twice the direct error in D, G, R against a float64 reference
  * (tests/test_measure_torch.c), so the net's forward keeps AUTO for training passes only (net_run.c).
- * rs_set_conv_algo chooses the policy (auto: the rule; direct: never).
+ * rs_set_conv_algo chooses the policy (auto: the rule; direct: never, the default). AUTO is not the default: on
+ * whole training steps (VGG11-BN, ResNet18, batch 128, 1 thread) it measured 15-35 % MORE process CPU time than
+ * DIRECT in two runs on a heavily loaded machine, against the layer benchmark's prediction of a few % less; until
+ * an idle machine settles it, the default stays on the direct algorithm.
  * Forward only: backward stays on the direct primitives (onednn_conv.c). */
 #ifdef RELSTAB_HAVE_ONEDNN
 #include <stdlib.h>
@@ -24,7 +27,7 @@
 #define RS_WINO_MIN_C 64
 #define RS_WINO_MIN_PIXELS 16384 /* N * H_out * W_out */
 
-static rs_conv_algo g_algo = RS_CONV_ALGO_AUTO;
+static rs_conv_algo g_algo = RS_CONV_ALGO_DIRECT; /* AUTO is opt-in: see docs/bench.md */
 void rs_set_conv_algo(rs_conv_algo a) { g_algo = a; }
 rs_conv_algo rs_get_conv_algo(void) { return g_algo; }
 
