@@ -1,7 +1,7 @@
 /* plot.h: figures, drawn by gnuplot from generated scripts. Three ready-made figures read from relstab's CSV files
  * (D, G, R against depth; D, G, R against epoch; one column against another), a small CSV table reader they share,
  * and the "plot job" that every figure in relstab goes through (a fresh temporary directory for the data and the
- * script, gnuplot run on it, the figure renamed into place only when gnuplot succeeded). The format of a figure
+ * script, gnuplot run on it, the figure written into place only when gnuplot succeeded). The format of a figure
  * is chosen by its file name: ".png" (pngcairo) or ".svg" (svg). It computes nothing beyond means, standard errors
  * and least-squares lines; it never changes a CSV. docs/plot.md describes the figures and the CSV they accept. */
 #pragma once
@@ -90,14 +90,14 @@ rs_status rs_plot_run(const char *run_dir);
  *     FILE *g = rs_plot_open(&j, "plot.gp"); // the script: the first one named *.gp is the one run
  *     rs_plot_terminal(&j, g, 1000, 650);    // "set terminal ...; set output '<temporary name>'"
  *     fprintf(g, "plot '%s/a.dat' u 1:2 w lp\n", j.dir);
- *     return rs_plot_finish(&j, RS_OK);      // runs gnuplot, renames the figure into place, removes j.dir
+ *     return rs_plot_finish(&j, RS_OK);      // runs gnuplot, writes the figure into place, removes j.dir
  * rs_plot_finish with a status other than RS_OK only cleans up and returns that status. Output paths may not
  * contain quotes or newlines (they are written into the script). */
 #define RS_PLOT_MAX_FILES 200
 typedef enum { RS_PLOT_PNG = 0, RS_PLOT_SVG = 1 } rs_plot_format;
 typedef struct {
     char dir[512];      /* the temporary directory (under $TMPDIR or /tmp) */
-    char tmp_out[4200]; /* the temporary figure path gnuplot writes; renamed to out on success */
+    char tmp_out[4200]; /* the figure gnuplot writes, in dir; copied to out (rs_write_file_atomic) on success */
     const char *out;
     rs_plot_format format;
     int32_t n_files;

@@ -164,12 +164,12 @@ static int parse(int argc, char **argv, opts *o) {
     if (o->mode && strcmp(o->mode, "init") && strcmp(o->mode, "trained"))
         return cli_usage_error(CMD, "--mode expects init or trained, got '%s'", o->mode);
     if (o->append && !o->out) return cli_usage_error(CMD, "--append needs --out FILE");
+    if (o->plot && rs_plot_format_of(o->plot) < 0) return cli_usage_error(CMD, "--plot %s: not .png or .svg", o->plot);
     if (o->have_chmean && o->no_chmean) return cli_usage_error(CMD, "give --channel-mean or --no-channel-mean, not both");
     if (o->m.P < (o->m.estimator == RS_EST_MEDIAN ? 3 : 2))
         return cli_usage_error(CMD, "--P %lld: the %s estimator needs P >= %d probe images (its denominator compares "
                                "images)", (long long)o->m.P, rs_estimator_name(o->m.estimator),
                                o->m.estimator == RS_EST_MEDIAN ? 3 : 2);
-    if (o->plot && rs_plot_format_of(o->plot) < 0) return cli_usage_error(CMD, "--plot %s: not .png or .svg", o->plot);
     if (!o->have_init_seed) o->src.init_seed = o->m.seed;
     return 0;
 }
@@ -200,7 +200,8 @@ static void print_header(const opts *o, const rs_net_source_info *info, const rs
 
 static rs_status plot_depth(const opts *o, const rs_measure_result *r, const rs_measure_tags *t) {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.csv", o->plot, (long)getpid());
+    const char *td = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/relstab-measure-%ld.csv", td && *td ? td : "/tmp", (long)getpid());
     rs_status s = o->out ? RS_OK : rs_measure_write_csv(tmp, r, &o->m, t, 0);
     if (!s) s = rs_plot_depth(o->out ? o->out : tmp, o->plot, NULL, NULL);
     if (!o->out) unlink(tmp);
@@ -211,8 +212,7 @@ static int run(opts *o) {
     rs_net *net = NULL;
     rs_dataset *ds = NULL;
     rs_net_source_info info;
-    rs_status s = o->plot ? rs_plot_check_output(o->plot) : RS_OK; /* before the work */
-    if (!s) s = rs_net_source_open(&o->src, &net, &ds, &info);
+    rs_status s = rs_net_source_open(&o->src, &net, &ds, &info);
     if (s) return cli_fail(CMD, s);
     if (!ds) {
         rs_net_free(net);
@@ -273,7 +273,8 @@ int rs_cmd_measure(int argc, char **argv) {
     int rc = parse(argc, argv, &o);
     if (rc) return rc == 1 ? 0 : rc;
     if ((o.out && cli_check_out_file(CMD, "--out", o.out)) || (o.json && cli_check_out_file(CMD, "--json", o.json)) ||
-        (o.m.dump_dir && cli_check_out_dir(CMD, "--dump", o.m.dump_dir)))
+        (o.m.dump_dir && cli_check_out_dir(CMD, "--dump", o.m.dump_dir)) ||
+        (o.plot && cli_check_out_file(CMD, "--plot", o.plot)))
         return 1; /* before any work */
     cli_threads(o.threads);
     return run(&o);

@@ -1,6 +1,6 @@
-/* job.c: running gnuplot on a generated script. A plot job owns a fresh temporary directory for the data files and
- * the script; gnuplot writes the figure under a temporary name next to the target, which is renamed into place only
- * if gnuplot exits with status 0, so a failed plot never replaces an existing figure. Every figure in relstab
+/* job.c: running gnuplot on a generated script. A plot job owns a fresh temporary directory for the data files, the
+ * script and the figure gnuplot writes; only if gnuplot exits with status 0 is the figure copied to its target by
+ * rs_write_file_atomic (atomic for regular files), so a failed plot never replaces an existing figure. Every figure in relstab
  * (theory, plot, reproduce) goes through here. It draws nothing itself. */
 #include "relstab/plot.h"
 
@@ -59,9 +59,6 @@ rs_status rs_plot_begin(rs_plot_job *j, const char *out, const char *prefix) {
     j->out = out;
     RS_TRY(rs_plot_check_output(out));
     j->format = (rs_plot_format)rs_plot_format_of(out);
-    if (snprintf(j->tmp_out, sizeof j->tmp_out, "%s.tmp.%ld%s", out, (long)getpid(), out + strlen(out) - 4) >=
-        (int)sizeof j->tmp_out)
-        return rs_error(RS_ERR_ARG, "figure path too long: %s", out);
     const char *base = getenv("TMPDIR");
     if (snprintf(j->dir, sizeof j->dir, "%s/%s-XXXXXX", base && *base ? base : "/tmp", prefix ? prefix : "relstab-plot") >=
         (int)sizeof j->dir)
@@ -70,6 +67,7 @@ rs_status rs_plot_begin(rs_plot_job *j, const char *out, const char *prefix) {
         j->dir[0] = 0;
         return rs_error(RS_ERR_IO, "cannot create a temporary directory under %s", base && *base ? base : "/tmp");
     }
+    snprintf(j->tmp_out, sizeof j->tmp_out, "%s/figure.%s", j->dir, j->format == RS_PLOT_SVG ? "svg" : "png");
     return RS_OK;
 }
 
@@ -123,7 +121,13 @@ rs_status rs_plot_finish(rs_plot_job *j, rs_status st) {
         if (fclose(j->files[i]) != 0 && st == RS_OK) st = rs_error(RS_ERR_IO, "cannot write %s", j->paths[i]);
     if (st == RS_OK && j->script < 0) st = rs_error(RS_ERR_ARG, "plot job without a script");
     if (st == RS_OK) st = rs_plot_run_gnuplot(j->paths[j->script]);
-    if (st == RS_OK && rename(j->tmp_out, j->out) != 0) st = rs_error(RS_ERR_IO, "cannot write %s", j->out);
+    if (st == RS_OK) { /* the figure goes to its place by the one output writer (regular files atomically) */
+        void *fig = NULL;
+        size_t len = 0;
+        st = rs_read_file(j->tmp_out, &fig, &len, (size_t)1 << 30);
+        if (st == RS_OK) st = rs_write_file_atomic(j->out, fig, len);
+        rs_free(fig);
+    }
     if (j->tmp_out[0]) unlink(j->tmp_out);
     for (int32_t i = 0; i < j->n_files; i++) {
         unlink(j->paths[i]);

@@ -136,20 +136,25 @@ expect_error 2 "-o OUT.png or OUT.svg is required" depth "$TMP/m.csv"
 expect_error 2 "belong to scatter" depth "$TMP/m.csv" --fit -o "$TMP/x.png"
 expect_error 2 "--where expects COL=V1,V2" depth "$TMP/m.csv" --where epoch -o "$TMP/x.png"
 expect_error 1 "directory $TMP/nodir does not exist" depth "$TMP/m.csv" -o "$TMP/nodir/x.png"
-expect_status 1 "directory $TMP/nodir does not exist" theory --depth 3 --plot "$TMP/nodir/t.png"
+expect_status 1 "no such directory $TMP/nodir" theory --depth 3 --plot "$TMP/nodir/t.png"
 [ ! -e "$TMP/x.png" ] || fail "a failed plot left $TMP/x.png"
 # A failed plot leaves an existing figure alone
 cp "$TMP/m.png" "$TMP/keep.png"
 "$BIN" plot depth "$TMP/allnan.csv" -o "$TMP/keep.png" 2>/dev/null && fail "all-NaN plot succeeded"
 cmp -s "$TMP/m.png" "$TMP/keep.png" || fail "a failed plot changed the existing figure"
 ls "$TMP"/*.tmp.* >/dev/null 2>&1 && fail "temporary files left: $(ls "$TMP"/*.tmp.*)"
+# Through a symbolic link: the link stays, its target gets the figure
+ln -s "$TMP/target.png" "$TMP/link.png"
+"$BIN" plot depth "$TMP/m.csv" -o "$TMP/link.png" >/dev/null || fail "plot through a link"
+[ -L "$TMP/link.png" ] || fail "the link was replaced by a file"
+png_ok "$TMP/target.png" 1200 450 $BLUE
 
 # measure --plot and train --track-every draw their figures without a second command
 if [ -d /usr/share/datasets/fashion-mnist ]; then DATA=fashionmnist; else DATA=twopoints:testsize=200; fi
 out=$("$BIN" measure --model lenet --init --data "$DATA" --P 12 --quiet --plot "$TMP/meas.png" 2>&1) || fail "measure --plot: $out"
 png_ok "$TMP/meas.png" 1200 450 $BLUE
 t0=$(date +%s)
-expect_status 1 "directory $TMP/nodir does not exist" measure --model lenet --init --data "$DATA" --plot "$TMP/nodir/m.png"
+expect_status 1 "no such directory $TMP/nodir" measure --model lenet --init --data "$DATA" --plot "$TMP/nodir/m.png"
 [ $(( $(date +%s) - t0 )) -lt 5 ] || fail "measure --plot into a missing directory: refused only after the work"
 expect_status 2 "not .png or .svg" measure --model lenet --init --data "$DATA" --P 12 --plot "$TMP/meas.jpg"
 out=$("$BIN" train --model lenet --data "$DATA" --ptr 128 --epochs 1 --batch 64 --track-every 1 --track-P 8 \
