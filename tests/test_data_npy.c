@@ -21,7 +21,7 @@ static float value(int i, int c, int y, int x) { return (float)(i * 1000 + c * 1
 
 /* Images (N, C, H, W) written as layout nhwc (0/1) with dtype; labels int64 (N). */
 static void write_images(const char *dir, const char *name, rs_dtype dtype, int nhwc, int channels) {
-    char path[1100];
+    char path[1300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int three = channels == 0; /* (N, H, W): one channel */
     if (three) channels = 1;
@@ -45,7 +45,7 @@ static void write_images(const char *dir, const char *name, rs_dtype dtype, int 
 }
 
 static void write_labels(const char *dir, const char *name, rs_dtype dtype, int n, int two_d, int64_t offset) {
-    char path[1100];
+    char path[1300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int64_t l64[16];
     int32_t l32[16];
@@ -207,9 +207,33 @@ static void test_split_shapes_differ(void **state) {
     rs_dataset_free(ds);
 }
 
+/* npy:DIR,key=value: an unknown key is a usage error naming it; a directory whose name holds a comma still opens. */
+static void test_spec_options(void **state) {
+    (void)state;
+    const char *root = tu_tmpdir("npyopts");
+    char dir[1200], spec[1300];
+    snprintf(dir, sizeof dir, "%s/a,b", root);
+    assert_int_equal(rs_mkdir_p(dir), RS_OK);
+    write_images(dir, "train_images.npy", RS_DTYPE_U8, 0, 3);
+    write_labels(dir, "train_labels.npy", RS_DTYPE_I64, N, 0, 0);
+    snprintf(spec, sizeof spec, "npy:%s,foo=1", dir);
+    expect_open_fails(spec, RS_SPLIT_TRAIN, "unknown option 'foo' (known: layout)");
+    rs_dataset *ds = NULL;
+    assert_int_equal(rs_last_error()[0] != 0, 1);
+    assert_int_equal(rs_dataset_open(spec, RS_SPLIT_TRAIN, NULL, &ds), RS_ERR_ARG);
+    snprintf(spec, sizeof spec, "npy:%s", dir);
+    assert_int_equal(rs_dataset_open(spec, RS_SPLIT_TRAIN, NULL, &ds), RS_OK);
+    rs_dataset_free(ds);
+    snprintf(spec, sizeof spec, "npy:%s,layout=nchw", dir);
+    assert_int_equal(rs_dataset_open(spec, RS_SPLIT_TRAIN, NULL, &ds), RS_OK);
+    assert_int_equal(ds->channels, 3);
+    rs_dataset_free(ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_shapes_differ),
+        cmocka_unit_test(test_spec_options),
         cmocka_unit_test(test_roundtrips),
         cmocka_unit_test(test_refusals),
     };

@@ -126,16 +126,35 @@ rs_status rs_npy_open(rs_dataset *ds, const char *dir_and_opts, int split, rs_la
     struct rs_dataset_priv *p = ds->priv;
     if (split == RS_SPLIT_VAL) return rs_error(RS_ERR_ARG, "npy datasets have only a train and a test split");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", dir_and_opts);
-    char *opt = strstr(dir, ",layout=");
-    if (opt) {
-        const char *v = opt + strlen(",layout=");
-        rs_layout l = !strcmp(v, "nchw") ? RS_LAYOUT_NCHW : !strcmp(v, "nhwc") ? RS_LAYOUT_NHWC : RS_LAYOUT_AUTO;
-        if (l == RS_LAYOUT_AUTO) return rs_error(RS_ERR_ARG, "%s: layout must be nchw or nhwc, got '%s'", ds->spec, v);
-        if (layout != RS_LAYOUT_AUTO && layout != l)
-            return rs_error(RS_ERR_ARG, "%s: layout=%s disagrees with the layout of the options", ds->spec, v);
-        layout = l;
-        *opt = 0;
+    if (snprintf(dir, sizeof dir, "%s", dir_and_opts) >= (int)sizeof dir)
+        return rs_error(RS_ERR_ARG, "%s: directory path too long", ds->spec);
+    /* DIR[,key=value,...]: a whole spec naming an existing directory has no options; else they start at the
+     * rightmost comma with an existing directory before it (a directory name may hold commas), else at the first */
+    char *opts = NULL, *first = access(dir, F_OK) == 0 ? NULL : strchr(dir, ',');
+    for (char *c = dir + strlen(dir); first && c > dir && !opts; c--) {
+        if (*(c - 1) != ',') continue;
+        c[-1] = 0;
+        if (access(dir, F_OK) == 0) opts = c;
+        else c[-1] = ',';
+    }
+    if (first && !opts) {
+        *first = 0;
+        opts = first + 1;
+    }
+    if (opts) {
+        rs_kv kv[RS_KV_MAX];
+        int nkv;
+        RS_TRY(rs_kv_split(opts, ds->spec, kv, &nkv));
+        const char *v = rs_kv_str(kv, nkv, "layout");
+        if (v) {
+            rs_layout l = !strcmp(v, "nchw") ? RS_LAYOUT_NCHW : !strcmp(v, "nhwc") ? RS_LAYOUT_NHWC : RS_LAYOUT_AUTO;
+            if (l == RS_LAYOUT_AUTO)
+                return rs_error(RS_ERR_ARG, "%s: layout must be nchw or nhwc, got '%s'", ds->spec, v);
+            if (layout != RS_LAYOUT_AUTO && layout != l)
+                return rs_error(RS_ERR_ARG, "%s: layout=%s disagrees with the layout of the options", ds->spec, v);
+            layout = l;
+        }
+        RS_TRY(rs_kv_check_unused(kv, nkv, ds->spec, "layout"));
     }
     const char *name = split == RS_SPLIT_TRAIN ? "train" : "test";
     char ipath[4200], lpath[4200];

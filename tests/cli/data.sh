@@ -105,4 +105,6 @@ expect_error 1 "both splits must have one image shape" info "idx:$TMP/idx" --spl
 idx_file "$TMP/idx/t10k-images-idx3-ubyte" 2 4 4
 "$BIN" data info "idx:$TMP/idx" >/dev/null || fail "data info on agreeing splits failed"
 
+expect_error 2 "unknown option 'foo' (known: layout)" info "npy:$TMP,foo=1"
+
 cli_done
