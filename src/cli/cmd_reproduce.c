@@ -24,6 +24,7 @@ static void usage(FILE *f) {
             "  twopoints         deep nets on 2-D scale detection: test errors, D, G, R per node, shuffled\n"
             "  spectra           grid-Laplacian spectra of the filters by layer (the layers and twopoints nets)\n"
             "  all               every one, in this order\n"
+            "  report            only rewrite DIR/index.html from the experiments found in DIR\n"
             "Every run is an ordinary run directory under DIR/runs: rerunning skips finished runs and resumes\n"
             "interrupted ones. Tables, figures and verdicts go to DIR/EXPERIMENT, the report to DIR/index.html.\n\n"
             "  --out DIR           output directory (required)\n"
@@ -77,6 +78,12 @@ int rs_cmd_reproduce(int argc, char **argv) {
     if (optind + 1 < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
     if (!o.out) return cli_usage_error(CMD, "--out DIR is required");
     const char *name = argv[optind];
+    if (!strcmp(name, "report")) { /* only rewrite DIR/index.html from what is there */
+        rs_status s = rs_report_write(o.out);
+        if (s) return cli_fail(CMD, s);
+        printf("report: %s/index.html\n", o.out);
+        return 0;
+    }
     int known = !strcmp(name, "all");
     for (int32_t i = 0; i < rs_experiment_count(); i++) known |= !strcmp(name, rs_experiment_name(i));
     if (!known) return cli_usage_error(CMD, "unknown experiment '%s' (known: all, %s)", name, rs_experiment_names());

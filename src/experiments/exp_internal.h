@@ -15,7 +15,7 @@ enum { EXP_M_INIT = 1, EXP_M_TRAINED = 2, EXP_M_SHUF1 = 4, EXP_M_SHUF2 = 8, EXP_
 typedef struct {
     char model[32];
     char label[64];        /* what the run is in the figures: "lenet", "noise=10" ... */
-    char data[700];        /* dataset spec */
+    char data[512];        /* dataset spec */
     char recipe[32];
     int32_t epochs, width, depth;
     int64_t ptr;
@@ -23,7 +23,7 @@ typedef struct {
     double lr;             /* > 0: overrides the recipe's */
     double ridge;          /* >= 0: overrides the recipe's; < 0: the recipe's */
     uint64_t seed;
-    char dir[1100];        /* the run directory */
+    char dir[1000];        /* the run directory */
     int32_t measure;       /* EXP_M_* */
     int64_t P;
     int32_t style_1d;      /* the 1-D paper's measurement: channel mean, rectified noise, the blocks' mul nodes */
@@ -128,5 +128,8 @@ int32_t exp_twopoints_runs(exp_ctx *c, exp_run *runs, int32_t max);
 rs_status exp_layerwise(exp_ctx *c, const char *experiment, const exp_run *runs, int32_t n, int shuffle_kind);
 /* Runs of `model` among runs[0..n). */
 int32_t exp_count_seeds(const exp_run *runs, int32_t n, const char *model);
+/* Makes (once) OUT/data/fashionmnist-testN: the FashionMNIST training files and the first n_test test images;
+ * spec receives "fashionmnist:DIR". */
+rs_status exp_prepare_fmnist(const rs_reproduce_opts *o, int64_t n_test, char *spec, size_t len);
 /* the run directory root: OUT/runs */
 void exp_run_dir(const exp_ctx *c, exp_run *r, const char *experiment);

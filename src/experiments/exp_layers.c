@@ -16,7 +16,7 @@ typedef struct {
 } layer_model;
 
 static const layer_model layer_models[] = {
-    {"lenet", 2, 10000, 10}, {"alexnet", 1, 3000, 6}, {"vgg11", 1, 3000, 6}, {"vgg11bn", 1, 3000, 6}};
+    {"lenet", 2, 10000, 10}, {"alexnet", 1, 3000, 5}, {"vgg11", 1, 3000, 5}, {"vgg11bn", 1, 3000, 5}};
 
 int32_t exp_layers_runs(exp_ctx *c, exp_run *runs, int32_t max) {
     int32_t n = 0;

@@ -31,7 +31,7 @@ int32_t exp_twopoints_runs(exp_ctx *c, exp_run *runs, int32_t max) {
                 /* quick: a test set of 1000 instead of 4 ptr (the evaluation of every epoch dominates otherwise) */
                 snprintf(r->data, sizeof r->data, "%s", sc == RS_SCALE_FULL ? "twopoints" : "twopoints:testsize=1000");
                 snprintf(r->recipe, sizeof r->recipe, "twopoints");
-                int quick_epochs = !strcmp(model, "lenet") ? 40 : 15;
+                int quick_epochs = !strcmp(model, "lenet") ? 40 : 10;
                 r->epochs = sc == RS_SCALE_FULL ? 300 : sc == RS_SCALE_TINY ? 2 : quick_epochs;
                 r->ptr = ptr;
                 r->ridge = -1;

@@ -52,7 +52,7 @@ static const char *verdict_class(const char *v) {
 
 /* The verdict rows of one figure (all rows when fig is NULL). */
 static void verdicts(FILE *f, const char *dir, const char *fig) {
-    char p[1200], line[4096], *fld[8];
+    char p[2400], line[4096], *fld[8];
     snprintf(p, sizeof p, "%s/verdicts.csv", dir);
     FILE *in = fopen(p, "r");
     if (!in) return;
@@ -62,6 +62,7 @@ static void verdicts(FILE *f, const char *dir, const char *fig) {
             header = 0;
             continue;
         }
+        line[strcspn(line, "\r\n")] = 0;
         if (rs_csv_split(line, fld, 8) != 4 || (fig && strcmp(fld[0], fig))) continue;
         if (!any) fputs("<table><tr><th>paper's claim</th><th>verdict at this scale</th><th>numbers</th></tr>\n", f);
         any = 1;
@@ -78,7 +79,7 @@ static void verdicts(FILE *f, const char *dir, const char *fig) {
 }
 
 static void figures(FILE *f, const char *dir, const char *name) {
-    char p[1200], line[1024];
+    char p[2400], line[1024];
     snprintf(p, sizeof p, "%s/figures.txt", dir);
     FILE *in = fopen(p, "r");
     if (!in) return;
@@ -129,7 +130,7 @@ static void csv_links(FILE *f, const char *dir, const char *name) {
 }
 
 static void timing(FILE *f, const char *dir) {
-    char p[1200], line[256];
+    char p[2400], line[256];
     snprintf(p, sizeof p, "%s/timing.csv", dir);
     FILE *in = fopen(p, "r");
     double s, l0, l1;

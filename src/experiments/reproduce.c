@@ -70,16 +70,11 @@ int32_t exp_seeds(const exp_ctx *c, int32_t quick, int32_t full) {
 }
 
 void exp_run_dir(const exp_ctx *c, exp_run *r, const char *experiment) {
-    char noise[32] = "";
+    char noise[32] = "", width[24] = "";
     if (r->corrupt > 0) snprintf(noise, sizeof noise, "-noise%g", r->corrupt);
-    snprintf(r->dir, sizeof r->dir, "%s/runs/%s/%s%s%s-e%d-p%lld-s%llu", c->o->out, experiment, r->model,
-             r->width > 0 ? "-w" : "", noise, (int)r->epochs, (long long)r->ptr, (unsigned long long)r->seed);
-    if (r->width > 0) { /* the width goes next to the model name */
-        char tmp[1100];
-        snprintf(tmp, sizeof tmp, "%s/runs/%s/%s-w%d%s-e%d-p%lld-s%llu", c->o->out, experiment, r->model,
-                 (int)r->width, noise, (int)r->epochs, (long long)r->ptr, (unsigned long long)r->seed);
-        snprintf(r->dir, sizeof r->dir, "%s", tmp);
-    }
+    if (r->width > 0) snprintf(width, sizeof width, "-w%d", (int)r->width);
+    snprintf(r->dir, sizeof r->dir, "%.700s/runs/%s/%s%s%s-e%d-p%lld-s%llu", c->o->out, experiment, r->model, width,
+             noise, (int)r->epochs, (long long)r->ptr, (unsigned long long)r->seed);
 }
 
 typedef struct {
@@ -134,6 +129,16 @@ static FILE *open_in(const char *dir, const char *file, const char *mode) {
 static rs_status run_experiment(const experiment *e, const rs_reproduce_opts *o, const char *data) {
     exp_ctx c = {.o = o, .data = data, .cifar = !strncmp(data, "cifar10", 7)};
     snprintf(c.dir, sizeof c.dir, "%s/%s", o->out, e->name);
+    /* quick and tiny: the big nets of layers (and spectra, which reuses them) are evaluated on the first test
+     * images only, since the trainer evaluates the whole test split every epoch */
+    char spec[1100];
+    int64_t n_test = o->scale == RS_SCALE_TINY ? 500 : 2000;
+    int subset = o->scale != RS_SCALE_FULL && !strcmp(data, "fashionmnist") &&
+                 (!strcmp(e->name, "layers") || !strcmp(e->name, "spectra"));
+    if (subset) {
+        RS_TRY(exp_prepare_fmnist(o, n_test, spec, sizeof spec));
+        c.data = spec;
+    }
     if (o->dry_run) {
         printf("== %s (scale %s, data %s)\n", e->name, rs_scale_name(o->scale), data);
         return e->fn(&c);
@@ -149,7 +154,11 @@ static rs_status run_experiment(const experiment *e, const rs_reproduce_opts *o,
         return rs_error(RS_ERR_IO, "cannot write in %s", c.dir);
     }
     fprintf(c.verdicts, "figure,claim,verdict,numbers\n");
-    fprintf(c.notes, "scale: %s\ndata: %s\n", rs_scale_name(o->scale), data);
+    fprintf(c.notes, "scale: %s\ndata: %s\n", rs_scale_name(o->scale), c.data);
+    if (subset)
+        fprintf(c.notes, "FashionMNIST: the whole training split (subsets by ptr below); the test split (model "
+                         "selection and probe images) is its first %lld images, a byte-identical IDX copy\n",
+                (long long)n_test);
     double load0[3] = {0}, load1[3] = {0};
     getloadavg(load0, 3);
     double t0 = rs_now();
@@ -180,6 +189,7 @@ static rs_status run_experiment(const experiment *e, const rs_reproduce_opts *o,
 
 rs_status rs_reproduce(const char *name, const rs_reproduce_opts *o) {
     const char *data = o->data && o->data[0] ? o->data : "fashionmnist";
+    if (!o->out || strlen(o->out) > 700) return rs_error(RS_ERR_ARG, "--out: give a directory path of at most 700 characters");
     if (strcmp(data, "fashionmnist") && strncmp(data, "cifar10:", 8))
         return rs_error(RS_ERR_ARG, "--data expects fashionmnist or cifar10:DIR, got '%s'", data);
     int all = !strcmp(name, "all");

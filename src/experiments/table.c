@@ -40,6 +40,7 @@ rs_status exp_curves_add_csv(exp_curves *cv, const char *model, const char *cond
     static const char *names[4] = {"node", "D", "G", "R"};
     rs_status s = RS_OK;
     if (!fgets(line, sizeof line, f)) s = rs_error(RS_ERR_FORMAT, "%s: empty", csv);
+    line[strcspn(line, "\r\n")] = 0;
     int nf = s ? 0 : rs_csv_split(line, fld, 64);
     for (int i = 0; i < nf; i++)
         for (int q = 0; q < 4; q++)
@@ -48,6 +49,8 @@ rs_status exp_curves_add_csv(exp_curves *cv, const char *model, const char *cond
         s = rs_error(RS_ERR_FORMAT, "%s: needs the columns node, D, G, R", csv);
     int32_t k = 0;
     while (!s && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0]) continue;
         if (rs_csv_split(line, fld, 64) != nf) {
             s = rs_error(RS_ERR_FORMAT, "%s: malformed row", csv);
             break;
