@@ -112,6 +112,16 @@ rs_status exp_grid(exp_ctx *c, exp_run *runs, int32_t n) {
     rs_status s = RS_OK;
     if (c->o->dry_run) print_dry(c, runs, n);
     else {
+        int32_t done = 0;
+        double todo = 0;
+        for (int32_t i = 0; i < n; i++) {
+            int f = exp_run_finished(&runs[i]);
+            done += f;
+            if (!f) todo += cost[i];
+        }
+        if (c->notes)
+            fprintf(c->notes, "grid: %d runs, %d already finished before this invocation (the time below counts only "
+                              "the others); estimated %.0f s on an idle machine for those\n", (int)n, (int)done, todo);
         grid_ctx g = {runs, c->o->quiet};
         s = rs_grid_run(n, cost, c->o->jobs, grid_job, &g);
     }
