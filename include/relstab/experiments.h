@@ -43,6 +43,7 @@ typedef struct {
     int32_t jobs;        /* runs side by side (1) */
     int32_t threads;     /* threads for jobs = 1 (0: all cores) */
     int32_t quiet;       /* 1: no progress lines on stderr */
+    const char *models;  /* comma-separated: keep only these models of the grids (NULL: all) */
 } rs_reproduce_opts;
 
 /* The experiments, in the order `all` runs them: "theory, scale1d, output-vs-error, layers, twopoints, spectra". */

@@ -15,7 +15,7 @@ const char rs_cmd_reproduce_help[] = "the paper's experiments, figure by figure,
 static void usage(FILE *f) {
     fprintf(f,
             "usage: relstab reproduce EXPERIMENT|all --out DIR [--scale quick|full] [--data SPEC] [--seeds N]\n"
-            "                         [--dry-run] [--jobs N] [--threads N] [--quiet]\n"
+            "                         [--models LIST] [--dry-run] [--jobs N] [--threads N] [--quiet]\n"
             "Runs the experiments behind the paper's figures (docs/experiments.md):\n"
             "  theory            the constant-filter pooling model: D, G, R per layer and their laws\n"
             "  scale1d           the 1-D pooling CNN on 1-D scale detection, against the theory\n"
@@ -32,6 +32,7 @@ static void usage(FILE *f) {
             "                      for tests only)\n"
             "  --data SPEC         fashionmnist (default) or cifar10:DIR (the real-image experiments)\n"
             "  --seeds N           seeds 0..N-1 for every model (default: the scale's choice)\n"
+            "  --models LIST       keep only these models of the grids (comma-separated, e.g. lenet,vgg11)\n"
             "  --dry-run           list the grid with estimated times and what is done; run nothing\n"
             "  --jobs N            runs side by side (forked processes, each with cores/N threads; default 1)\n"
             "  --threads N         threads with --jobs 1 (default: all cores)\n"
@@ -42,7 +43,7 @@ int rs_cmd_reproduce(int argc, char **argv) {
     static const struct option lo[] = {
         {"out", 1, 0, 'o'},   {"scale", 1, 0, 's'},   {"data", 1, 0, 'd'},    {"seeds", 1, 0, 'n'},
         {"dry-run", 0, 0, 'y'}, {"jobs", 1, 0, 'j'}, {"threads", 1, 0, 't'}, {"quiet", 0, 0, 'q'},
-        {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+        {"models", 1, 0, 'm'}, {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
     rs_reproduce_opts o = {.jobs = 1};
     int64_t v, threads = 0;
     int ch;
@@ -69,6 +70,7 @@ int rs_cmd_reproduce(int argc, char **argv) {
             if (cli_parse_int(CMD, "--threads", optarg, 0, 4096, &threads)) return 2;
             break;
         case 'q': o.quiet = 1; break;
+        case 'm': o.models = optarg; break;
         default:
             return cli_usage_error(CMD, "unknown or incomplete option '%s' (relstab reproduce --help)",
                                    argv[optind - 1]);

@@ -57,6 +57,8 @@ void exp_verdict(exp_ctx *c, const char *figure, const char *claim, const char *
     __attribute__((format(printf, 5, 6)));
 /* Runs the grid of runs (or prints it for a dry run). Returns RS_OK when every run finished. */
 rs_status exp_grid(exp_ctx *c, exp_run *runs, int32_t n);
+/* 1 if the user's --models list (if any) keeps model. */
+int exp_model_wanted(const exp_ctx *c, const char *model);
 /* Seeds of a model at this scale: the user's --seeds, else the scale's `quick` / `full` number. */
 int32_t exp_seeds(const exp_ctx *c, int32_t quick, int32_t full);
 

@@ -24,6 +24,7 @@ int32_t exp_layers_runs(exp_ctx *c, exp_run *runs, int32_t max) {
     for (int m = 0; m < 4; m++) {
         const layer_model *lm = &layer_models[m];
         if (sc == RS_SCALE_TINY && m > 0) break; /* tiny: LeNet only */
+        if (!exp_model_wanted(c, lm->model)) continue;
         int32_t seeds = sc == RS_SCALE_TINY ? (c->o->seeds > 0 ? c->o->seeds : 2) : exp_seeds(c, lm->seeds_quick, 4);
         for (int32_t s = 0; s < seeds && n < max; s++) {
             exp_run *r = &runs[n++];

@@ -21,6 +21,7 @@ static int32_t output_runs(exp_ctx *c, exp_run *runs, int32_t max) {
     int32_t n = 0;
     for (int m = 0; m < nm; m++) {
         const char *model = sc == RS_SCALE_FULL ? full_models[m] : quick_models[m];
+        if (!exp_model_wanted(c, model)) continue;
         int fcn = !strncmp(model, "densenet", 8);
         int32_t seeds = sc == RS_SCALE_TINY ? (c->o->seeds > 0 ? c->o->seeds : 1) : exp_seeds(c, 2, fcn ? 11 : 4);
         for (int k = 0; k < nn; k++)

@@ -18,6 +18,7 @@ int32_t exp_twopoints_runs(exp_ctx *c, exp_run *runs, int32_t max) {
     int32_t n = 0;
     for (int m = 0; m < n_models; m++) {
         const char *model = sc == RS_SCALE_FULL ? full_models[m] : quick_models[m];
+        if (!exp_model_wanted(c, model)) continue;
         int32_t seeds = sc == RS_SCALE_TINY ? (c->o->seeds > 0 ? c->o->seeds : 2)
                                             : exp_seeds(c, !strcmp(model, "lenet") ? 2 : 1, 10);
         for (int pi = 0; pi < n_ptr; pi++)

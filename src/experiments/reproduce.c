@@ -64,6 +64,19 @@ void exp_verdict(exp_ctx *c, const char *figure, const char *claim, const char *
     if (!c->o->quiet) fprintf(stderr, "relstab reproduce: %s: %s: %s (%s)\n", figure, claim, verdict, numbers);
 }
 
+int exp_model_wanted(const exp_ctx *c, const char *model) {
+    const char *l = c->o->models;
+    if (!l || !*l) return 1;
+    size_t n = strlen(model);
+    for (const char *p = l; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, model, n)) return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
 int32_t exp_seeds(const exp_ctx *c, int32_t quick, int32_t full) {
     if (c->o->seeds > 0) return c->o->seeds;
     return c->o->scale == RS_SCALE_FULL ? full : quick;
@@ -165,6 +178,7 @@ static rs_status run_experiment(const experiment *e, const rs_reproduce_opts *o,
     }
     fprintf(c.verdicts, "figure,claim,verdict,numbers\n");
     fprintf(c.notes, "scale: %s\ndata: %s\n", rs_scale_name(o->scale), c.data);
+    if (o->models && *o->models) fprintf(c.notes, "models restricted to: %s (--models)\n", o->models);
     if (subset)
         fprintf(c.notes, "FashionMNIST: the whole training split (subsets by ptr below); the test split (model "
                          "selection and probe images) is its first %lld images, a byte-identical IDX copy\n",
