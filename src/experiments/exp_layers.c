@@ -175,6 +175,7 @@ rs_status exp_layerwise(exp_ctx *c, const char *experiment, const exp_run *runs,
 rs_status exp_layers(exp_ctx *c) {
     exp_run runs[64];
     int32_t n = exp_layers_runs(c, runs, 64);
+    if (n == 0) return rs_error(RS_ERR_ARG, "--models keeps none of the models of this experiment");
     if (!c->o->dry_run) {
         fprintf(c->notes, "runs: %d (model x seed), recipe paper-cnn%s; P = %lld probe images; measured at init "
                           "(batch statistics), at the best-test checkpoint, and with shuffling modes 1 and 2\n",

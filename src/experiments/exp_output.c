@@ -73,42 +73,15 @@ static void correlation_verdict(exp_ctx *c, const char *claim, const double *x, 
                 what, f.r, f.n, t, decides ? "" : "");
 }
 
-rs_status exp_output_vs_error(exp_ctx *c) {
-    exp_run runs[1200];
-    int32_t n = output_runs(c, runs, 1200);
-    if (!c->o->dry_run)
-        fprintf(c->notes, "runs: %d (model x noise level x seed); %d epochs on %lld training images (0 = all); "
-                          "CNNs: recipe paper-cnn, FCNs: paper-fcn%s; probes corrupted like the training images; "
-                          "P = %lld; output node only; best-test checkpoint\n",
-                (int)n, (int)runs[0].epochs, (long long)runs[0].ptr,
-                c->cifar ? "" : " (FashionMNIST: lr 0.05 for CNNs, Adam lr 1e-3 for FCNs)", (long long)runs[0].P);
-    RS_TRY(exp_grid(c, runs, n));
-    if (c->o->dry_run) return RS_OK;
+/* output_vs_error.csv (tidy) and output_vs_error_figure.csv: one row per (model, noise), mean and standard error
+ * over the seeds of the test error, sqrt(R), D, G, R. */
+static rs_status write_aggregate(exp_ctx *c, const exp_run *runs, int32_t n, const double *e, const double *sr,
+                                 const double *d, const double *g) {
+    /* aggregated over seeds: one row per (model, noise) with mean and standard error */
     char p[1200];
-    snprintf(p, sizeof p, "%s/output_vs_error_runs.csv", c->dir);
+    snprintf(p, sizeof p, "%s/output_vs_error.csv", c->dir);
     FILE *f = fopen(p, "w");
     if (!f) return rs_error(RS_ERR_IO, "cannot write %s", p);
-    fprintf(f, "model,noise,seed,test_err,D,G,R,sqrtR\n");
-    double *e = calloc((size_t)n * 4, sizeof *e), *sr = e + n, *d = e + 2 * n, *g = e + 3 * n;
-    if (!e) {
-        fclose(f);
-        return rs_error(RS_ERR_NOMEM, "output table");
-    }
-    for (int32_t i = 0; i < n; i++) {
-        double D = NAN, G = NAN, R = NAN;
-        read_output(&runs[i], &D, &G, &R);
-        e[i] = exp_run_test_err(&runs[i]), sr[i] = sqrt(R), d[i] = D, g[i] = G;
-        fprintf(f, "%s,%g,%llu,%.6g,%.6e,%.6e,%.6e,%.6e\n", runs[i].label, runs[i].corrupt,
-                (unsigned long long)runs[i].seed, e[i], D, G, R, sr[i]);
-    }
-    fclose(f);
-    /* aggregated over seeds: one row per (model, noise) with mean and standard error */
-    snprintf(p, sizeof p, "%s/output_vs_error.csv", c->dir);
-    f = fopen(p, "w");
-    if (!f) {
-        free(e);
-        return rs_error(RS_ERR_IO, "cannot write %s", p);
-    }
     fprintf(f, "experiment,model,condition,node,quantity,mean,se,n\n");
     char wide[1200];
     snprintf(wide, sizeof wide, "%s/output_vs_error_figure.csv", c->dir);
@@ -136,6 +109,47 @@ rs_status exp_output_vs_error(exp_ctx *c) {
     }
     fclose(f);
     if (w) fclose(w);
+    return RS_OK;
+}
+
+rs_status exp_output_vs_error(exp_ctx *c) {
+    exp_run runs[1200];
+    int32_t n = output_runs(c, runs, 1200);
+    if (n == 0) return rs_error(RS_ERR_ARG, "--models keeps none of the models of this experiment");
+    if (!c->o->dry_run)
+        fprintf(c->notes, "runs: %d (model x noise level x seed); %d epochs on %lld training images (0 = all); "
+                          "CNNs: recipe paper-cnn, FCNs: paper-fcn%s; probes corrupted like the training images; "
+                          "P = %lld; output node only; best-test checkpoint\n",
+                (int)n, (int)runs[0].epochs, (long long)runs[0].ptr,
+                c->cifar ? "" : " (FashionMNIST: lr 0.05 for CNNs, Adam lr 1e-3 for FCNs)", (long long)runs[0].P);
+    RS_TRY(exp_grid(c, runs, n));
+    if (c->o->dry_run) return RS_OK;
+    char p[1200];
+    snprintf(p, sizeof p, "%s/output_vs_error_runs.csv", c->dir);
+    FILE *f = fopen(p, "w");
+    if (!f) return rs_error(RS_ERR_IO, "cannot write %s", p);
+    fprintf(f, "model,noise,seed,test_err,D,G,R,sqrtR\n");
+    double *e = calloc((size_t)n * 4, sizeof *e), *sr = e + n, *d = e + 2 * n, *g = e + 3 * n;
+    rs_status s;
+    if (!e) {
+        fclose(f);
+        return rs_error(RS_ERR_NOMEM, "output table");
+    }
+    for (int32_t i = 0; i < n; i++) {
+        double D = NAN, G = NAN, R = NAN;
+        read_output(&runs[i], &D, &G, &R);
+        e[i] = exp_run_test_err(&runs[i]), sr[i] = sqrt(R), d[i] = D, g[i] = G;
+        fprintf(f, "%s,%g,%llu,%.6g,%.6e,%.6e,%.6e,%.6e\n", runs[i].label, runs[i].corrupt,
+                (unsigned long long)runs[i].seed, e[i], D, G, R, sr[i]);
+    }
+    fclose(f);
+    s = write_aggregate(c, runs, n, e, sr, d, g);
+    char wide[1200];
+    snprintf(wide, sizeof wide, "%s/output_vs_error_figure.csv", c->dir);
+    if (s) {
+        free(e);
+        return s;
+    }
     correlation_verdict(c, "test error correlates with sqrt(R_f) at the output (NeurIPS 2021: error ~ 0.2 sqrt(R))",
                         sr, e, n, "sqrt(R)", 1);
     correlation_verdict(c, "for comparison: test error against D_f alone (the NeurIPS paper: weak correlation)", d, e,
@@ -148,7 +162,7 @@ rs_status exp_output_vs_error(exp_ctx *c) {
     exp_verdict(c, "output_vs_error", "the proportionality constant of error ~ c sqrt(R) (NeurIPS 2021: c ~ 0.2)",
                 "reported", "mean of test error / sqrt(R) over the runs: %.3f +- %.3f", rm, rse);
     free(e);
-    rs_status s = exp_fig_scatter(c, "output_vs_error", wide, "sqrtR", "test_err", "model", 1, 1, 1,
+    s = exp_fig_scatter(c, "output_vs_error", wide, "sqrtR", "test_err", "model", 1, 1, 1,
                                   "Test error against sqrt(R) at the output (each point: a model at a noise level)");
     if (!s) s = exp_fig_scatter(c, "output_vs_error_D", wide, "D", "test_err", "model", 1, 1, 0,
                                 "Test error against D at the output");

@@ -111,6 +111,7 @@ rs_status exp_spectra(exp_ctx *c) {
     exp_run runs[320];
     int32_t nl = exp_layers_runs(c, runs, 64);
     int32_t nt = exp_twopoints_runs(c, runs + nl, 256);
+    if (nl + nt == 0) return rs_error(RS_ERR_ARG, "--models keeps none of the models of this experiment");
     if (!c->o->dry_run)
         fprintf(c->notes, "reuses the runs of layers (%d) and twopoints (%d); per conv layer with kernels > 1 tap: "
                           "omega_j = mean over filters of <w, psi_j>^2 on the grid-Laplacian eigenvectors psi_j; the "

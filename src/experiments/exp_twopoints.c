@@ -75,6 +75,7 @@ static rs_status error_table(exp_ctx *c, const exp_run *runs, int32_t n) {
 rs_status exp_twopoints(exp_ctx *c) {
     exp_run runs[256];
     int32_t n = exp_twopoints_runs(c, runs, 256);
+    if (n == 0) return rs_error(RS_ERR_ARG, "--models keeps none of the models of this experiment");
     if (!c->o->dry_run)
         fprintf(c->notes, "runs: %d (model x seed); 2-D task d = 28, xi = 14, gap = 2, hinge loss, recipe twopoints "
                           "(SGD lr 0.05); %lld training points; P = %lld; perturbation: local translations of the two "

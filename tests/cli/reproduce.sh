@@ -20,6 +20,9 @@ dry=$("$BIN" reproduce all --scale quick --out "$OUT" --dry-run 2>&1) || fail "d
 expect_in "$dry" "runs/layers/vgg11bn-e5-p3000-s0" "dry run lists the layers grid"
 expect_in "$dry" "still to run" "dry run estimates the time"
 [ ! -e "$OUT/runs" ] || fail "the dry run created run directories"
+sub=$("$BIN" reproduce layers --scale quick --models lenet,vgg11 --out "$OUT" --dry-run 2>&1)
+expect_in "$sub" "3 runs," "--models keeps LeNet (2 seeds) and VGG11 (1 seed)"
+expect_status 2 "--models keeps none" reproduce layers --scale tiny --models resnet18 --quiet --out "$TMP/none"
 full=$("$BIN" reproduce layers --scale full --seeds 1 --out "$OUT" --dry-run 2>&1)
 expect_in "$full" "vgg11-e250-p0-s0" "full scale: 250 epochs on the whole training set"
 
