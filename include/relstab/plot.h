@@ -38,6 +38,7 @@ typedef struct {
     const char *group;  /* comma-separated columns whose values tell the curves apart; NULL: the default of each
                            figure (below); "" : one curve */
     const char *nodes;  /* comma-separated node names to keep (exact names); NULL: every node */
+    const char *where;  /* "COL=V1,V2,...": keep only the rows whose column COL is one of the values; NULL: all */
     const char *x, *y;  /* scatter only: the columns on the axes (required) */
     int logx, logy;     /* scatter only: log axes (default both 1) */
     int fit;            /* scatter only: draw the least-squares line of log y on log x (or y on x) with its slope */
@@ -51,7 +52,8 @@ typedef struct {
     int32_t used;          /* rows drawn (in at least one panel) */
     int32_t skipped_flag;  /* rows whose `flag` column is set (not empty, "0" or "ok") */
     int32_t skipped_nan;   /* rows with a value that is not a positive finite number on a log axis (or not finite) */
-    int32_t skipped_node;  /* rows left out by opts.nodes */
+    int32_t skipped_node;  /* rows left out by opts.nodes (or the epoch figure's default choice of 12 nodes) */
+    int32_t skipped_where; /* rows left out by opts.where */
     int32_t groups;        /* curves */
     /* scatter with opts.fit: the least-squares line v = intercept + slope u, where u, v are x, y or their log10 on
      * log axes, and the correlation coefficient of u and v over the points drawn (NaN with fewer than 2 points). */
@@ -76,6 +78,10 @@ rs_status rs_plot_epochs(const char *csv, const char *out, const rs_plot_opts *o
  * test error against R at the output); error bars from the columns X_se / Y_se when they exist; with opts->fit,
  * the least-squares line (in log-log coordinates on log axes) and its slope in the legend. */
 rs_status rs_plot_scatter(const char *csv, const char *out, const rs_plot_opts *opts, rs_plot_info *info);
+
+/* The figures of a training run tracked with --track-every, from RUN/sens.csv: RUN/sens.png (rs_plot_epochs) and
+ * RUN/depth.png (rs_plot_depth of the first and the last tracked epoch, one curve each). */
+rs_status rs_plot_run(const char *run_dir);
 
 /* ---------------------------------------------------------------- plot jobs (for writing new figures) */
 /* Usage:
@@ -112,6 +118,9 @@ void rs_plot_quote(FILE *script, const char *s);
 rs_status rs_plot_finish(rs_plot_job *j, rs_status st);
 /* Runs `gnuplot script` and waits; an error if gnuplot is missing or exits non-zero (its stderr passes through). */
 rs_status rs_plot_run_gnuplot(const char *script);
+/* Checks a figure path before any work: the extension (.png or .svg), no quotes or newlines, and an existing
+ * writable directory to put it in. rs_plot_begin does the same. */
+rs_status rs_plot_check_output(const char *out);
 /* rs_plot_format for a file name; -1 if it is neither .png nor .svg. */
 int rs_plot_format_of(const char *path);
 

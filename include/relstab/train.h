@@ -5,6 +5,7 @@
  *   best.safetensors   the weights with the best test accuracy so far (model selection as the paper's code)
  *   last.safetensors   the weights after the last finished epoch
  *   resume.safetensors weights + optimiser state + counters after the last finished epoch (for --resume)
+ *   lock               the run's lock file: the pid of the process working in the directory (see below)
  * Every file is written atomically; a run killed at any moment resumes from its last finished epoch and ends with
  * the same weights as an uninterrupted run (same seed and thread count). */
 #pragma once
@@ -69,6 +70,7 @@ typedef struct {
     int32_t best_epoch;
     double last_train_loss, last_test_err;
     int32_t stopped_early; /* a stop rule fired */
+    int32_t already_finished; /* a resume of a run that had done all its epochs: nothing was trained */
 } rs_train_result;
 
 /* Runs (or resumes) training as configured. Progress goes to stderr (a live bar on a terminal, a line per epoch
@@ -76,9 +78,28 @@ typedef struct {
  * checkpoints. */
 rs_status rs_train_run(const rs_train_config *c, rs_train_result *res);
 
-/* Writes the config as JSON (config.json) and reads it back (for --resume and for `measure --run`). */
+/* The ranges of the numeric settings, one table for the command line and config.json. key is the field's name
+ * ("epochs", "track_P", ...); returns -1 for an unknown key, else 0 with the flag, the bounds, and whether it is an
+ * integer. rs_train_config_set stores a value after checking it (RS_ERR_ARG naming the key and the flag);
+ * rs_train_check_ranges checks every numeric field of a config (rs_train_run calls it). */
+int rs_train_config_range(const char *key, const char **flag, double *lo, double *hi, int *integer);
+rs_status rs_train_config_set(rs_train_config *c, const char *key, double value);
+rs_status rs_train_check_ranges(const rs_train_config *c);
+
+/* Writes the config as JSON (config.json) and reads it back (for --resume and for `measure --run`); every number
+ * read is checked against the ranges above (RS_ERR_FORMAT naming the file and the field). */
 rs_status rs_train_config_write(const rs_train_config *c, const char *path);
 rs_status rs_train_config_read(rs_train_config *c, const char *path);
+
+/* The run-directory lock: an exclusive flock on DIR/lock (the directory must exist), held from acquire to release;
+ * rs_train_run holds it for the whole run. A directory locked by another process is refused with RS_ERR_ARG and a
+ * message naming that process's pid. Re-entrant inside one process (each acquire needs its release). Taking the
+ * lock removes the "*.tmp.PID" files that dead processes left in DIR. */
+typedef struct rs_run_lock rs_run_lock;
+rs_status rs_run_lock_acquire(const char *dir, rs_run_lock **lock);
+void rs_run_lock_release(rs_run_lock *lock); /* NULL: nothing */
+/* Removes DIR's "*.tmp.PID" files whose process no longer exists; returns how many were removed. */
+int32_t rs_run_remove_stale_tmp(const char *dir);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,7 @@ static void usage(FILE *f) {
         "                    depth: those of group, model, data, checkpoint, mode, shuffle, channel_mean, noise,\n"
         "                    estimator, epoch that vary in the file; for epochs: the node only; scatter: none\n"
         "  --nodes LIST      comma-separated node names to keep (default: all; epochs: at most 12, spread evenly)\n"
+        "  --where COL=V,... keep only the rows whose column COL has one of the values (e.g. epoch=0,30)\n"
         "  --x COL, --y COL  scatter: the columns on the axes (error bars from COL_se when present)\n"
         "  --linear x|y|xy   scatter: linear instead of log axes\n"
         "  --fit             scatter: least-squares line (log-log on log axes), its slope and correlation\n"
@@ -54,7 +55,7 @@ static int parse_size(const char *s, rs_plot_opts *o) {
 static int parse(options *o, int argc, char **argv) {
     static const struct option lo[] = {
         {"out", 1, 0, 'o'}, {"group", 1, 0, 'g'}, {"nodes", 1, 0, 'n'}, {"x", 1, 0, 'x'}, {"y", 1, 0, 'y'},
-        {"linear", 1, 0, 'l'}, {"fit", 0, 0, 'f'}, {"title", 1, 0, 't'}, {"size", 1, 0, 's'}, {"help", 0, 0, 'h'},
+        {"linear", 1, 0, 'l'}, {"fit", 0, 0, 'f'}, {"title", 1, 0, 't'}, {"size", 1, 0, 's'}, {"where", 1, 0, 'w'}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     optind = 0;
     opterr = 0;
@@ -64,6 +65,11 @@ static int parse(options *o, int argc, char **argv) {
         case 'o': o->out = optarg; break;
         case 'g': o->po.group = optarg; break;
         case 'n': o->po.nodes = optarg; break;
+        case 'w':
+            if (!strchr(optarg, '=') || *optarg == '=')
+                return cli_usage_error(CMD, "--where expects COL=V1,V2,..., got '%s'", optarg), -1;
+            o->po.where = optarg;
+            break;
         case 'x': o->po.x = optarg; break;
         case 'y': o->po.y = optarg; break;
         case 'f': o->po.fit = 1; break;
@@ -100,6 +106,8 @@ static void notes(const options *o, const rs_plot_info *in) {
         fprintf(stderr, "relstab plot: note: %d of %d rows %s: a value NaN, infinite%s\n", in->skipped_nan, in->rows,
                 strcmp(o->kind, "scatter") ? "have a value left out" : "left out",
                 strcmp(o->kind, "scatter") || o->po.logx || o->po.logy ? " or not positive (log axis)" : "");
+    if (in->skipped_where)
+        fprintf(stderr, "relstab plot: note: %d of %d rows left out (--where)\n", in->skipped_where, in->rows);
     if (in->skipped_node && o->po.nodes)
         fprintf(stderr, "relstab plot: note: %d rows of other nodes left out (--nodes)\n", in->skipped_node);
     else if (in->skipped_node)

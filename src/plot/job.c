@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,16 +35,30 @@ int rs_plot_format_of(const char *path) {
     return -1;
 }
 
+rs_status rs_plot_check_output(const char *out) {
+    if (!out || !*out) return rs_error(RS_ERR_ARG, "no output file for the figure");
+    if (rs_plot_format_of(out) < 0) return rs_error(RS_ERR_ARG, "figure %s: the name must end in .png or .svg", out);
+    if (strchr(out, '\'') || strchr(out, '\n') || strchr(out, '\r'))
+        return rs_error(RS_ERR_ARG, "figure path may not contain quotes or newlines: %s", out);
+    char dir[4096];
+    const char *slash = strrchr(out, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == out) snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - out) >= sizeof dir) return rs_error(RS_ERR_ARG, "figure path too long: %s", out);
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - out), out);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return rs_error(RS_ERR_IO, "figure %s: directory %s does not exist", out, dir);
+    if (access(dir, W_OK | X_OK) != 0) return rs_error(RS_ERR_IO, "figure %s: directory %s is not writable", out, dir);
+    return RS_OK;
+}
+
 rs_status rs_plot_begin(rs_plot_job *j, const char *out, const char *prefix) {
     memset(j, 0, sizeof *j);
     j->script = -1;
     j->out = out;
-    if (!out || !*out) return rs_error(RS_ERR_ARG, "no output file for the figure");
-    int f = rs_plot_format_of(out);
-    if (f < 0) return rs_error(RS_ERR_ARG, "figure %s: the name must end in .png or .svg", out);
-    j->format = (rs_plot_format)f;
-    if (strchr(out, '\'') || strchr(out, '\n') || strchr(out, '\r'))
-        return rs_error(RS_ERR_ARG, "figure path may not contain quotes or newlines: %s", out);
+    RS_TRY(rs_plot_check_output(out));
+    j->format = (rs_plot_format)rs_plot_format_of(out);
     if (snprintf(j->tmp_out, sizeof j->tmp_out, "%s.tmp.%ld%s", out, (long)getpid(), out + strlen(out) - 4) >=
         (int)sizeof j->tmp_out)
         return rs_error(RS_ERR_ARG, "figure path too long: %s", out);

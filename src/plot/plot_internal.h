@@ -39,3 +39,6 @@ void rs_plot_series_free(rs_plot_series *s);
  * used when group is NULL; always_node: 1 to put the node into the curve label (epochs). */
 rs_status rs_plot_series_build(const rs_table *t, const char *csv, const char *x_col, const rs_plot_opts *o,
                                const char *const *def_groups, int always_node, rs_plot_series *s, rs_plot_info *info);
+/* 1 if row r passes where ("COL=V1,V2,...", NULL: every row), else 0; minus the status (error set) when it is
+ * malformed or the column is missing. */
+int rs_plot_where_ok(const rs_table *t, const char *csv, const char *where, int32_t r);

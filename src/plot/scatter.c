@@ -107,6 +107,9 @@ rs_status rs_plot_scatter(const char *csv, const char *out, const rs_plot_opts *
     if (!grp || !u || !v) st = rs_error(RS_ERR_NOMEM, "out of memory");
     for (int32_t r = 0; r < t.n_rows && st == RS_OK; r++) {
         grp[r] = -1;
+        int wh = rs_plot_where_ok(&t, csv, o.where, r);
+        if (wh < 0) { st = (rs_status)-wh; break; }
+        if (!wh) { info->skipped_where++; continue; }
         const char *f = c.flag >= 0 ? rs_table_cell(&t, r, c.flag) : "";
         if (*f && strcmp(f, "0") && strcmp(f, "ok")) { info->skipped_flag++; continue; }
         double x = num_or_nan(&t, r, c.x), y = num_or_nan(&t, r, c.y);

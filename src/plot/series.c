@@ -97,19 +97,22 @@ void rs_plot_series_free(rs_plot_series *s) {
 }
 
 /* The columns that label the curves: opts->group split on commas (each must exist), or the default candidates
- * that exist and take more than one value. Returns the count (at most 16) or -1 after setting the error. */
-static int group_columns(const rs_table *t, const char *csv, const char *group, const char *const *def, int32_t *cols) {
+ * that exist and take more than one value. *count gets their number (at most 16). */
+static rs_status group_columns(const rs_table *t, const char *csv, const char *group, const char *const *def,
+                               int32_t *cols, int *count) {
     int n = 0;
+    *count = 0;
     if (group) {
         char buf[1024];
-        if (snprintf(buf, sizeof buf, "%s", group) >= (int)sizeof buf) return rs_error(RS_ERR_ARG, "--group too long"), -1;
+        if (snprintf(buf, sizeof buf, "%s", group) >= (int)sizeof buf) return rs_error(RS_ERR_ARG, "--group too long");
         for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             int32_t c = rs_table_col(t, tok);
-            if (c < 0) return rs_error(RS_ERR_ARG, "%s has no column '%s' (--group)", csv, tok), -1;
-            if (n == 16) return rs_error(RS_ERR_ARG, "--group: at most 16 columns"), -1;
+            if (c < 0) return rs_error(RS_ERR_FORMAT, "%s has no column '%s' (--group)", csv, tok);
+            if (n == 16) return rs_error(RS_ERR_ARG, "--group: at most 16 columns");
             cols[n++] = c;
         }
-        return n;
+        *count = n;
+        return RS_OK;
     }
     for (int i = 0; def && def[i] && n < 16; i++) {
         int32_t c = rs_table_col(t, def[i]);
@@ -120,7 +123,8 @@ static int group_columns(const rs_table *t, const char *csv, const char *group, 
                 break;
             }
     }
-    return n;
+    *count = n;
+    return RS_OK;
 }
 
 static int in_list(const char *list, const char *name) {
@@ -132,6 +136,21 @@ static int in_list(const char *list, const char *name) {
         p = e ? e + 1 : NULL;
     }
     return 0;
+}
+
+/* 1 if row r passes opts.where ("COL=V1,V2,..."), else 0; minus the status with the error set when it is
+ * malformed or the column is missing. */
+int rs_plot_where_ok(const rs_table *t, const char *csv, const char *where, int32_t r) {
+    if (!where) return 1;
+    const char *eq = strchr(where, '=');
+    char col[256];
+    if (!eq || eq == where || (size_t)(eq - where) >= sizeof col)
+        return -(int)rs_error(RS_ERR_ARG, "--where expects COL=V1,V2,..., got '%s'", where);
+    memcpy(col, where, (size_t)(eq - where));
+    col[eq - where] = 0;
+    int32_t c = rs_table_col(t, col);
+    if (c < 0) return -(int)rs_error(RS_ERR_FORMAT, "%s has no column '%s' (--where)", csv, col);
+    return in_list(eq + 1, rs_table_cell(t, r, c));
 }
 
 static int flagged(const char *f) { return *f && strcmp(f, "0") && strcmp(f, "ok"); }
@@ -161,13 +180,16 @@ rs_status rs_plot_series_build(const rs_table *t, const char *csv, const char *x
         sec[q] = rs_table_col(t, nm);
     }
     if (t->n_rows == 0) return rs_error(RS_ERR_FORMAT, "%s has a header but no rows: nothing to plot", csv);
-    int ng = group_columns(t, csv, o->group, def_groups, gc);
-    if (ng < 0) return RS_ERR_ARG;
+    int ng;
+    RS_TRY(group_columns(t, csv, o->group, def_groups, gc, &ng));
     memset(info, 0, sizeof *info);
     info->rows = t->n_rows;
     rs_status st = RS_OK;
     for (int32_t r = 0; r < t->n_rows && st == RS_OK; r++) {
         const char *nd = rs_table_cell(t, r, node);
+        int w = rs_plot_where_ok(t, csv, o->where, r);
+        if (w < 0) { st = (rs_status)-w; break; }
+        if (!w) { info->skipped_where++; continue; }
         if (o->nodes && !in_list(o->nodes, nd)) { info->skipped_node++; continue; }
         if (flag >= 0 && flagged(rs_table_cell(t, r, flag))) { info->skipped_flag++; continue; }
         double x = 0;
@@ -188,7 +210,8 @@ rs_status rs_plot_series_build(const rs_table *t, const char *csv, const char *x
     info->groups = s->n_curves;
     if (st == RS_OK && info->used == 0)
         st = rs_error(RS_ERR_FORMAT, "%s: no row left to plot (%d rows: %d flagged, %d NaN or not positive, %d other "
-                                     "nodes)", csv, info->rows, info->skipped_flag, info->skipped_nan, info->skipped_node);
+                                     "nodes, %d not --where)", csv, info->rows, info->skipped_flag, info->skipped_nan,
+                      info->skipped_node, info->skipped_where);
     if (st != RS_OK) rs_plot_series_free(s);
     return st;
 }

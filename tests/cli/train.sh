@@ -37,8 +37,41 @@ before=$(md5sum "$TMP/run/last.safetensors")
 expect_error "already holds a run" --model gapmf1d --data "$DATA" --recipe scale1d --width 16 --depth 6 \
     --epochs 3 --out "$TMP/run"
 [ "$before" = "$(md5sum "$TMP/run/last.safetensors")" ] || fail "a refused run changed last.safetensors"
-# resuming a finished run does nothing and succeeds
-"$BIN" train --resume --out "$TMP/run" --quiet >/dev/null || fail "resume of a finished run failed"
+# resuming a finished run does nothing, says so and succeeds
+out=$("$BIN" train --resume --out "$TMP/run" --quiet) || fail "resume of a finished run failed"
+expect_in "$out" "run already finished: 3 epochs" "resume of a finished run says so"
+expect_in "$out" "use --epochs M (M > 3) to extend it" "resume of a finished run says how to extend it"
 [ "$before" = "$(md5sum "$TMP/run/last.safetensors")" ] || fail "resuming a finished run changed its weights"
+# flags that cannot change on resume are refused, naming them; --epochs extends the run
+for flag in "--model lenet" "--lr 0.1" "--seed 3" "--data fashionmnist" "--recipe paper-cnn" "--width 4"; do
+    # shellcheck disable=SC2086
+    expect_error "${flag%% *} cannot be given with --resume" --resume --out "$TMP/run" $flag
+done
+expect_error "--epochs 2 is fewer than the 3 epochs" --resume --out "$TMP/run" --epochs 2
+expect_error "--out needs a directory" --model gapmf1d --out ''
+out=$("$BIN" train --resume --out "$TMP/run/" --epochs 5 --quiet) || fail "resume --epochs 5 failed"
+expect_in "$out" "after 5 epochs" "resume --epochs extends the run"
+[ "$(wc -l < "$TMP/run/log.csv")" -eq 6 ] || fail "log.csv should have a header and 5 rows after the extension"
+expect_in "$(cat "$TMP/run/config.json")" '"epochs":	5' "config.json records the extended length"
+
+# stale temporary files of a dead process are removed when the run directory is next locked
+( exit 0 ) & dead=$!; wait $dead
+echo x > "$TMP/run/log.csv.tmp.$dead"
+echo x > "$TMP/run/last.safetensors.tmp.$$"
+"$BIN" train --resume --out "$TMP/run" --quiet >/dev/null 2>&1
+[ -e "$TMP/run/log.csv.tmp.$dead" ] && fail "a dead process's log.csv.tmp.$dead was not removed"
+[ -e "$TMP/run/last.safetensors.tmp.$$" ] || fail "a live process's temporary file was removed"
+
+# two trains on one run directory: the second is refused with the first one's pid, --resume included
+"$BIN" train --model gapmf1d --data "$DATA" --recipe scale1d --stop epochs --width 16 --depth 6 --epochs 100000 \
+    --threads 1 --quiet --out "$TMP/busy" >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 200); do [ -s "$TMP/busy/config.json" ] && [ -s "$TMP/busy/lock" ] && break; sleep 0.05; done
+expect_status 2 "in use by process $holder" train --model gapmf1d --data "$DATA" --recipe scale1d --width 16 \
+    --depth 6 --epochs 3 --threads 1 --out "$TMP/busy"
+expect_status 2 "in use by process $holder" train --resume --out "$TMP/busy"
+kill "$holder"; wait "$holder" 2>/dev/null
+expect_status 2 "already holds a run" train --model gapmf1d --data "$DATA" --recipe scale1d --width 16 \
+    --depth 6 --epochs 3 --threads 1 --out "$TMP/busy"
 
 cli_done
