@@ -1,6 +1,6 @@
 /* test_experiments.c: the pieces of `reproduce` that decide outcomes: the grid executor (longest first in order,
- * every job run once in a process pool, a failing job reported without stopping the others), the run-directory
- * lock (a second locker waits), the least-squares line and correlation, the aggregation across seeds (mean,
+ * every job run once in a process pool, a failing job reported without stopping the others), a run whose
+ * directory another process has locked is refused, the least-squares line and correlation, the aggregation across seeds (mean,
  * standard error, geometric mean) and the a-priori verdict rules. */
 #include "testutil.h"
 
@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+
+#include "relstab/train.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,29 +81,37 @@ static void test_grid_forked_runs_every_job_once(void **state) {
 }
 
 /* ---------------------------------------------------------------- lock */
-static void test_lock_excludes(void **state) {
+/* A run directory another process holds the trainer's lock on is refused (not trained, not marked finished). */
+static void test_locked_run_is_refused(void **state) {
     (void)state;
     const char *dir = tu_tmpdir("lock");
-    char run[600];
-    snprintf(run, sizeof run, "%s/a/run", dir); /* created by the lock */
-    int fd;
-    assert_int_equal(rs_grid_lock(run, &fd), RS_OK);
-    char p[700];
-    snprintf(p, sizeof p, "%s/.lock", run);
+    exp_run r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.model, sizeof r.model, "lenet");
+    snprintf(r.data, sizeof r.data, "fashionmnist");
+    snprintf(r.dir, sizeof r.dir, "%s/run", dir);
+    r.epochs = 1, r.ptr = 64, r.ridge = -1, r.measure = EXP_M_TRAINED, r.P = 10;
+    assert_int_equal(rs_mkdir_p(r.dir), RS_OK);
+    int to_child[2], from_child[2];
+    assert_int_equal(pipe(to_child), 0);
+    assert_int_equal(pipe(from_child), 0);
     pid_t pid = fork();
-    if (pid == 0) { /* a second locker must not get it while the parent holds it */
-        int f = open(p, O_RDWR);
-        _exit(f >= 0 && flock(f, LOCK_EX | LOCK_NB) != 0 ? 0 : 1);
+    if (pid == 0) { /* holds the lock until the parent writes a byte */
+        rs_run_lock *l = NULL;
+        char b = rs_run_lock_acquire(r.dir, &l) == RS_OK ? 'y' : 'n';
+        if (write(from_child[1], &b, 1) != 1) _exit(2);
+        if (read(to_child[0], &b, 1) != 1) _exit(2);
+        rs_run_lock_release(l);
+        _exit(0);
     }
+    char b = 0;
+    assert_int_equal(read(from_child[0], &b, 1), 1);
+    assert_int_equal(b, 'y');
+    rs_status s = exp_run_do(&r, 1, 1);
+    assert_int_equal(s, RS_ERR_ARG);
+    assert_false(exp_run_finished(&r));
+    assert_int_equal(write(to_child[1], "x", 1), 1);
     int st;
-    waitpid(pid, &st, 0);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    rs_grid_unlock(fd);
-    pid = fork();
-    if (pid == 0) { /* released: now it gets it */
-        int f = open(p, O_RDWR);
-        _exit(f >= 0 && flock(f, LOCK_EX | LOCK_NB) == 0 ? 0 : 1);
-    }
     waitpid(pid, &st, 0);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
@@ -212,7 +222,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_serial_longest_first),
         cmocka_unit_test(test_grid_forked_runs_every_job_once),
-        cmocka_unit_test(test_lock_excludes),
+        cmocka_unit_test(test_locked_run_is_refused),
         cmocka_unit_test(test_fit_line),
         cmocka_unit_test(test_mean_se),
         cmocka_unit_test(test_curves_aggregate_seeds),

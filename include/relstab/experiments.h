@@ -22,11 +22,6 @@ extern "C" {
 rs_status rs_grid_run(int32_t n, const double *cost, int32_t jobs, rs_status (*fn)(int32_t job, void *ctx),
                       void *ctx);
 
-/* An exclusive lock on a run directory (flock on DIR/.lock, created if needed), so that two processes never work
- * on the same run. Blocking. Returns the lock's file descriptor in *fd; release with rs_grid_unlock. */
-rs_status rs_grid_lock(const char *dir, int *fd);
-void rs_grid_unlock(int fd);
-
 /* ---------------------------------------------------------------- reproduce */
 typedef enum { RS_SCALE_QUICK = 0, RS_SCALE_FULL = 1, RS_SCALE_TINY = 2 } rs_scale;
 /* "quick", "full", "tiny" (tiny: seconds per experiment, for tests; not a scale to draw conclusions from) */

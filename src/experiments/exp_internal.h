@@ -34,7 +34,7 @@ typedef struct {
 /* Trains (or resumes) the run, then measures what run->measure asks, writing into run->dir:
  * sens_{init,trained,shuffle1,shuffle2}.csv (the tidy CSV of measure.h), spectra_{init,trained}.csv and last
  * result.csv (best_test_err, best_epoch, epochs_done): its presence marks a finished run, which is skipped. The
- * directory is locked while the run works on it. */
+ * directory is locked (rs_run_lock_acquire of train.h) while the run works on it. */
 rs_status exp_run_do(const exp_run *run, int32_t threads, int32_t quiet);
 int exp_run_finished(const exp_run *run);
 /* Estimated seconds (FLOPs x images x epochs, plus the measurements) at THROUGHPUT_FLOPS FLOP/s. */

@@ -1,12 +1,10 @@
 /* grid.c: the one place that decides how the runs of an experiment grid are executed: in order in this process,
- * or as a pool of forked children side by side, longest first. Also the run-directory lock (flock).
+ * or as a pool of forked children side by side, longest first.
  * It knows nothing about what a job does; jobs communicate only through the files they write. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,29 +98,4 @@ rs_status rs_grid_run(int32_t n, const double *cost, int32_t jobs, rs_status (*f
     rs_status s = jobs > 1 ? run_forked(n, order, jobs, fn, ctx) : run_serial(n, order, fn, ctx);
     free(order);
     return s;
-}
-
-/* ---------------------------------------------------------------- run-directory lock */
-rs_status rs_grid_lock(const char *dir, int *fd) {
-    RS_TRY(rs_mkdir_p(dir));
-    char path[1200];
-    snprintf(path, sizeof path, "%s/.lock", dir);
-    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (f < 0) return rs_error(RS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    int r;
-    do r = flock(f, LOCK_EX);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        int e = errno;
-        close(f);
-        return rs_error(RS_ERR_IO, "cannot lock %s: %s", path, strerror(e));
-    }
-    *fd = f;
-    return RS_OK;
-}
-
-void rs_grid_unlock(int fd) {
-    if (fd < 0) return;
-    flock(fd, LOCK_UN);
-    close(fd);
 }

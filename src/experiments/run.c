@@ -199,8 +199,11 @@ static rs_status write_result(const exp_run *r, const rs_train_result *res, cons
 }
 
 rs_status exp_run_do(const exp_run *r, int32_t threads, int32_t quiet) {
-    int fd = -1;
-    RS_TRY(rs_grid_lock(r->dir, &fd));
+    /* the trainer's run-directory lock, held over training and measuring (re-entrant: rs_train_run takes it too);
+     * a run another process is working on is refused with a message naming that process */
+    RS_TRY(rs_mkdir_p(r->dir));
+    rs_run_lock *lock = NULL;
+    RS_TRY(rs_run_lock_acquire(r->dir, &lock));
     rs_status s = RS_OK;
     if (!exp_run_finished(r)) { /* checked under the lock: another process may have finished it */
         /* small nets run fastest on one thread (thread wake-ups dominate them) */
@@ -231,6 +234,6 @@ rs_status exp_run_do(const exp_run *r, int32_t threads, int32_t quiet) {
         if (!s && (r->measure & EXP_M_SPECTRA)) s = spectra_one(r, "best", "spectra_trained.csv");
         if (!s) s = write_result(r, &res, "result.csv");
     }
-    rs_grid_unlock(fd);
+    rs_run_lock_release(lock);
     return s;
 }
