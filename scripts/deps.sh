@@ -5,6 +5,8 @@
 set -euo pipefail
 pkgs=(cmake make gcc pkg-config libdnnl-dev libcjson-dev libcmocka-dev zlib1g-dev libstb-dev
       gnuplot-nox dataset-fashion-mnist clang libclang-rt-14-dev)
+# headless Chromium: tests/cli/report.sh opens the `reproduce` HTML report the way a user sees it
+pkgs+=(chromium)
 [ "${RELSTAB_DEPS_EXTRA:-0}" = 1 ] && pkgs+=(python3-torch python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
