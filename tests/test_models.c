@@ -201,6 +201,67 @@ static void test_matmul_equals_linear(void **state) {
     rs_net_free(b);
 }
 
+/* A matmul node with a one-element bias adds that number to every output (the reference's `y + last_bias`), in the
+ * net's forward and backward: the same as a per-output bias holding the number O times, whose gradients sum. */
+static void test_matmul_scalar_bias(void **state) {
+    (void)state;
+    const int32_t n = 3, k = 5, o = 4;
+    rs_net *a = rs_net_new(k, 1, 1), *b = rs_net_new(k, 1, 1);
+    int64_t wshape[2] = {k, o}, one = 1, bshape = o;
+    int32_t wa = rs_net_param(a, "w", 2, wshape, RS_PARAM_TRAINABLE, (rs_init){RS_INIT_NORMAL, 0, 1});
+    int32_t ba = rs_net_param(a, "b", 1, &one, RS_PARAM_TRAINABLE, (rs_init){RS_INIT_NORMAL, 0, 1});
+    int32_t wb = rs_net_param(b, "w", 2, wshape, RS_PARAM_TRAINABLE, (rs_init){RS_INIT_NORMAL, 0, 1});
+    int32_t bb = rs_net_param(b, "b", 1, &bshape, RS_PARAM_TRAINABLE, (rs_init){RS_INIT_NORMAL, 0, 1});
+    assert_true(rs_net_matmul(a, "mm", 0, o, wa, ba) > 0 && rs_net_matmul(b, "mm", 0, o, wb, bb) > 0);
+    assert_true(a->nodes[1].b_scalar && !b->nodes[1].b_scalar);
+    assert_int_equal(rs_net_build(a, n, 1), RS_OK);
+    assert_int_equal(rs_net_build(b, n, 1), RS_OK);
+    rs_net_init(a, 3);
+    memcpy(rs_param_data(&b->params, wb), rs_param_data(&a->params, wa), sizeof(float) * k * o);
+    for (int32_t j = 0; j < o; j++) rs_param_data(&b->params, bb)[j] = rs_param_data(&a->params, ba)[0];
+    float *x = tu_randn((size_t)n * k, 21), *dy = tu_randn((size_t)n * o, 22);
+    for (int backend = 0; backend < 2; backend++) {
+        rs_set_backend(backend ? RS_BACKEND_REF : RS_BACKEND_FAST);
+        assert_int_equal(rs_net_forward(a, x, n, RS_MODE_TRAIN), RS_OK);
+        assert_int_equal(rs_net_forward(b, x, n, RS_MODE_TRAIN), RS_OK);
+        assert_memory_equal(rs_net_output_data(a), rs_net_output_data(b), sizeof(float) * n * o);
+        rs_net_zero_grad(a);
+        rs_net_zero_grad(b);
+        assert_int_equal(rs_net_backward(a, dy), RS_OK);
+        assert_int_equal(rs_net_backward(b, dy), RS_OK);
+        assert_memory_equal(rs_param_grad(&a->params, wa), rs_param_grad(&b->params, wb), sizeof(float) * k * o);
+        double sum = 0;
+        for (int32_t j = 0; j < o; j++) sum += rs_param_grad(&b->params, bb)[j];
+        assert_float_equal(rs_param_grad(&a->params, ba)[0], sum, 1e-5 * (1 + fabs(sum)));
+    }
+    rs_set_backend(RS_BACKEND_FAST);
+    rs_free(x);
+    rs_free(dy);
+    rs_net_free(a);
+    rs_net_free(b);
+}
+
+/* The authors' default ConvGAP: 1x28x28, depth 3, filter 5, zero padding, 10 classes with the scalar last_bias:
+ * 64 x 25 + 64 + 2 (64 x 64 x 25 + 64) + 64 x 10 + 1 = 207,233 parameters. */
+static void test_gapmf_authors_default(void **state) {
+    (void)state;
+    rs_model_opts o;
+    rs_model_opts_init(&o);
+    o.channels = 1;
+    o.height = o.width = 28;
+    o.classes = 10;
+    o.depth = 3;
+    o.filter_size = 5;
+    o.pbc = 0;
+    o.last_bias = 1;
+    rs_net *net = NULL;
+    assert_int_equal(rs_model_build("gapmf", &o, &net), RS_OK);
+    assert_int_equal(rs_params_count_trainable(&net->params), 207233);
+    int32_t lb = rs_params_find(&net->params, "last_bias");
+    assert_true(lb >= 0 && net->params.items[lb].numel == 1);
+    rs_net_free(net);
+}
+
 /* ---------------------------------------------------------------- errors */
 static void expect_error(const char *model, const rs_model_opts *o, const char *needle) {
     rs_net *net = (rs_net *)1;
@@ -229,9 +290,6 @@ static void test_errors(void **state) {
     o.depth = 3;
     expect_error("vgg11", &o, "'depth' does not apply");
     rs_model_opts_init(&o);
-    o.classes = 10;
-    expect_error("gapmf", &o, "1 output");
-    expect_error("gapmf1d", &o, "1 output");
     rs_model_opts_init(&o);
     o.height = 2;
     expect_error("gapmf1d", &o, "height 1");
@@ -316,6 +374,8 @@ int main(void) {
         cmocka_unit_test(test_flops),
         cmocka_unit_test(test_init_rules),
         cmocka_unit_test(test_matmul_equals_linear),
+        cmocka_unit_test(test_matmul_scalar_bias),
+        cmocka_unit_test(test_gapmf_authors_default),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_checkpoint_roundtrip),
     };

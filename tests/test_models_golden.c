@@ -247,7 +247,7 @@ static const char *fixture_names[] = {
     "vgg11", "vgg11bn", "vgg13", "vgg13bn", "vgg16", "vgg16bn", "vgg19", "vgg19bn", "vgg11_1ch", "vgg11bn_1ch",
     "alexnet", "alexnet_1ch", "lenet", "lenet_1ch", "resnet18", "resnet18_1ch", "resnet34", "resnet50",
     "efficientnetb0", "densenetl2", "densenetl4", "densenetl6", "densenetl4_w32_1ch", "gapmf", "gapmf_bn",
-    "gapmf_nopbc", "gapmf1d", "gapmf1d_released", "gapmf1d_f3",
+    "gapmf_nopbc", "gapmf_authors", "gapmf1d", "gapmf1d_released", "gapmf1d_f3",
 };
 
 static void test_golden(void **state) {

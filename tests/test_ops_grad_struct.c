@@ -63,6 +63,34 @@ static void test_linear_hand(void **st) {
     for (int j = 0; j < 3; j++) assert_true(gw[2 * j] == 1 && gw[2 * j + 1] == 2 && gb[j] == 1);
 }
 
+/* ---------------------------------------------------------------- linear with a broadcast scalar bias */
+/* The matmul node's readout with one bias number for every output: out = in W^T + b[0]. */
+static void lin_scalar_fwd(void *p, float *out) {
+    lin_ctx *x = p;
+    rs_linear_forward_ref(out, x->in, x->w, NULL, x->n, x->k, x->o);
+    rs_scalar_bias_forward(out, x->b, x->n * x->o);
+}
+
+static void test_scalar_bias_grad(void **st) {
+    const int64_t n = 5, k = 6, o = 10;
+    lin_ctx x = {tu_randn((size_t)(n * k), 640), tu_randn((size_t)(o * k), 641), tu_randn(1, 642), n, k, o};
+    float *out = gc_zeros((size_t)(n * o)), *r = tu_randn((size_t)(n * o), 643);
+    float *g_in = gc_zeros((size_t)(n * k)), *g_w = gc_zeros((size_t)(o * k)), *g_b = gc_zeros(1);
+    rs_linear_backward_ref(g_in, g_w, NULL, r, x.in, x.w, n, k, o);
+    rs_scalar_bias_backward(g_b, r, n * o);
+    gc_problem p = {lin_scalar_fwd, &x, r, out, n * o};
+    assert_true(gc_check(&p, x.in, n * k, g_in, GC_EPS, "scalar-bias linear d_in") < GC_TOL);
+    assert_true(gc_check(&p, x.w, o * k, g_w, GC_EPS, "scalar-bias linear d_weight") < GC_TOL);
+    assert_true(gc_check(&p, x.b, 1, g_b, GC_EPS, "scalar-bias linear d_bias") < GC_TOL);
+    // by hand: every output moves by b; the bias gradient is the sum of d_out, accumulated (+=)
+    float y[3] = {1, -2, 0.5f}, b = 0.25f, gb = 1, ones[3] = {1, 2, 3};
+    rs_scalar_bias_forward(y, &b, 3);
+    assert_true(y[0] == 1.25f && y[1] == -1.75f && y[2] == 0.75f);
+    rs_scalar_bias_backward(&gb, ones, 3);
+    assert_true(gb == 7);
+    rs_free(out), rs_free(r), rs_free(g_in), rs_free(g_w), rs_free(g_b), rs_free(x.in), rs_free(x.w), rs_free(x.b);
+}
+
 /* ---------------------------------------------------------------- elementwise: one input, n elements */
 typedef struct {
     void (*f)(float *, const float *, int64_t);
@@ -391,6 +419,7 @@ int main(void) {
     rs_set_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear_grad),      cmocka_unit_test(test_linear_hand),
+        cmocka_unit_test(test_scalar_bias_grad),
         cmocka_unit_test(test_activations_grad), cmocka_unit_test(test_activations_hand),
         cmocka_unit_test(test_add_grad),         cmocka_unit_test(test_mul_channel_grad),
         cmocka_unit_test(test_flatten),          cmocka_unit_test(test_zeropad),

@@ -68,6 +68,7 @@ typedef struct {
     float alpha;              /* scale factor */
     float eps, momentum;      /* batch norm */
     int32_t w_t;              /* linear: weight stored (in, out) and applied as x @ W (rs_net_matmul) */
+    int32_t b_scalar;         /* linear: the bias is one number added to every output (rs_net_matmul) */
     /* set by rs_net_build: */
     float *out;               /* (B, H, W, C) */
     float *d_out;             /* (B, H, W, C) or NULL in an inference-only build */
@@ -119,7 +120,9 @@ int32_t rs_net_linear(rs_net *net, const char *name, int32_t in, int32_t out, in
 int32_t rs_net_linear_ex(rs_net *net, const char *name, int32_t in, int32_t out, int32_t w_param, int32_t b_param);
 /* x @ W (+ b) with W stored (in, out): the raw-parameter layers of the NTK / mean-field reference nets (`x @ self.w`),
  * so that their tensors keep the reference's shapes. A linear node that runs on the transposed weight. w_param and
- * b_param as in rs_net_linear_ex (new parameters: "<name>.weight" (in, out), "<name>.bias", PyTorch's linear init). */
+ * b_param as in rs_net_linear_ex (new parameters: "<name>.weight" (in, out), "<name>.bias", PyTorch's linear init).
+ * An existing b_param with one element (shape (1) or ()) is a scalar bias broadcast to every output, as the
+ * reference's `y + self.last_bias` with last_bias of shape (1). */
 int32_t rs_net_matmul(rs_net *net, const char *name, int32_t in, int32_t out, int32_t w_param, int32_t b_param);
 int32_t rs_net_relu(rs_net *net, const char *name, int32_t in);
 int32_t rs_net_silu(rs_net *net, const char *name, int32_t in);

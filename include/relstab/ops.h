@@ -71,6 +71,10 @@ void rs_linear_forward_fast(float *out, const float *in, const float *weight, co
                             int64_t k, int64_t o);
 void rs_linear_backward_fast(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                              const float *weight, int64_t n, int64_t k, int64_t o);
+/* A broadcast scalar bias: out (n) += bias[0]; d_bias[0] += sum of d_out (n), summed in double. The readout bias
+ * of the mean-field nets (one number added to every output). */
+void rs_scalar_bias_forward(float *out, const float *bias, int64_t n);
+void rs_scalar_bias_backward(float *d_bias, const float *d_out, int64_t n);
 
 /* ---------------------------------------------------------------- elementwise activations (n elements) */
 void rs_relu_forward(float *out, const float *in, int64_t n);

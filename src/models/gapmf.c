@@ -6,7 +6,8 @@
  *   1-D block: circular pad (f even: f/2 - 1 left, f/2 right; f odd: (f-1)/2 each side) conv1d(x, w / sqrt(C_in f),
  *              bias b, stride) -> ReLU -> times sqrt(f).
  *   readout: mean over space, then mean(y) @ beta / H (+ last_bias) in 2-D, alpha (biasFinal + mean(y) @ beta / H)
- *            in 1-D. The readout bias is one number added to every output, so with a bias the net has 1 output.
+ *            in 1-D. The readout bias is one number (shape (1)) added to every output, as in the reference, also
+ *            with several classes (the matmul node's broadcast scalar bias).
  * Strides come per block from the resolved options (zoo.c): 1-D default = the intended all-strided net; the released
  * code's quirk (only block 0 strided) is --strides 2,1,1,... . 2-D default = the reference's pattern (block 0, then
  * blocks 2, 4, ...).
@@ -19,19 +20,10 @@
 
 /* The readout tensors come first, as in the reference's state_dict (a module's own parameters before its
  * children's). */
-static rs_status readout_params(rs_net *net, const rs_model_opts *o, int one_d, int32_t *beta, int32_t *bias) {
-    const char *model = one_d ? "gapmf1d" : "gapmf";
-    int has_bias = one_d || o->last_bias;
-    if (has_bias && o->classes != 1)
-        return rs_error(RS_ERR_ARG,
-                        "%s: the readout bias (%s) is one number added to every output, so the net has 1 output "
-                        "(hinge tasks); got %d classes%s",
-                        model, one_d ? "biasFinal" : "last_bias", o->classes,
-                        one_d ? "" : " (use last bias 0 for several outputs)");
+static void readout_params(rs_net *net, const rs_model_opts *o, int one_d, int32_t *beta, int32_t *bias) {
     int64_t shape[2] = {o->hidden, o->classes}, one = 1;
     *beta = zoo_normal_param(net, "beta", 2, shape);
-    *bias = has_bias ? zoo_normal_param(net, one_d ? "biasFinal" : "last_bias", 1, &one) : -2;
-    return RS_OK;
+    *bias = one_d || o->last_bias ? zoo_normal_param(net, one_d ? "biasFinal" : "last_bias", 1, &one) : -2;
 }
 
 /* Block l of either net on input x. */
@@ -81,7 +73,7 @@ rs_status zoo_build_gapmf(rs_net *net, const rs_model_opts *o, int32_t variant) 
     int one_d = variant == 1;
     const char *model = one_d ? "gapmf1d" : "gapmf";
     int32_t beta = -1, bias = -1;
-    RS_TRY(readout_params(net, o, one_d, &beta, &bias));
+    readout_params(net, o, one_d, &beta, &bias);
     int32_t x = 0;
     for (int32_t l = 0; l < o->depth && x >= 0; l++) x = block(net, o, one_d, l, x);
     x = rs_net_adaptive_avgpool(net, "mean", x, 1, 1);

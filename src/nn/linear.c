@@ -4,7 +4,7 @@
  * and the weight gradient go through the shared 4 x 16 kernel (ref_internal.h). The weight and bias gradients,
  * reductions over the batch, are summed in float over chunks of LIN_CHUNK rows and across chunks in double. Every
  * output element is owned by one thread, so results do not depend on the thread count. Not a tuned GEMM (onednn.c
- * is the fast path). */
+ * is the fast path). Also the broadcast scalar bias (one number added to every output) of the mean-field readouts. */
 #include "relstab/ops.h"
 #include "nn/ref_internal.h"
 
@@ -116,6 +116,19 @@ void rs_linear_backward_ref(float *d_in, float *d_weight, float *d_bias, const f
             for (int64_t j = 0; j < nj; j++) d_bias[j0 + j] += (float)acc[j];
         }
     }
+}
+
+/* out (n) += bias[0]: one number added to every element. */
+void rs_scalar_bias_forward(float *out, const float *bias, int64_t n) {
+    const float b = bias[0];
+    for (int64_t i = 0; i < n; i++) out[i] += b;
+}
+
+/* d_bias[0] += sum of d_out (n), in double. */
+void rs_scalar_bias_backward(float *d_bias, const float *d_out, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += d_out[i];
+    d_bias[0] += (float)s;
 }
 
 void rs_linear_forward(float *out, const float *in, const float *weight, const float *bias, int64_t n, int64_t k,

@@ -235,8 +235,13 @@ static int32_t linear_node(rs_net *net, const char *name, int32_t in, int32_t ou
     int32_t wp = node_param(net, name, "weight", w_param, 2, wshape, RS_PARAM_TRAINABLE, uniform_init(bound));
     int32_t bp = -1;
     int64_t bshape = out;
-    if (b_param != -2)
+    if (transposed && b_param >= 0 && b_param < net->params.count && out > 1 &&
+        net->params.items[b_param].ndim <= 1 && net->params.items[b_param].numel == 1) {
+        bp = b_param; /* one number broadcast to every output */
+        net->nodes[idx].b_scalar = 1;
+    } else if (b_param != -2) {
         bp = node_param(net, name, "bias", b_param, 1, &bshape, RS_PARAM_TRAINABLE, uniform_init(bound));
+    }
     net->nodes[idx].param[0] = wp;
     net->nodes[idx].param[1] = bp;
     return net->status == RS_OK ? idx : -1;

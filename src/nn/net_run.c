@@ -101,14 +101,16 @@ static float *transposed_weight(rs_net *net, const rs_node *d, int64_t k, int64_
 }
 
 /* Backward of a matmul node: the linear op's backward on the transposed weight, whose weight gradient (O, K) is
- * added transposed into the parameter's (K, O) gradient. */
+ * added transposed into the parameter's (K, O) gradient; a scalar bias takes the sum of every output's gradient. */
 static void matmul_backward(rs_net *net, const rs_node *d, float *dx, const float *dy, const float *x, int64_t n,
                             int64_t k, int64_t o) {
     float *dw = grad_or_null(net, d->param[0]); // (K, O)
     float *wt = transposed_weight(net, d, k, o, dw ? k * o : 0);
     float *dwt = dw ? wt + k * o : NULL; // (O, K)
     if (dwt) memset(dwt, 0, (size_t)(k * o) * sizeof(float));
-    rs_linear_backward(dx, dwt, grad_or_null(net, d->param[1]), dy, x, wt, n, k, o);
+    float *db = grad_or_null(net, d->param[1]);
+    rs_linear_backward(dx, dwt, d->b_scalar ? NULL : db, dy, x, wt, n, k, o);
+    if (db && d->b_scalar) rs_scalar_bias_backward(db, dy, n * o);
     if (dwt)
         for (int64_t i = 0; i < k; i++)
             for (int64_t j = 0; j < o; j++) dw[i * o + j] += dwt[j * k + i];
@@ -131,7 +133,10 @@ static void node_forward(rs_net *net, int32_t i, int32_t n, rs_mode mode) {
         break;
     }
     case RS_OP_LINEAR:
-        if (d->w_t)
+        if (d->w_t && d->b_scalar) {
+            rs_linear_forward(y, x, transposed_weight(net, d, a->c, d->c, 0), NULL, n, a->c, d->c);
+            rs_scalar_bias_forward(y, param_or_null(net, d->param[1]), out_numel);
+        } else if (d->w_t)
             rs_linear_forward(y, x, transposed_weight(net, d, a->c, d->c, 0), param_or_null(net, d->param[1]), n,
                               a->c, d->c);
         else
