@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "relstab/io.h"
+#include "relstab/models.h"
 
 /* (3, 4, 4) -> conv 3x3 -> BN -> conv 4x4 (no bias, to 1x1) -> linear: 9 parameters, one counter. */
 static rs_net *small_net(uint64_t seed) {
@@ -208,11 +209,69 @@ static void test_mismatches(void **state) {
     rs_net_free(b);
 }
 
+/* A zoo net's checkpoint records its model configuration; a net built with another configuration (here zero vs
+ * circular padding: the same tensors, the same shapes) is refused naming the option, a file without the record
+ * (PyTorch's, older relstab's) still loads by names and shapes. */
+static rs_net *gapmf_net(int32_t pbc, uint64_t seed) {
+    rs_model_opts o;
+    rs_model_opts_init(&o);
+    o.channels = 1;
+    o.height = o.width = 28;
+    o.classes = 10;
+    o.hidden = 4;
+    o.depth = 3;
+    o.filter_size = 5;
+    o.pbc = pbc;
+    rs_net *net = NULL;
+    assert_int_equal(rs_model_build("gapmf", &o, &net), RS_OK);
+    assert_int_equal(rs_net_build(net, 1, 0), RS_OK);
+    rs_net_init(net, seed);
+    return net;
+}
+
+static void test_model_config(void **state) {
+    (void)state;
+    rs_net *zero = gapmf_net(0, 1), *zero2 = gapmf_net(0, 2), *circ = gapmf_net(1, 3);
+    const char *dir = tu_tmpdir("ckpt-config");
+    char path[600], bare[600];
+    snprintf(path, sizeof path, "%s/zero.safetensors", dir);
+    snprintf(bare, sizeof bare, "%s/bare.safetensors", dir);
+    assert_int_equal(rs_net_save(zero, path, NULL, NULL, 0), RS_OK);
+    rs_safetensors *meta;
+    assert_int_equal(rs_net_load(zero2, path, &meta), RS_OK); /* the same configuration */
+    assert_params_equal(zero, zero2);
+    const char *want[][2] = {{"model.name", "gapmf"}, {"model.channels", "1"}, {"model.height", "28"},
+                             {"model.classes", "10"}, {"model.hidden", "4"}, {"model.depth", "3"},
+                             {"model.filter_size", "5"}, {"model.stride", "2"}, {"model.strides", "2,1,2"},
+                             {"model.pbc", "0"}, {"model.batch_norm", "0"}, {"model.last_bias", "1"},
+                             {"model.released_strides", "-1"}, {"model.alpha", "0"}, {"format", "pt"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *v = rs_safetensors_meta(meta, want[i][0]);
+        if (!v || strcmp(v, want[i][1])) fail_msg("%s: '%s', expected '%s'", want[i][0], v ? v : "(none)", want[i][1]);
+    }
+    rs_safetensors_free(meta);
+    expect_refused(circ, path, "written by gapmf with pbc=0", "this net has pbc=1");
+    /* another model recording the same options */
+    snprintf(zero2->config[0].value, sizeof zero2->config[0].value, "gapmf1d");
+    expect_refused(zero2, path, "written by gapmf", "this net is gapmf1d");
+    /* no record: loads by names and shapes (the configuration cannot be checked) */
+    int32_t n_config = zero->n_config;
+    zero->n_config = 0;
+    assert_int_equal(rs_net_save(zero, bare, NULL, NULL, 0), RS_OK);
+    zero->n_config = n_config;
+    assert_int_equal(rs_net_load(circ, bare, NULL), RS_OK);
+    assert_params_equal(zero, circ);
+    rs_net_free(zero);
+    rs_net_free(zero2);
+    rs_net_free(circ);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_module_prefix_and_f64),
         cmocka_unit_test(test_mismatches),
+        cmocka_unit_test(test_model_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,14 +45,20 @@ rs_status rs_safetensors_write(const char *path, const rs_st_tensor *tensors, in
                                const char *const *values, int32_t n_meta);
 
 /* ---------------------------------------------------------------- net checkpoints */
-/* Every parameter and buffer of the net under its PyTorch name (num_batches_tracked as I64), plus metadata. */
+/* Every parameter and buffer of the net under its PyTorch name (num_batches_tracked as I64), plus metadata: the
+ * caller's keys/values, "format": "pt", and the net's model configuration (net->config, keys "model.*"). */
 rs_status rs_net_save(const rs_net *net, const char *path, const char *const *keys, const char *const *values,
                       int32_t n_meta);
 /* Loads every parameter of the net from a safetensors file: names and shapes must match exactly (F32 or F64 in the
  * file; a "module." prefix from DataParallel is stripped). A tensor missing from the file, an extra tensor or a
- * shape mismatch is an error naming the tensor. Optionally returns the file's metadata (free with
+ * shape mismatch is an error naming the tensor, and so is a model configuration recorded in the file that differs
+ * from the net's (rs_net_check_config). Optionally returns the file's metadata (free with
  * rs_safetensors_free). */
 rs_status rs_net_load(rs_net *net, const char *path, rs_safetensors **meta_out);
+/* The model configuration a checkpoint records ("model.name", "model.<option>" metadata, written by rs_net_save from
+ * net->config) against the net's: an error naming the first option that differs ("...written by gapmf with pbc=0;
+ * this net has pbc=1"). RS_OK when either side records none (PyTorch's files, older relstab's, hand-built nets). */
+rs_status rs_net_check_config(const rs_net *net, const rs_safetensors *st, const char *path);
 
 /* ---------------------------------------------------------------- NPY (format version 1.0 - 3.0) */
 typedef struct {

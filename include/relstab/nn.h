@@ -81,6 +81,14 @@ typedef enum {
     RS_MODE_INIT_EVAL = 2,/* BN batch statistics without updates (measuring a net at init); dropout off */
 } rs_mode;
 
+/* One entry of a net's model configuration ("model.name" = "gapmf", "model.pbc" = "0", ...): set by the model zoo,
+ * written into checkpoints' metadata and compared when a checkpoint is loaded (io.h rs_net_load). */
+#define RS_NET_CONFIG_MAX 24
+typedef struct {
+    char key[32];
+    char value[400];
+} rs_net_config_entry;
+
 typedef struct rs_net {
     rs_node *nodes;
     int32_t n_nodes, cap_nodes;
@@ -98,6 +106,8 @@ typedef struct rs_net {
     rs_mode cur_mode;
     uint64_t seed;       /* dropout seed */
     uint64_t step;       /* incremented by each training forward: dropout masks differ per step */
+    int32_t n_config;    /* the model configuration (0 entries for a net built by hand) */
+    rs_net_config_entry config[RS_NET_CONFIG_MAX];
 } rs_net;
 
 /* Creates a net whose input node "x" takes (C, H, W) images. */

@@ -1,6 +1,9 @@
 /* checkpoint.c: a net's parameter table to and from a safetensors file, under PyTorch's state_dict names, so that
  * PyTorch's safetensors helpers read our checkpoints and we read theirs (counters such as num_batches_tracked are
  * I64, as in PyTorch).
+ * The metadata also records the net's model configuration (model.name and every resolved option, net->config), and
+ * loading refuses a checkpoint whose recorded configuration differs from the net's; a file without it (PyTorch's,
+ * older relstab's) is matched by tensor names and shapes only.
  * It is not a training-state checkpoint: optimiser state, epoch and RNG position are the caller's metadata. */
 #include "relstab/io.h"
 
@@ -25,7 +28,8 @@ rs_status rs_net_save(const rs_net *net, const char *path, const char *const *ke
         if (p->items[i].kind == RS_PARAM_COUNTER) n_counter += p->items[i].numel;
     rs_st_tensor *ts = calloc((size_t)p->count + 1, sizeof *ts);
     int64_t *counters = rs_alloc((size_t)n_counter * sizeof(int64_t)); // (n_counter) the counters as I64
-    const char **mk = calloc((size_t)n_meta + 1, sizeof *mk), **mv = calloc((size_t)n_meta + 1, sizeof *mv);
+    const size_t n_mk = (size_t)n_meta + 1 + (size_t)net->n_config; // caller's, "format", the model configuration
+    const char **mk = calloc(n_mk, sizeof *mk), **mv = calloc(n_mk, sizeof *mv);
     rs_status s = RS_OK;
     if (!ts || !counters || !mk || !mv) s = rs_error(RS_ERR_NOMEM, "%s: no memory for the tensor list", path);
     int64_t at = 0;
@@ -62,6 +66,13 @@ rs_status rs_net_save(const rs_net *net, const char *path, const char *const *ke
     if (s == RS_OK && !has_format) {
         mk[nm] = "format";
         mv[nm++] = "pt";
+    }
+    for (int32_t i = 0; i < net->n_config && s == RS_OK; i++) { /* the model configuration, unless the caller set it */
+        int given = 0;
+        for (int32_t j = 0; j < n_meta; j++) given |= keys[j] && !strcmp(keys[j], net->config[i].key);
+        if (given) continue;
+        mk[nm] = net->config[i].key;
+        mv[nm++] = net->config[i].value;
     }
     if (s == RS_OK) s = rs_safetensors_write(path, ts, p->count, mk, mv, nm);
     free(ts);
@@ -133,6 +144,27 @@ static rs_status load_one(const rs_st_tensor *t, const rs_param *q, float *dst, 
                     rs_dtype_name(t->dtype));
 }
 
+rs_status rs_net_check_config(const rs_net *net, const rs_safetensors *st, const char *path) {
+    const char *model = rs_safetensors_meta(st, "model.name");
+    if (!model || net->n_config == 0) return RS_OK; /* no configuration recorded (PyTorch's, older relstab's) */
+    if (strcmp(model, net->config[0].value))
+        return rs_error(RS_ERR_FORMAT, "%s: the checkpoint was written by %s; this net is %s", path, model,
+                        net->config[0].value);
+    for (int32_t i = 0; i < st->n_meta; i++) {
+        const char *key = st->meta_keys[i], *v = st->meta_values[i], *mine = NULL;
+        if (strncmp(key, "model.", 6) || !strcmp(key, "model.name")) continue;
+        for (int32_t j = 1; j < net->n_config && !mine; j++)
+            if (!strcmp(net->config[j].key, key)) mine = net->config[j].value;
+        if (!mine)
+            return rs_error(RS_ERR_FORMAT, "%s: the checkpoint was written by %s with %s=%s, an option this net "
+                            "does not record", path, model, key + 6, v);
+        if (strcmp(mine, v))
+            return rs_error(RS_ERR_FORMAT, "%s: the checkpoint was written by %s with %s=%s; this net has %s=%s",
+                            path, model, key + 6, v, key + 6, mine);
+    }
+    return RS_OK;
+}
+
 rs_status rs_net_load(rs_net *net, const char *path, rs_safetensors **meta_out) {
     if (meta_out) *meta_out = NULL;
     rs_params *p = &net->params;
@@ -144,6 +176,7 @@ rs_status rs_net_load(rs_net *net, const char *path, rs_safetensors **meta_out) 
     int32_t *src_of = malloc(((size_t)p->count + 1) * sizeof *src_of);
     rs_status s = RS_OK;
     if (!scratch || !src_of) s = rs_error(RS_ERR_NOMEM, "%s: no memory to load %zu floats", path, p->total);
+    if (s == RS_OK) s = rs_net_check_config(net, st, path);
     if (s == RS_OK) {
         memcpy(scratch, p->data, p->total * sizeof(float)); /* keeps any bytes between parameters */
         s = match_names(st, p, path, src_of);

@@ -3,6 +3,7 @@
  * the family files (vgg.c, resnet.c, ...). */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "models/zoo_internal.h"
@@ -170,6 +171,35 @@ rs_status rs_model_resolve(const char *name, rs_model_opts *o) {
     return RS_OK;
 }
 
+/* Records the model name and every resolved option in net->config ("model.name", "model.<field>"), for checkpoints'
+ * metadata. -1 (and alpha 0) mark an option the model does not use; "strides" is the list of every block's stride. */
+static void record_config(rs_net *net, const char *model, const rs_model_opts *o) {
+    const struct { const char *key; int32_t v; } ints[] = {
+        {"channels", o->channels}, {"height", o->height}, {"width", o->width}, {"classes", o->classes},
+        {"hidden", o->hidden}, {"depth", o->depth}, {"filter_size", o->filter_size}, {"stride", o->stride},
+        {"released_strides", o->released_strides}, {"pbc", o->pbc}, {"batch_norm", o->batch_norm},
+        {"last_bias", o->last_bias},
+    };
+    const int32_t n_ints = (int32_t)(sizeof ints / sizeof ints[0]);
+    rs_net_config_entry *c = net->config;
+    snprintf(c[0].key, sizeof c[0].key, "model.name");
+    snprintf(c[0].value, sizeof c[0].value, "%s", model);
+    for (int32_t i = 0; i < n_ints; i++) {
+        snprintf(c[1 + i].key, sizeof c[1 + i].key, "model.%s", ints[i].key);
+        snprintf(c[1 + i].value, sizeof c[1 + i].value, "%d", (int)ints[i].v);
+    }
+    rs_net_config_entry *st = &c[1 + n_ints], *al = &c[2 + n_ints];
+    snprintf(st->key, sizeof st->key, "model.strides");
+    size_t at = 0;
+    st->value[0] = 0;
+    for (int32_t l = 0; l < o->n_strides && at < sizeof st->value; l++)
+        at += (size_t)snprintf(st->value + at, sizeof st->value - at, "%s%d", l ? "," : "", (int)o->strides[l]);
+    if (o->n_strides == 0) snprintf(st->value, sizeof st->value, "none");
+    snprintf(al->key, sizeof al->key, "model.alpha");
+    snprintf(al->value, sizeof al->value, "%.17g", o->alpha);
+    net->n_config = 3 + n_ints;
+}
+
 rs_status rs_model_build(const char *name, const rs_model_opts *opts, rs_net **out) {
     *out = NULL;
     rs_model_opts o;
@@ -181,6 +211,7 @@ rs_status rs_model_build(const char *name, const rs_model_opts *opts, rs_net **o
     if (!net) return rs_error(RS_ERR_NOMEM, "%s: out of memory", e->info.name);
     rs_status s = net->status != RS_OK ? zoo_fail(net, e->info.name) : e->build(net, &o, e->variant);
     if (s == RS_OK && net->status != RS_OK) s = zoo_fail(net, e->info.name);
+    if (s == RS_OK) record_config(net, e->info.name, &o);
     if (s != RS_OK) {
         rs_net_free(net);
         return s;

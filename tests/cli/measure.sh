@@ -86,7 +86,7 @@ expect_error 2 "--model needs --data" measure --model lenet --init
 expect_error 2 "give --delta or --T" measure --model lenet --init --data "$DATA" --delta 1 --T 0.001
 expect_error 2 "--shuffle must be between 0 and 2" measure --model lenet --init --data "$DATA" --shuffle 3
 expect_error 2 "estimator 'mode' is unknown" measure --model lenet --init --data "$DATA" --estimator mode
-expect_error 1 "is not a parameter of the net" measure --model vgg11 --weights "$TMP/run/best.safetensors" --data "$DATA"
+expect_error 1 "the checkpoint was written by lenet; this net is vgg11" measure --model vgg11 --weights "$TMP/run/best.safetensors" --data "$DATA"
 expect_error 2 "--checkpoint must be best, last or init" measure --run "$TMP/run" --checkpoint worst
 expect_error 1 "config.json" measure --run "$TMP/nonexistent"
 expect_error 2 "no --weights / --init" forward --run "$TMP/run" --init --input "$TMP/dump/probe.npy" --out "$TMP/x"
