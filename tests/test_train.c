@@ -27,8 +27,8 @@ static void small_config(rs_train_config *c, const char *out, int32_t epochs, in
     snprintf(c->model, sizeof c->model, "gapmf1d");
     snprintf(c->data, sizeof c->data, TASK);
     snprintf(c->out, sizeof c->out, "%s", out);
-    c->width = 32;
-    c->depth = 6;
+    c->model_opts.hidden = 32;
+    c->model_opts.depth = 6;
     c->epochs = epochs;
     c->stop = RS_STOP_EPOCHS;
     c->threads = threads;
@@ -169,7 +169,7 @@ static void test_kill_and_resume(void **state) {
     rs_train_config c;
     rs_train_result r;
     small_config(&c, ref, 12, 1);
-    c.width = 64;
+    c.model_opts.hidden = 64;
     assert_int_equal(rs_train_run(&c, &r), RS_OK);
     size_t nref;
     float *wref = read_weights(ref, "last.safetensors", &nref);

@@ -24,7 +24,7 @@ static void fcn_config(rs_train_config *c, const char *data, const char *out) {
     snprintf(c->model, sizeof c->model, "densenetl2");
     snprintf(c->data, sizeof c->data, "%s", data);
     snprintf(c->out, sizeof c->out, "%s", out);
-    c->width = 8;
+    c->model_opts.hidden = 8;
     c->epochs = 1;
     c->batch = 4;
     c->test_batch = 4;
@@ -103,8 +103,8 @@ static void small_run(rs_train_config *c, const char *out, int32_t epochs) {
     snprintf(c->model, sizeof c->model, "gapmf1d");
     snprintf(c->data, sizeof c->data, TASK);
     snprintf(c->out, sizeof c->out, "%s", out);
-    c->width = 8;
-    c->depth = 6;
+    c->model_opts.hidden = 8;
+    c->model_opts.depth = 6;
     c->epochs = epochs;
     c->stop = RS_STOP_EPOCHS;
     c->threads = 1;
@@ -122,7 +122,10 @@ static rs_status read_with(const char *dir, const char *key, double v, const cha
     cJSON *o = cJSON_ParseWithLength(buf, len);
     rs_free(buf);
     assert_non_null(o);
-    cJSON_ReplaceItemInObjectCaseSensitive(o, key, sv ? cJSON_CreateString(sv) : cJSON_CreateNumber(v));
+    cJSON *where = o; /* "model_opts.KEY": a key of the model_opts object */
+    if (!strncmp(key, "model_opts.", 11)) where = cJSON_GetObjectItemCaseSensitive(o, "model_opts"), key += 11;
+    assert_non_null(where);
+    cJSON_ReplaceItemInObjectCaseSensitive(where, key, sv ? cJSON_CreateString(sv) : cJSON_CreateNumber(v));
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     char bad[1200];
@@ -158,7 +161,11 @@ static void test_hostile_config(void **state) {
     expect_config_refused(dir, "momentum", 2, NULL, "'momentum'");
     expect_config_refused(dir, "batch", 0, NULL, "'batch'");
     expect_config_refused(dir, "ptr", -5, NULL, "'ptr'");
-    expect_config_refused(dir, "width", 1e12, NULL, "'width'");
+    expect_config_refused(dir, "model_opts.hidden", 1e12, NULL, "'hidden' (--width)");
+    expect_config_refused(dir, "model_opts.pbc", 2, NULL, "'pbc' (--pbc) must be an integer between -1 and 1");
+    expect_config_refused(dir, "model_opts.alpha", 1e300, NULL, "'alpha' (--alpha)");
+    expect_config_refused(dir, "model_opts.strides", 0, "2,1", "missing list 'model_opts.strides'");
+    expect_config_refused(dir, "model_opts", 0, "x", "'model_opts' is not an object");
     expect_config_refused(dir, "threads", 0, "many", "missing number 'threads'");
 }
 
@@ -184,6 +191,36 @@ static void set_resume_meta(const char *dir, const char *key, const char *value)
                                           st->n_meta), RS_OK);
     rs_safetensors_free(st);
     assert_int_equal(rename(tmp, path), 0);
+}
+
+/* The whole model configuration goes through config.json (written and read back field for field), a run's
+ * checkpoints record the resolved one, and options that disagree with the data are refused naming the flag. */
+static void test_model_opts_in_config(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir("model-opts-config");
+    rs_train_config c, back;
+    small_run(&c, dir, 1);
+    c.model_opts.filter_size = 3;
+    c.model_opts.alpha = 2.5;
+    c.model_opts.n_strides = 6;
+    for (int l = 0; l < 6; l++) c.model_opts.strides[l] = l % 2 ? 1 : 2;
+    assert_int_equal(rs_train_run(&c, &(rs_train_result){0}), RS_OK);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    assert_int_equal(rs_train_config_read(&back, path), RS_OK);
+    assert_memory_equal(&back.model_opts, &c.model_opts, sizeof c.model_opts);
+    snprintf(path, sizeof path, "%s/best.safetensors", dir);
+    rs_safetensors *st;
+    assert_int_equal(rs_safetensors_read(path, &st), RS_OK);
+    assert_string_equal(rs_safetensors_meta(st, "model.strides"), "2,1,2,1,2,1");
+    assert_string_equal(rs_safetensors_meta(st, "model.alpha"), "2.5");
+    assert_string_equal(rs_safetensors_meta(st, "model.filter_size"), "3");
+    assert_string_equal(rs_safetensors_meta(st, "model.width"), "64");
+    rs_safetensors_free(st);
+    small_run(&c, tu_tmpdir("model-opts-classes"), 1);
+    c.model_opts.classes = 7;
+    assert_int_equal(rs_train_run(&c, &(rs_train_result){0}), RS_ERR_ARG);
+    assert_non_null(strstr(rs_last_error(), "--classes 7 does not match the data"));
 }
 
 static void test_hostile_resume_metadata(void **state) {
@@ -313,6 +350,7 @@ int main(void) {
         cmocka_unit_test(test_one_class_and_track_p),
         cmocka_unit_test(test_resume_extends),
         cmocka_unit_test(test_hostile_config),
+        cmocka_unit_test(test_model_opts_in_config),
         cmocka_unit_test(test_hostile_resume_metadata),
         cmocka_unit_test(test_split_shapes_refused),
     };

@@ -10,6 +10,7 @@
  * the same weights as an uninterrupted run (same seed and thread count). */
 #pragma once
 #include "relstab/data.h"
+#include "relstab/models.h"
 #include "relstab/nn.h"
 
 #ifdef __cplusplus
@@ -29,9 +30,10 @@ typedef struct {
     char data[512];
     char recipe[32];         /* "paper-cnn", "paper-fcn", "twopoints", "scale1d" or "" (flags only) */
     char out[1024];          /* run directory */
-    /* model options (0 = the model's default) */
-    int32_t width, depth, filter;
-    char strides[128];       /* gapmf: per-layer strides, comma-separated */
+    /* every model option as given (rs_model_opts_init: -1 / alpha 0 = the model's default); the input channels and
+     * size default to the data's, the classes to the data's (1 with the hinge loss), and must agree with them if
+     * given. config.json holds them as an object "model_opts"; the checkpoints hold the resolved ones. */
+    rs_model_opts model_opts;
     /* optimisation */
     rs_opt_type opt;
     double lr, momentum, weight_decay;
@@ -79,7 +81,7 @@ typedef struct {
 rs_status rs_train_run(const rs_train_config *c, rs_train_result *res);
 
 /* The ranges of the numeric settings, one table for the command line and config.json. key is the field's name
- * ("epochs", "track_P", ...); returns -1 for an unknown key, else 0 with the flag, the bounds, and whether it is an
+ * ("epochs", "track_P", ..., and the model options' "channels", "hidden", "pbc", ...); returns -1 for an unknown key, else 0 with the flag, the bounds, and whether it is an
  * integer. rs_train_config_set stores a value after checking it (RS_ERR_ARG naming the key and the flag);
  * rs_train_check_ranges checks every numeric field of a config (rs_train_run calls it). */
 int rs_train_config_range(const char *key, const char **flag, double *lo, double *hi, int *integer);

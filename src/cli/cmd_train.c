@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "model_cli.h"
 #include "relstab/plot.h"
 #include "relstab/train.h"
 
@@ -38,20 +39,20 @@ static void usage(FILE *f) {
             "  --ptr N             train on a random subset of N images\n"
             "  --ridge X           the 1-D task's penalty X sum W^2 / (width depth) on conv weights\n"
             "  --stop epochs|zero-loss   stop rule (zero-loss: the 1-D task's rule of SPEC 5.2)\n"
-            "  --width N --depth N --filter N --strides a,b,...   model options\n"
             "  --seed N            seed of initialisation, data order, augmentation (default 0)\n"
             "  --threads N         threads (default: all cores)\n"
             "  --track-every K     measure D, G, R at every node at init and every K epochs into DIR/sens.csv\n"
             "  --track-P P         probe images of the test split for --track-every (default 500, or the whole test\n"
             "                      split if smaller; more than the test split holds is an error)\n"
-            "  --quiet             no progress output\n",
-            rs_train_recipe_names());
+            "  --quiet             no progress output\n\n"
+            "%s(the input channels, size and classes default to the data's and, if given, must agree with it)\n",
+            rs_train_recipe_names(), model_cli_help);
 }
 
 enum {
     O_MODEL = 1000, O_DATA, O_RECIPE, O_OUT, O_RESUME, O_EPOCHS, O_BATCH, O_TEST_BATCH, O_OPT, O_LR, O_MOMENTUM,
     O_WD, O_DECAY1D, O_NESTEROV, O_SCHED, O_STEP_SIZE, O_GAMMA, O_LOSS, O_CROP, O_FLIP, O_CORRUPT, O_PTR, O_RIDGE,
-    O_STOP, O_WIDTH, O_DEPTH, O_FILTER, O_STRIDES, O_SEED, O_THREADS, O_QUIET, O_TRACK, O_TRACK_P, O_HELP
+    O_STOP, O_SEED, O_THREADS, O_QUIET, O_TRACK, O_TRACK_P, O_HELP
 };
 
 static const struct option options[] = {
@@ -63,8 +64,7 @@ static const struct option options[] = {
     {"step-size", 1, 0, O_STEP_SIZE}, {"gamma", 1, 0, O_GAMMA},     {"loss", 1, 0, O_LOSS},
     {"crop-padding", 1, 0, O_CROP}, {"flip", 0, 0, O_FLIP},         {"corrupt", 1, 0, O_CORRUPT},
     {"ptr", 1, 0, O_PTR},           {"ridge", 1, 0, O_RIDGE},       {"stop", 1, 0, O_STOP},
-    {"width", 1, 0, O_WIDTH},       {"depth", 1, 0, O_DEPTH},       {"filter", 1, 0, O_FILTER},
-    {"strides", 1, 0, O_STRIDES},   {"seed", 1, 0, O_SEED},         {"threads", 1, 0, O_THREADS},
+    {"seed", 1, 0, O_SEED},         {"threads", 1, 0, O_THREADS},   MODEL_CLI_LONG_OPTIONS,
     {"track-every", 1, 0, O_TRACK}, {"track-P", 1, 0, O_TRACK_P},
     {"quiet", 0, 0, O_QUIET},       {"help", 0, 0, O_HELP},         {0, 0, 0, 0},
 };
@@ -131,10 +131,6 @@ static int apply(rs_train_config *c, int opt, const char *arg) {
         else if (!strcmp(arg, "zero-loss")) c->stop = RS_STOP_ZERO_LOSS;
         else return cli_usage_error("train", "--stop expects epochs or zero-loss, got '%s'", arg);
         return 0;
-    case O_WIDTH: return set_number(c, "width", arg);
-    case O_DEPTH: return set_number(c, "depth", arg);
-    case O_FILTER: return set_number(c, "filter", arg);
-    case O_STRIDES: return copy_str(c->strides, sizeof c->strides, arg, "--strides");
     case O_SEED: return set_number(c, "seed", arg);
     case O_THREADS: { /* the flag's range, then the cores this process may use (with a message) */
         int r = set_number(c, "threads", arg);
@@ -199,8 +195,17 @@ int rs_cmd_train(int argc, char **argv) {
     optind = 1;
     opterr = 0;
     int opt;
+    model_cli mc;
+    model_cli_init(&mc);
+    const char *model_flag = NULL; /* the first model option given (refused with --resume) */
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (opt == '?') return cli_usage_error("train", "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+        int mr = model_cli_handle(&mc, "train", opt, optarg);
+        if (mr < 0) return 2;
+        if (mr > 0) {
+            if (!model_flag) model_flag = argv[optind - 1 - (optarg && argv[optind - 1] == optarg)];
+            continue;
+        }
         int rc = apply(&c, opt, optarg);
         if (rc) return rc;
         given[opt - O_MODEL] = 1;
@@ -208,6 +213,11 @@ int rs_cmd_train(int argc, char **argv) {
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
     if (given[O_OUT - O_MODEL] && !c.out[0]) return cli_usage_error("train", "--out needs a directory, got ''");
     rs_run_lock *lock = NULL; /* a resume locks the directory before reading its config.json */
+    if (c.resume && model_flag)
+        return cli_usage_error("train", "%s cannot be given with --resume: the run in %s keeps its model options "
+                               "(config.json)", model_flag, c.out);
+    model_cli_finish(&mc, c.model);
+    c.model_opts = mc.o;
     if (c.resume) {
         rs_train_config flags = c;
         int rc = resume_config(&c, &flags, given, &lock);

@@ -19,7 +19,7 @@ const char model_cli_help[] =
     "                      block 0 strided, the released code's quirk; default: every block strided)\n"
     "  --pbc 0|1           gapmf: circular padding (1)\n"
     "  --bn 0|1            gapmf: BatchNorm after each ReLU (0)\n"
-    "  --last-bias 0|1     gapmf: readout bias (1; needs --classes 1)\n"
+    "  --last-bias 0|1     gapmf: the readout bias, one number added to every output (1)\n"
     "  --alpha A           gapmf1d: readout scale (1)\n";
 
 void model_cli_init(model_cli *m) {

@@ -19,7 +19,8 @@ enum {
         {"depth", required_argument, 0, MODEL_OPT_DEPTH}, {"filter-size", required_argument, 0, MODEL_OPT_FILTER}, \
         {"stride", required_argument, 0, MODEL_OPT_STRIDE}, {"strides", required_argument, 0, MODEL_OPT_STRIDES}, \
         {"pbc", required_argument, 0, MODEL_OPT_PBC}, {"bn", required_argument, 0, MODEL_OPT_BN},                 \
-        {"last-bias", required_argument, 0, MODEL_OPT_LAST_BIAS}, {"alpha", required_argument, 0, MODEL_OPT_ALPHA}
+        {"last-bias", required_argument, 0, MODEL_OPT_LAST_BIAS}, {"alpha", required_argument, 0, MODEL_OPT_ALPHA}, \
+        {"filter", required_argument, 0, MODEL_OPT_FILTER} /* the older spelling of --filter-size */
 
 typedef struct {
     rs_model_opts o;

@@ -50,8 +50,8 @@ static void fill_config(const exp_run *r, rs_train_config *c, int32_t threads, i
     snprintf(c->data, sizeof c->data, "%s", r->data);
     snprintf(c->out, sizeof c->out, "%s", r->dir);
     c->epochs = r->epochs;
-    c->width = r->width;
-    c->depth = r->depth;
+    if (r->width > 0) c->model_opts.hidden = r->width;
+    if (r->depth > 0) c->model_opts.depth = r->depth;
     c->ptr = r->ptr;
     c->corrupt_std = r->corrupt;
     if (r->lr > 0) c->lr = r->lr;

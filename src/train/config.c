@@ -24,6 +24,7 @@ void rs_train_config_default(rs_train_config *c) {
     c->test_batch = 500;
     c->loss = RS_LOSS_CE;
     c->track_P = 0; /* 500, or the test split if smaller */
+    rs_model_opts_init(&c->model_opts);
 }
 
 typedef struct {
@@ -88,14 +89,27 @@ typedef struct {
     double lo, hi;
     field_type type;
     size_t offset;
+    int32_t model; /* a model option: in config.json's "model_opts" object */
 } field;
 
 #define MAX_EXACT 9007199254740992.0 /* 2^53 */
-#define FIELD(key, flag, lo, hi, type) {#key, flag, lo, hi, type, offsetof(rs_train_config, key)}
+#define FIELD(key, flag, lo, hi, type) {#key, flag, lo, hi, type, offsetof(rs_train_config, key), 0}
+/* a model option: -1 (alpha 0) is the model's default; the upper bounds are the model flags' (model_cli.c) */
+#define MFIELD(key, flag, hi) {#key, flag, -1, hi, F_I32, offsetof(rs_train_config, model_opts.key), 1}
 static const field fields[] = {
-    FIELD(width, "--width", 0, 1 << 20, F_I32),
-    FIELD(depth, "--depth", 0, 4096, F_I32),
-    FIELD(filter, "--filter", 0, 4096, F_I32),
+    MFIELD(channels, "--channels", 65536),
+    MFIELD(height, "--size", 65536),
+    MFIELD(width, "--size", 65536),
+    MFIELD(classes, "--classes", 1 << 24),
+    MFIELD(hidden, "--width", 1 << 20),
+    MFIELD(depth, "--depth", RS_MODEL_MAX_BLOCKS),
+    MFIELD(filter_size, "--filter-size", 1024),
+    MFIELD(stride, "--stride", 1024),
+    MFIELD(released_strides, "--strides released", 1),
+    MFIELD(pbc, "--pbc", 1),
+    MFIELD(batch_norm, "--bn", 1),
+    MFIELD(last_bias, "--last-bias", 1),
+    {"alpha", "--alpha", -1e30, 1e30, F_F64, offsetof(rs_train_config, model_opts.alpha), 1},
     FIELD(lr, "--lr", 0, 1e6, F_F64),
     FIELD(lr_times_width, "--recipe scale1d", 0, 1, F_I32),
     FIELD(momentum, "--momentum", 0, 1, F_F64),
@@ -166,9 +180,22 @@ rs_status rs_train_config_set(rs_train_config *c, const char *key, double v) {
     return set_field(c, f, v, "");
 }
 
+/* The model options' stride list: at most RS_MODEL_MAX_BLOCKS strides from 1 to 1024 (the --strides flag's rule). */
+static rs_status check_strides(const rs_model_opts *o, const char *where) {
+    if (o->n_strides < 0 || o->n_strides > RS_MODEL_MAX_BLOCKS)
+        return rs_error(RS_ERR_ARG, "%s'strides' (--strides) must hold at most %d strides, got %d", where,
+                        RS_MODEL_MAX_BLOCKS, (int)o->n_strides);
+    for (int32_t l = 0; l < o->n_strides; l++)
+        if (o->strides[l] < 1 || o->strides[l] > 1024)
+            return rs_error(RS_ERR_ARG, "%s'strides' (--strides) must be integers from 1 to 1024, got %d", where,
+                            (int)o->strides[l]);
+    return RS_OK;
+}
+
 rs_status rs_train_check_ranges(const rs_train_config *c) {
     rs_train_config tmp = *c;
     for (int i = 0; i < N_FIELDS; i++) RS_TRY(set_field(&tmp, &fields[i], get_field(c, &fields[i]), ""));
+    RS_TRY(check_strides(&c->model_opts, ""));
     if (c->opt != RS_OPT_SGD && c->opt != RS_OPT_ADAM) return rs_error(RS_ERR_ARG, "unknown optimiser %d", (int)c->opt);
     if (c->loss != RS_LOSS_CE && c->loss != RS_LOSS_HINGE) return rs_error(RS_ERR_ARG, "unknown loss %d", (int)c->loss);
     if (c->stop != RS_STOP_EPOCHS && c->stop != RS_STOP_ZERO_LOSS)
@@ -189,12 +216,16 @@ rs_status rs_train_config_write(const rs_train_config *c, const char *path) {
     JSON_STR(o, data);
     JSON_STR(o, recipe);
     JSON_STR(o, out);
-    JSON_STR(o, strides);
     cJSON_AddStringToObject(o, "opt", opt_names[c->opt]);
     cJSON_AddStringToObject(o, "sched", rs_sched_name(c->sched));
     cJSON_AddStringToObject(o, "loss", loss_names[c->loss]);
     cJSON_AddStringToObject(o, "stop", stop_names[c->stop]);
-    for (int i = 0; i < N_FIELDS; i++) cJSON_AddNumberToObject(o, fields[i].key, get_field(c, &fields[i]));
+    cJSON *m = cJSON_AddObjectToObject(o, "model_opts");
+    for (int i = 0; i < N_FIELDS; i++)
+        cJSON_AddNumberToObject(fields[i].model ? m : o, fields[i].key, get_field(c, &fields[i]));
+    cJSON *st = cJSON_AddArrayToObject(m, "strides"); /* every block's stride, [] = the model's pattern */
+    for (int32_t l = 0; l < c->model_opts.n_strides && st; l++)
+        cJSON_AddItemToArray(st, cJSON_CreateNumber(c->model_opts.strides[l]));
     cJSON_AddStringToObject(o, "relstab_version", RELSTAB_VERSION);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
@@ -212,6 +243,51 @@ static int lookup(const char *const *names, int n, const char *s) {
     return -1;
 }
 
+/* "strides": [2, 1, ...] of "model_opts", checked as the flag's values are. */
+static rs_status read_strides(rs_train_config *c, const cJSON *st, const char *path, const char *where) {
+    if (!cJSON_IsArray(st)) return rs_error(RS_ERR_FORMAT, "%s: missing list 'model_opts.strides'", path);
+    int32_t n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, st) {
+        if (n == RS_MODEL_MAX_BLOCKS || !cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
+            it->valuedouble < 1 || it->valuedouble > 1024)
+            return rs_error(RS_ERR_FORMAT, "%s'strides' (--strides) must be at most %d integers from 1 to 1024",
+                            where, RS_MODEL_MAX_BLOCKS);
+        c->model_opts.strides[n++] = (int32_t)it->valuedouble;
+    }
+    c->model_opts.n_strides = n;
+    return RS_OK;
+}
+
+/* A config.json from before "model_opts": numbers width (hidden units), depth, filter (0 = default) and a string
+ * strides ("2,1,2" or ""). */
+static rs_status read_legacy_model(rs_train_config *c, const cJSON *o, const char *path) {
+    rs_model_opts *m = &c->model_opts;
+    const char *keys[3] = {"width", "depth", "filter"};
+    int32_t *dst[3] = {&m->hidden, &m->depth, &m->filter_size};
+    const double hi[3] = {1 << 20, RS_MODEL_MAX_BLOCKS, 1024};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+        if (!cJSON_IsNumber(it)) return rs_error(RS_ERR_FORMAT, "%s: missing 'model_opts'", path);
+        double v = it->valuedouble;
+        if (v != floor(v) || v < 0 || v > hi[i])
+            return rs_error(RS_ERR_FORMAT, "%s: '%s' must be an integer between 0 and %.0f, got %.17g", path, keys[i],
+                            hi[i], v);
+        *dst[i] = v > 0 ? (int32_t)v : -1;
+    }
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "strides"));
+    m->n_strides = 0;
+    while (s && *s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 1024 || (*end && *end != ',') || m->n_strides == RS_MODEL_MAX_BLOCKS)
+            return rs_error(RS_ERR_FORMAT, "%s: bad 'strides'", path);
+        m->strides[m->n_strides++] = (int32_t)v;
+        s = *end ? end + 1 : end;
+    }
+    return RS_OK;
+}
+
 static rs_status read_fields(rs_train_config *c, const cJSON *o, const char *path) {
 #define GET_STR(field)                                                                                    \
     do {                                                                                                  \
@@ -224,14 +300,20 @@ static rs_status read_fields(rs_train_config *c, const cJSON *o, const char *pat
     GET_STR(data);
     GET_STR(recipe);
     GET_STR(out);
-    GET_STR(strides);
     char where[1100];
     snprintf(where, sizeof where, "%s: ", path);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "model_opts");
+    if (!m) RS_TRY(read_legacy_model(c, o, path));
+    else if (!cJSON_IsObject(m)) return rs_error(RS_ERR_FORMAT, "%s: 'model_opts' is not an object", path);
     for (int i = 0; i < N_FIELDS; i++) {
-        const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, fields[i].key);
-        if (!cJSON_IsNumber(it)) return rs_error(RS_ERR_FORMAT, "%s: missing number '%s'", path, fields[i].key);
+        if (fields[i].model && !m) continue;
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(fields[i].model ? m : o, fields[i].key);
+        if (!cJSON_IsNumber(it))
+            return rs_error(RS_ERR_FORMAT, "%s: missing number '%s%s'", path, fields[i].model ? "model_opts." : "",
+                            fields[i].key);
         if (set_field(c, &fields[i], it->valuedouble, where) != RS_OK) return RS_ERR_FORMAT;
     }
+    if (m) RS_TRY(read_strides(c, cJSON_GetObjectItemCaseSensitive(m, "strides"), path, where));
     const cJSON *it;
     int k;
     it = cJSON_GetObjectItemCaseSensitive(o, "opt");

@@ -20,35 +20,20 @@ rs_status rs_train_validate(const rs_train_config *c) {
     return RS_OK;
 }
 
-/* "2,2,1" -> strides; returns the count or -1. */
-static int32_t parse_strides(const char *s, int32_t *out, int32_t max) {
-    int32_t n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 64 || (*end && *end != ',') || n == max) return -1;
-        out[n++] = (int32_t)v;
-        p = *end ? end + 1 : end;
-    }
-    return n;
-}
-
 rs_status rs_train_build_model(const rs_train_config *c, const rs_dataset *ds, int32_t outputs, rs_net **net,
                                rs_model_shape *shape) {
-    rs_model_opts o;
-    rs_model_opts_init(&o);
-    o.channels = ds->channels;
-    o.height = ds->height;
-    o.width = ds->width;
-    o.classes = outputs;
-    if (c->width > 0) o.hidden = c->width;
-    if (c->depth > 0) o.depth = c->depth;
-    if (c->filter > 0) o.filter_size = c->filter;
-    if (c->strides[0]) {
-        o.n_strides = parse_strides(c->strides, o.strides, RS_MODEL_MAX_BLOCKS);
-        if (o.n_strides < 0)
-            return rs_error(RS_ERR_ARG, "--strides expects comma-separated integers from 1 to 64, got '%s'", c->strides);
+    rs_model_opts o = c->model_opts;
+    /* the input shape and the outputs come from the data (and the loss); options given must agree with them */
+    const struct { const char *flag; int32_t *v, data; } from_data[] = {
+        {"--channels", &o.channels, ds->channels}, {"--size (height)", &o.height, ds->height},
+        {"--size (width)", &o.width, ds->width}, {"--classes", &o.classes, outputs},
+    };
+    for (size_t i = 0; i < sizeof from_data / sizeof from_data[0]; i++) {
+        if (*from_data[i].v < 0) *from_data[i].v = from_data[i].data;
+        else if (*from_data[i].v != from_data[i].data)
+            return rs_error(RS_ERR_ARG, "%s %d does not match the data: %s gives %d%s", from_data[i].flag,
+                            (int)*from_data[i].v, c->data, (int)from_data[i].data,
+                            i == 3 ? " (the number of classes, or 1 with the hinge loss)" : "");
     }
     RS_TRY(rs_model_resolve(c->model, &o));
     RS_TRY(rs_model_build(c->model, &o, net));

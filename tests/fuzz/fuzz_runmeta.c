@@ -35,7 +35,11 @@ static void check_config(const rs_train_config *c) {
     if (!IN(c->threads, 0, 1024) || !IN(c->track_every, 0, 100000000) || !IN(c->track_P, 2, 1000000)) abort();
     if (!IN(c->lr, 0, 1e6) || !IN(c->momentum, 0, 1) || !IN(c->weight_decay, 0, 1e3)) abort();
     if (!IN(c->crop_padding, 0, 64) || !IN(c->corrupt_std, 0, 1e6) || !IN(c->ridge, 0, 1e6) || c->ptr < 0) abort();
-    if (!IN(c->width, 0, 1 << 20) || !IN(c->depth, 0, 1 << 12) || !IN(c->filter, 0, 1 << 12)) abort();
+    const rs_model_opts *m = &c->model_opts;
+    if (!IN(m->hidden, -1, 1 << 20) || !IN(m->depth, -1, RS_MODEL_MAX_BLOCKS) || !IN(m->filter_size, -1, 1024)) abort();
+    if (!IN(m->channels, -1, 65536) || !IN(m->pbc, -1, 1) || !IN(m->n_strides, 0, RS_MODEL_MAX_BLOCKS)) abort();
+    for (int32_t l = 0; l < m->n_strides; l++)
+        if (!IN(m->strides[l], 1, 1024)) abort();
     if (!IN(c->step_size, 1, 1000000) || !IN(c->gamma, 0, 1e3)) abort();
     if (memchr(c->model, 0, sizeof c->model) == NULL || memchr(c->data, 0, sizeof c->data) == NULL) abort();
 }
