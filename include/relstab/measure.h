@@ -238,10 +238,9 @@ typedef struct {
     int32_t init;
     uint64_t init_seed;
     const char *data;            /* dataset spec; NULL: the run's dataset (none for a model without a run) */
-    int32_t width, depth, filter; /* model options as `train` takes them (0: the model's default) */
-    const char *strides;          /* gapmf: comma-separated per-block strides, or NULL */
-    int32_t channels, height, img_width, classes; /* input and output sizes without a dataset (0: the model's
-                                                     defaults, e.g. 3 x 32 x 32 and 10 classes) */
+    rs_model_opts model_opts;    /* with a model: its options (rs_model_opts_init: the model's defaults); the input
+                                    size and classes default to the dataset's and must agree with it if given. A run
+                                    takes its options from its config.json: any given here is refused. */
 } rs_net_source;
 
 typedef struct {
@@ -252,6 +251,8 @@ typedef struct {
     rs_mode mode;            /* RS_MODE_INIT_EVAL for an initialisation (init checkpoint or init = 1), else EVAL */
 } rs_net_source_info;
 
+/* An rs_net_source with no net chosen and every model option at its default. */
+void rs_net_source_init(rs_net_source *src);
 /* Builds and loads the net (not built for a batch size: rs_measure builds it) and opens the test split of the
  * dataset when one is known (*test may be NULL then; pass test = NULL not to open it). */
 rs_status rs_net_source_open(const rs_net_source *src, rs_net **net, rs_dataset **test, rs_net_source_info *info);

@@ -50,6 +50,11 @@ const char *rs_model_names(void);
 /* Fills every default of o for model `name` in place (so that a caller can record the resolved options), and checks
  * the options against the model. Errors (RS_ERR_ARG) name the model and the option. */
 rs_status rs_model_resolve(const char *name, rs_model_opts *o);
+/* Takes the input shape and the classes that o leaves at the default (-1) from the data (a negative data value:
+ * unknown, skipped); one given that differs is an error (RS_ERR_ARG) naming the flag: "--classes 7 does not match
+ * the data: WHAT gives 10". */
+rs_status rs_model_opts_from_data(rs_model_opts *o, int32_t channels, int32_t height, int32_t width, int32_t classes,
+                                  const char *what);
 /* Builds model `name` (case-insensitive) with options o (NULL: all defaults) into a new net (not yet built for a
  * batch size: call rs_net_build, then rs_net_init). Errors: unknown model (the message lists the known names),
  * bad options, input sizes the architecture cannot take (the message says which layer and why). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/model_cli.h"
 #include "cli/out_path.h"
 #include "relstab/io.h"
 #include "relstab/measure.h"
@@ -25,7 +26,9 @@ static void usage(FILE *f) {
         "(the outputs of linear and flatten nodes and what follows them), as PyTorch would give them.\n\n"
         "  --run DIR           a training run directory; --checkpoint best (default), last or init\n"
         "  --model NAME        a zoo model with --weights F.safetensors or --init (from --seed)\n"
-        "  --width/--depth/--filter N, --strides LIST, --classes N   model options (--classes default 10)\n"
+        "  model options (with --model; every one as for relstab info / train, the input size and classes\n"
+        "  default to --data's and must agree with it): --channels --size --classes --width --depth\n"
+        "  --filter-size --stride --strides --pbc --bn --last-bias --alpha (relstab info --help)\n"
         "  --input X.npy       images (N, C, H, W) or (N, H, W), float32 (used as they are) or uint8 (divided by\n"
         "                      255); with --model the net takes this image size\n"
         "  --nodes SEL         node names, glob patterns on names ('features.*'), node types (relu, conv, bn, pool,\n"
@@ -41,6 +44,7 @@ static void usage(FILE *f) {
 
 typedef struct {
     rs_net_source src;
+    model_cli mc;
     const char *input, *nodes, *out, *mode;
     int64_t batch, threads;
 } opts;
@@ -48,11 +52,12 @@ typedef struct {
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
         {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
-        {"init", 0, 0, 'I'}, {"seed", 1, 0, 'J'}, {"width", 1, 0, 'W'}, {"depth", 1, 0, 'E'},
-        {"filter", 1, 0, 'F'}, {"strides", 1, 0, 'S'}, {"classes", 1, 0, 'L'}, {"input", 1, 0, 'i'},
+        {"init", 0, 0, 'I'}, {"seed", 1, 0, 'J'}, MODEL_CLI_LONG_OPTIONS, {"input", 1, 0, 'i'},
         {"nodes", 1, 0, 'N'}, {"out", 1, 0, 'O'}, {"batch", 1, 0, 'b'}, {"mode", 1, 0, 'o'},
         {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
+    rs_net_source_init(&o->src);
+    model_cli_init(&o->mc);
     o->batch = 100;
     int ch, rc = 0;
     opterr = 0;
@@ -67,11 +72,12 @@ static int parse(int argc, char **argv, opts *o) {
         case 't': rc = cli_parse_int(CMD, "--threads", optarg, 0, 4096, &o->threads); break;
         case 'h': usage(stdout); return 1;
         default:
-            rc = cli_net_source_option(CMD, ch, optarg, &o->src);
+            rc = model_cli_net_source(&o->mc, CMD, ch, optarg, &o->src);
             if (rc > 0) return cli_usage_error(CMD, "unknown or incomplete option '%s' (relstab forward --help)", argv[optind - 1]);
         }
     }
     if (rc) return 2;
+    model_cli_finish_source(&o->mc, &o->src);
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!o->src.run_dir && !o->src.model) return cli_usage_error(CMD, "give --run DIR or --model NAME");
     if (!o->input) return cli_usage_error(CMD, "give --input X.npy");
@@ -127,10 +133,13 @@ static int run(const opts *o) {
     int rc = read_input(o->input, &x, dims);
     if (rc) return rc;
     rs_net_source src = o->src;
-    src.channels = (int32_t)dims[1], src.height = (int32_t)dims[2], src.img_width = (int32_t)dims[3];
     rs_net *net = NULL;
     rs_net_source_info info;
-    rs_status s = rs_net_source_open(&src, &net, NULL, &info);
+    rs_status s = RS_OK;
+    if (src.model) /* a named model takes the images' size (flags given must agree with it) */
+        s = rs_model_opts_from_data(&src.model_opts, (int32_t)dims[1], (int32_t)dims[2], (int32_t)dims[3], -1,
+                                    o->input);
+    if (!s) s = rs_net_source_open(&src, &net, NULL, &info);
     if (s) {
         rs_free(x);
         return cli_fail(CMD, s);

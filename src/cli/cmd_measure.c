@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/model_cli.h"
 #include "cli/out_path.h"
 #include "relstab/plot.h"
 #include "relstab/measure.h"
@@ -31,7 +32,9 @@ static void usage(FILE *f) {
         "  --checkpoint C      best (default), last or init (init: batch norm with batch statistics)\n"
         "  --model NAME        a zoo model (relstab info --list), with --weights F.safetensors or --init\n"
         "  --init              a fresh initialisation from --init-seed (default: --seed)\n"
-        "  --width/--depth/--filter N, --strides LIST   model options, as for train\n"
+        "  model options (with --model; every one as for relstab info / train, the input size and classes\n"
+        "  default to --data's and must agree with it): --channels --size --classes --width --depth\n"
+        "  --filter-size --stride --strides --pbc --bn --last-bias --alpha (relstab info --help)\n"
         "  --mode init|trained override: init = batch norm with batch statistics, trained = running statistics\n"
         "  --shuffle 0|1|2     permute the input (1) or input and output (2) channels of every conv weight\n"
         "the probe set:\n"
@@ -71,6 +74,7 @@ static void usage(FILE *f) {
 
 typedef struct {
     rs_net_source src;
+    model_cli mc;
     rs_measure_opts m;
     const char *nodes, *out, *json, *mode, *plot;
     int64_t threads, shuffle;
@@ -98,7 +102,7 @@ static int parse_option(int ch, opts *o) {
     double d;
     rs_measure_opts *m = &o->m;
     switch (ch) {
-    case 'J': o->have_init_seed = 1; return cli_net_source_option(CMD, ch, optarg, &o->src);
+    case 'J': o->have_init_seed = 1; return model_cli_net_source(&o->mc, CMD, ch, optarg, &o->src);
     case 'o': o->mode = optarg; return 0;
     case 'u': return cli_parse_int(CMD, "--shuffle", optarg, 0, 2, &o->shuffle);
     case 'P': return cli_parse_int(CMD, "--P", optarg, 1, INT32_MAX, &m->P);
@@ -127,15 +131,14 @@ static int parse_option(int ch, opts *o) {
     case 'x': m->dump_dir = optarg; return 0;
     case 'q': o->quiet = 1; return 0;
     }
-    return cli_net_source_option(CMD, ch, optarg, &o->src) ? -1 : 0;
+    return model_cli_net_source(&o->mc, CMD, ch, optarg, &o->src) ? -1 : 0;
 }
 
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (message printed). */
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
         {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
-        {"init", 0, 0, 'I'}, {"init-seed", 1, 0, 'J'}, {"width", 1, 0, 'W'}, {"depth", 1, 0, 'E'},
-        {"filter", 1, 0, 'F'}, {"strides", 1, 0, 'S'}, {"mode", 1, 0, 'o'}, {"shuffle", 1, 0, 'u'},
+        {"init", 0, 0, 'I'}, {"init-seed", 1, 0, 'J'}, MODEL_CLI_LONG_OPTIONS, {"mode", 1, 0, 'o'}, {"shuffle", 1, 0, 'u'},
         {"data", 1, 0, 'D'}, {"P", 1, 0, 'P'}, {"first", 0, 0, 'f'}, {"seed", 1, 0, 's'}, {"seeds", 1, 0, 'K'},
         {"resample", 0, 0, 'a'}, {"perturb", 1, 0, 'p'}, {"delta", 1, 0, 'd'}, {"T", 1, 0, 'T'}, {"cut", 1, 0, 'c'},
         {"interp", 1, 0, 'i'}, {"noise", 1, 0, 'n'}, {"estimator", 1, 0, 'e'}, {"median-mem", 1, 0, 'm'},
@@ -143,6 +146,8 @@ static int parse(int argc, char **argv, opts *o) {
         {"out", 1, 0, 'O'}, {"append", 0, 0, 'A'}, {"json", 1, 0, 'j'}, {"plot", 1, 0, 'G'}, {"dump", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
+    rs_net_source_init(&o->src);
+    model_cli_init(&o->mc);
     rs_measure_opts_default(&o->m);
     int ch;
     opterr = 0;
@@ -156,6 +161,7 @@ static int parse(int argc, char **argv, opts *o) {
             return cli_usage_error(CMD, "unknown or incomplete option '%s' (relstab measure --help)", argv[optind - 1]);
         if (parse_option(ch, o)) return 2;
     }
+    model_cli_finish_source(&o->mc, &o->src);
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (o->have_T && o->have_delta) return cli_usage_error(CMD, "give --delta or --T, not both");
     if (!o->src.run_dir && !o->src.model)

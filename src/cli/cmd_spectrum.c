@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/model_cli.h"
 #include "cli/out_path.h"
 #include "relstab/measure.h"
 
@@ -27,7 +28,9 @@ static void usage(FILE *f) {
         "  --model NAME        a zoo model with --weights F.safetensors or --init (from --seed)\n"
         "  --data SPEC         dataset giving the model's input size and classes (default for --model: 3x32x32,\n"
         "                      10 classes; --run: the run's)\n"
-        "  --width/--depth/--filter N, --strides LIST   model options, as for train\n"
+        "  model options (with --model; every one as for relstab info / train, the input size and classes\n"
+        "  default to --data's and must agree with it): --channels --size --classes --width --depth\n"
+        "  --filter-size --stride --strides --pbc --bn --last-bias --alpha (relstab info --help)\n"
         "  --seed S            initialisation seed for --init (default 0)\n"
         "  --shuffle 0|1|2     shuffle channels first (with --seed; the spectra do not change: a check)\n"
         "  --out FILE          CSV: layer,kh,kw,n_filters,j,lambda,omega,omega_norm,level,omega_level,\n"
@@ -37,6 +40,7 @@ static void usage(FILE *f) {
 
 typedef struct {
     rs_net_source src;
+    model_cli mc;
     const char *out;
     int64_t shuffle;
     int quiet;
@@ -45,10 +49,11 @@ typedef struct {
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
         {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
-        {"init", 0, 0, 'I'}, {"seed", 1, 0, 'J'}, {"data", 1, 0, 'D'}, {"width", 1, 0, 'W'}, {"depth", 1, 0, 'E'},
-        {"filter", 1, 0, 'F'}, {"strides", 1, 0, 'S'}, {"shuffle", 1, 0, 'u'}, {"out", 1, 0, 'O'},
+        {"init", 0, 0, 'I'}, {"seed", 1, 0, 'J'}, {"data", 1, 0, 'D'}, MODEL_CLI_LONG_OPTIONS, {"shuffle", 1, 0, 'u'}, {"out", 1, 0, 'O'},
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
+    rs_net_source_init(&o->src);
+    model_cli_init(&o->mc);
     int ch, rc = 0;
     opterr = 0;
     optind = 1;
@@ -59,11 +64,12 @@ static int parse(int argc, char **argv, opts *o) {
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); return 1;
         default:
-            rc = cli_net_source_option(CMD, ch, optarg, &o->src);
+            rc = model_cli_net_source(&o->mc, CMD, ch, optarg, &o->src);
             if (rc > 0) return cli_usage_error(CMD, "unknown or incomplete option '%s' (relstab spectrum --help)", argv[optind - 1]);
         }
     }
     if (rc) return 2;
+    model_cli_finish_source(&o->mc, &o->src);
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!o->src.run_dir && !o->src.model) return cli_usage_error(CMD, "give --run DIR or --model NAME");
     return 0;

@@ -1,6 +1,8 @@
-/* model_cli.c: see model_cli.h. Parsing only: the checks that depend on the model are rs_model_resolve's. */
+/* model_cli.c: see model_cli.h. Parsing only: the checks that depend on the model are rs_model_resolve's, those
+ * that depend on the data rs_model_opts_from_data's. */
 #include "model_cli.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,4 +102,28 @@ void model_cli_finish(model_cli *m, const char *model) {
         m->o.width = m->o.height;
         m->o.height = 1;
     }
+}
+
+int model_cli_net_source(model_cli *m, const char *cmd, int ch, const char *arg, rs_net_source *src) {
+    int r = model_cli_handle(m, cmd, ch, arg);
+    if (r) return r > 0 ? 0 : -1;
+    int64_t v;
+    switch (ch) {
+    case 'r': src->run_dir = arg; return 0;
+    case 'k': src->checkpoint = arg; return 0;
+    case 'M': src->model = arg; return 0;
+    case 'w': src->weights = arg; return 0;
+    case 'I': src->init = 1; return 0;
+    case 'J':
+        if (cli_parse_int(cmd, "--init-seed", arg, 0, INT64_MAX, &v)) return -1;
+        src->init_seed = (uint64_t)v;
+        return 0;
+    case 'D': src->data = arg; return 0;
+    }
+    return 1;
+}
+
+void model_cli_finish_source(model_cli *m, rs_net_source *src) {
+    model_cli_finish(m, src->model);
+    src->model_opts = m->o;
 }

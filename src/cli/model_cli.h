@@ -1,10 +1,13 @@
-/* model_cli.h: the command-line flags that choose a zoo model's options (--channels, --size, --classes, --width,
- * --depth, --filter-size, --stride, --strides, --pbc, --bn, --last-bias, --alpha), shared by the subcommands that
- * build a model (info, train, ...). Add MODEL_CLI_LONG_OPTIONS to a getopt_long table, pass every option id to
- * model_cli_handle, then call model_cli_finish once the model name is known. */
+/* model_cli.h: the one parser of the command-line flags that choose a zoo model's options (--channels, --size,
+ * --classes, --width, --depth, --filter-size (or --filter), --stride, --strides, --pbc, --bn, --last-bias,
+ * --alpha), shared by every subcommand that builds a model (info, train, measure, forward, spectrum), and of the
+ * flags that say where a net comes from (--run, --checkpoint, --model, --weights, --init, the init seed, --data;
+ * measure, forward, spectrum). Add MODEL_CLI_LONG_OPTIONS to a getopt_long table, pass every option id to
+ * model_cli_handle (or model_cli_net_source), then call model_cli_finish once the model name is known. */
 #pragma once
 #include <getopt.h>
 
+#include "relstab/measure.h"
 #include "relstab/models.h"
 
 enum {
@@ -33,5 +36,11 @@ void model_cli_init(model_cli *m);
 int model_cli_handle(model_cli *m, const char *cmd, int id, const char *arg);
 /* Applies what depends on the model (the meaning of a one-number --size). */
 void model_cli_finish(model_cli *m, const char *model);
+/* Where a net comes from, by getopt code: r --run, k --checkpoint, M --model, w --weights, I --init, J the
+ * initialisation seed (flag name per command), D --data; and every model option (model_cli_handle). Returns 0 when
+ * ch was one of them and parsed, -1 after printing a parse error, 1 when ch is not one of them. */
+int model_cli_net_source(model_cli *m, const char *cmd, int ch, const char *arg, rs_net_source *src);
+/* model_cli_finish for src->model, then the options into src->model_opts. */
+void model_cli_finish_source(model_cli *m, rs_net_source *src);
 /* The flags' help lines. */
 extern const char model_cli_help[];

@@ -108,7 +108,9 @@ static rs_status measure_one(const exp_run *r, const char *checkpoint, int32_t s
     char out[1200];
     path_in(out, sizeof out, r, file);
     if (file_exists(out)) return RS_OK; /* measured before an interruption */
-    rs_net_source src = {.run_dir = r->dir, .checkpoint = checkpoint};
+    rs_net_source src;
+    rs_net_source_init(&src);
+    src.run_dir = r->dir, src.checkpoint = checkpoint;
     rs_net *net = NULL;
     rs_dataset *ds = NULL;
     rs_net_source_info info;
@@ -155,7 +157,9 @@ static rs_status spectra_one(const exp_run *r, const char *checkpoint, const cha
     char out[1200];
     path_in(out, sizeof out, r, file);
     if (file_exists(out)) return RS_OK;
-    rs_net_source src = {.run_dir = r->dir, .checkpoint = checkpoint};
+    rs_net_source src;
+    rs_net_source_init(&src);
+    src.run_dir = r->dir, src.checkpoint = checkpoint;
     rs_net *net = NULL;
     rs_net_source_info info;
     RS_TRY(rs_net_source_open(&src, &net, NULL, &info));

@@ -13,38 +13,17 @@
 #include "relstab/train.h"
 #include "train/train_internal.h"
 
-static rs_status parse_strides(const char *s, rs_model_opts *o) {
-    int32_t n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 1024 || (*end && *end != ',') || n == RS_MODEL_MAX_BLOCKS)
-            return rs_error(RS_ERR_ARG, "--strides expects comma-separated integers from 1 to 1024, got '%s'", s);
-        o->strides[n++] = (int32_t)v;
-        p = *end ? end + 1 : end;
-    }
-    o->n_strides = n;
-    return RS_OK;
+void rs_net_source_init(rs_net_source *src) {
+    memset(src, 0, sizeof *src);
+    rs_model_opts_init(&src->model_opts);
 }
 
-/* A model by name, its input and outputs from the dataset (or the source's sizes). */
+/* A model by name, its input and outputs from the dataset (or the options given, else the model's defaults). */
 static rs_status build_named(const rs_net_source *src, const rs_dataset *ds, rs_net **net) {
-    rs_model_opts o;
-    rs_model_opts_init(&o);
-    if (ds) {
-        o.channels = ds->channels, o.height = ds->height, o.width = ds->width;
-        o.classes = ds->label_kind == RS_LABEL_SIGN ? 1 : ds->classes;
-    } else { /* the sizes given, else the model's defaults (rs_model_resolve) */
-        if (src->channels > 0) o.channels = src->channels;
-        if (src->height > 0) o.height = src->height;
-        if (src->img_width > 0) o.width = src->img_width;
-    }
-    if (src->classes > 0) o.classes = src->classes;
-    if (src->width > 0) o.hidden = src->width;
-    if (src->depth > 0) o.depth = src->depth;
-    if (src->filter > 0) o.filter_size = src->filter;
-    if (src->strides && src->strides[0]) RS_TRY(parse_strides(src->strides, &o));
+    rs_model_opts o = src->model_opts;
+    if (ds)
+        RS_TRY(rs_model_opts_from_data(&o, ds->channels, ds->height, ds->width,
+                                       ds->label_kind == RS_LABEL_SIGN ? 1 : ds->classes, src->data));
     RS_TRY(rs_model_resolve(src->model, &o));
     return rs_model_build(src->model, &o, net);
 }
@@ -68,6 +47,11 @@ static rs_status load_weights(rs_net *net, const char *path, rs_net_source_info 
 }
 
 static rs_status open_run(const rs_net_source *src, rs_net **net, rs_dataset **test, rs_net_source_info *info) {
+    rs_model_opts none;
+    rs_model_opts_init(&none);
+    if (memcmp(&none, &src->model_opts, sizeof none))
+        return rs_error(RS_ERR_ARG, "--run takes the model and its options from the run's config.json: give no model "
+                        "options with it");
     const char *ck = src->checkpoint ? src->checkpoint : "best";
     if (strcmp(ck, "best") && strcmp(ck, "last") && strcmp(ck, "init"))
         return rs_error(RS_ERR_ARG, "--checkpoint must be best, last or init, got '%s'", ck);

@@ -149,6 +149,22 @@ static rs_status resolve_gapmf(const char *model, rs_model_opts *o, int one_d) {
     return RS_OK;
 }
 
+rs_status rs_model_opts_from_data(rs_model_opts *o, int32_t channels, int32_t height, int32_t width, int32_t classes,
+                                  const char *what) {
+    const struct { const char *flag; int32_t *v, data; } t[] = {
+        {"--channels", &o->channels, channels}, {"--size (height)", &o->height, height},
+        {"--size (width)", &o->width, width}, {"--classes", &o->classes, classes},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (t[i].data < 0) continue; /* the data does not say */
+        if (*t[i].v < 0) *t[i].v = t[i].data;
+        else if (*t[i].v != t[i].data)
+            return rs_error(RS_ERR_ARG, "%s %d does not match the data: %s gives %d%s", t[i].flag, (int)*t[i].v, what,
+                            (int)t[i].data, i == 3 ? " (its classes, or 1 output for +-1 labels or the hinge loss)" : "");
+    }
+    return RS_OK;
+}
+
 rs_status rs_model_resolve(const char *name, rs_model_opts *o) {
     int32_t i = rs_model_find(name);
     if (i < 0) return rs_error(RS_ERR_ARG, "unknown model '%s' (known: %s)", name ? name : "", rs_model_names());

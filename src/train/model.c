@@ -24,17 +24,7 @@ rs_status rs_train_build_model(const rs_train_config *c, const rs_dataset *ds, i
                                rs_model_shape *shape) {
     rs_model_opts o = c->model_opts;
     /* the input shape and the outputs come from the data (and the loss); options given must agree with them */
-    const struct { const char *flag; int32_t *v, data; } from_data[] = {
-        {"--channels", &o.channels, ds->channels}, {"--size (height)", &o.height, ds->height},
-        {"--size (width)", &o.width, ds->width}, {"--classes", &o.classes, outputs},
-    };
-    for (size_t i = 0; i < sizeof from_data / sizeof from_data[0]; i++) {
-        if (*from_data[i].v < 0) *from_data[i].v = from_data[i].data;
-        else if (*from_data[i].v != from_data[i].data)
-            return rs_error(RS_ERR_ARG, "%s %d does not match the data: %s gives %d%s", from_data[i].flag,
-                            (int)*from_data[i].v, c->data, (int)from_data[i].data,
-                            i == 3 ? " (the number of classes, or 1 with the hinge loss)" : "");
-    }
+    RS_TRY(rs_model_opts_from_data(&o, ds->channels, ds->height, ds->width, outputs, c->data));
     RS_TRY(rs_model_resolve(c->model, &o));
     RS_TRY(rs_model_build(c->model, &o, net));
     shape->width = o.hidden > 0 ? o.hidden : 1;

@@ -79,7 +79,8 @@ expect_error 2 "31 to 46 pixels" alexnet --channels 1 --size 44
 expect_error 2 "--size expects an integer" vgg11 --size abc
 expect_error 2 "--channels must be between" vgg11 --channels 0
 expect_error 2 "'depth' does not apply" vgg11 --depth 3
-expect_error 2 "1 output" gapmf --classes 10
+# several outputs with the one-number readout bias (the reference adds it to every output): beta 64 x 10, 1 bias
+expect_in "$("$BIN" info gapmf --classes 10)" "total parameters: 113,217" "gapmf --classes 10"
 expect_error 2 "unknown option" vgg11 --bogus
 expect_error 2 "needs a value" vgg11 --size
 
