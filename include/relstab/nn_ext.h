@@ -27,8 +27,8 @@ void rs_softmax_forward(float *out, const float *in, const int64_t *idx, int64_t
 /* d_in += out * (d_out - sum_group d_out * out): uses the OUTPUT of the forward. */
 void rs_softmax_backward(float *d_in, const float *d_out, const float *out, const int64_t *idx, int64_t n,
                          int64_t per, int64_t groups, int64_t len);
-typedef enum { RS_BIN_ADD = 0, RS_BIN_MUL = 1 } rs_binary_kind;
-/* out[s, j] = ka A[s sa + ia[j]] + kb B[s sb + ib[j]] (add) or ka A[..] B[..] (mul). sa, sb: the operands' floats
+typedef enum { RS_BIN_ADD = 0, RS_BIN_MUL = 1, RS_BIN_DIV = 2 } rs_binary_kind;
+/* out[s, j] = ka A[s sa + ia[j]] + kb B[s sb + ib[j]] (add), ka A[..] B[..] (mul) or ka A[..] / B[..] (div). sa, sb: the operands' floats
  * per sample (0: a constant shared by all samples); ia / ib NULL: the identity map. */
 typedef struct {
     rs_binary_kind kind;

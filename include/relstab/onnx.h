@@ -58,7 +58,8 @@ rs_status rs_onnx_load_buffer(const uint8_t *buf, size_t len, const rs_onnx_opts
 
 /* Runs a directory in the ONNX backend-test layout: model.onnx and test_data_set_N/ holding input_K.pb and
  * output_0.pb (TensorProtos). input_0 is the net's input (its first dimension the batch); input_K (K >= 1) are
- * bound as constants by their names. An output element passes when |got - want| <= atol + rtol |want|.
+ * bound as constants by their names. An output element passes when |got - want| <= atol + rtol |want|; a negative
+ * atol means -atol times the largest |want| of the data set (a tolerance relative to the output's scale).
  * Returns RS_OK when every data set passes, RS_ERR_NUMERIC (message: the worst element) when one does not, or
  * the loader's error (RS_ERR_UNSUPPORTED for an operator or attribute relstab refuses). */
 typedef struct {

@@ -23,6 +23,7 @@ static void usage(FILE *f) {
         "Writes DIR/<node>.npy (float32) for every node asked: (N, C, H, W) for feature maps, (N, C) for vectors\n"
         "(the outputs of linear and flatten nodes and what follows them), as PyTorch would give them.\n\n"
         "  --run DIR           a training run directory; --checkpoint best (default), last or init\n"
+        "  --onnx MODEL.onnx  an ONNX model (its own weights; docs/onnx.md)\n"
         "  --model NAME        a zoo model with --weights F.safetensors or --init (from --seed)\n"
         "  --width/--depth/--filter N, --strides LIST, --classes N   model options (--classes default 10)\n"
         "  --input X.npy       images (N, C, H, W) or (N, H, W), float32 (used as they are) or uint8 (divided by\n"
@@ -45,7 +46,7 @@ typedef struct {
 
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
-        {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
+        {"run", 1, 0, 'r'}, {"onnx", 1, 0, 'X'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
         {"init", 0, 0, 'I'}, {"seed", 1, 0, 'J'}, {"width", 1, 0, 'W'}, {"depth", 1, 0, 'E'},
         {"filter", 1, 0, 'F'}, {"strides", 1, 0, 'S'}, {"classes", 1, 0, 'L'}, {"input", 1, 0, 'i'},
         {"nodes", 1, 0, 'N'}, {"out", 1, 0, 'O'}, {"batch", 1, 0, 'b'}, {"mode", 1, 0, 'o'},

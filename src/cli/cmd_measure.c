@@ -26,6 +26,7 @@ static void usage(FILE *f) {
         "the net:\n"
         "  --run DIR           a training run directory (config.json, *.safetensors); its dataset by default\n"
         "  --checkpoint C      best (default), last or init (init: batch norm with batch statistics)\n"
+        "  --onnx MODEL.onnx  an ONNX model (its own weights; docs/onnx.md)\n"
         "  --model NAME        a zoo model (relstab info --list), with --weights F.safetensors or --init\n"
         "  --init              a fresh initialisation from --init-seed (default: --seed)\n"
         "  --width/--depth/--filter N, --strides LIST   model options, as for train\n"
@@ -119,7 +120,7 @@ static int parse_option(int ch, opts *o) {
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (message printed). */
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
-        {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
+        {"run", 1, 0, 'r'}, {"onnx", 1, 0, 'X'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
         {"init", 0, 0, 'I'}, {"init-seed", 1, 0, 'J'}, {"width", 1, 0, 'W'}, {"depth", 1, 0, 'E'},
         {"filter", 1, 0, 'F'}, {"strides", 1, 0, 'S'}, {"mode", 1, 0, 'o'}, {"shuffle", 1, 0, 'u'},
         {"data", 1, 0, 'D'}, {"P", 1, 0, 'P'}, {"first", 0, 0, 'f'}, {"seed", 1, 0, 's'}, {"seeds", 1, 0, 'K'},

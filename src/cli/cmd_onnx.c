@@ -21,7 +21,8 @@ static void usage(FILE *f) {
         "      node's relstab op and output shape C x H x W per sample, and the parameters (ONNX initializer names).\n"
         "test: runs each DIR (model.onnx, test_data_set_N/input_K.pb, output_0.pb) and prints PASS or FAIL with the\n"
         "      worst |got - want| and the first failing element, or SKIP with the reason the model was refused.\n"
-        "      An element passes when |got - want| <= atol + rtol |want| (defaults: rtol 1e-4, atol 1e-5).\n"
+        "      An element passes when |got - want| <= atol + rtol |want| (defaults: rtol 1e-4, atol 1e-5); a\n"
+        "      negative atol is relative to the output's scale: -atol x max |want|.\n"
         "      Exit status 1 when any directory fails; skips do not fail.\n"
         "The other commands read an ONNX model with --onnx MODEL.onnx (measure, forward, spectrum); docs/onnx.md.\n");
 }
@@ -77,7 +78,7 @@ static int test(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--rtol") || !strcmp(argv[i], "--atol")) {
             if (i + 1 >= argc) return cli_usage_error(CMD, "%s needs a value", argv[i]);
-            if (cli_parse_double(CMD, argv[i], argv[i + 1], 0, 1, argv[i][2] == 'r' ? &rtol : &atol)) return 2;
+            if (cli_parse_double(CMD, argv[i], argv[i + 1], argv[i][2] == 'r' ? 0 : -1, 1, argv[i][2] == 'r' ? &rtol : &atol)) return 2;
             i++;
         } else if (argv[i][0] == '-') return cli_usage_error(CMD, "unknown option %s for test", argv[i]);
         else argv[n++] = argv[i];

@@ -73,16 +73,24 @@ void rs_binary_forward(float *out, const float *a, const float *b, const rs_bina
         float *y = out + s * per;
         for (int64_t j = 0; j < per; j++) {
             float u = A[d->ia ? d->ia[j] : j], v = B[d->ib ? d->ib[j] : j];
-            y[j] = d->kind == RS_BIN_ADD ? d->ka * u + d->kb * v : d->ka * u * v;
+            y[j] = d->kind == RS_BIN_ADD ? d->ka * u + d->kb * v : d->kind == RS_BIN_MUL ? d->ka * u * v : d->ka * u / v;
         }
     }
 }
 
-/* The gradient of one operand: dst[map[j]] += coef * dy[j] * (mul: the other operand's value). Serial: a map may
- * send several outputs to one element (broadcasting). */
-static void binary_grad(float *dst, int64_t sdst, const int64_t *map, const float *other, int64_t sother,
-                        const int64_t *omap, const float *d_out, const rs_binary_dims *d, float coef, int64_t n,
-                        int64_t per) {
+/* d out / d operand at output j of sample s: add: coef; mul: coef * other; div (ka a / b): ka / b for a and
+ * -ka a / b^2 for b (self and other are this operand's and the other operand's values). */
+static double partial(const rs_binary_dims *d, int is_b, float coef, float self, float other) {
+    if (d->kind == RS_BIN_ADD) return coef;
+    if (d->kind == RS_BIN_MUL) return (double)coef * other;
+    return is_b ? -(double)d->ka * other / ((double)self * self) : (double)d->ka / other;
+}
+
+/* The gradient of one operand: dst[map[j]] += dy[j] * partial. Serial: a map may send several outputs to one
+ * element (broadcasting). */
+static void binary_grad(float *dst, int64_t sdst, const int64_t *map, const float *self, const float *other,
+                        int64_t sother, const int64_t *omap, const float *d_out, const rs_binary_dims *d, float coef,
+                        int is_b, int64_t n, int64_t per) {
     if (sdst == 0) { /* a constant: the sum over samples, in double */
         int64_t m = 0;
         for (int64_t j = 0; j < per; j++) m = (map ? map[j] : j) + 1 > m ? (map ? map[j] : j) + 1 : m;
@@ -90,9 +98,8 @@ static void binary_grad(float *dst, int64_t sdst, const int64_t *map, const floa
         RS_ASSERT(acc);
         for (int64_t s = 0; s < n; s++)
             for (int64_t j = 0; j < per; j++) {
-                double g = (double)coef * d_out[s * per + j];
-                if (d->kind == RS_BIN_MUL) g *= other[s * sother + (omap ? omap[j] : j)];
-                acc[map ? map[j] : j] += g;
+                int64_t at = map ? map[j] : j;
+                acc[at] += d_out[s * per + j] * partial(d, is_b, coef, self[at], other[s * sother + (omap ? omap[j] : j)]);
             }
         for (int64_t i = 0; i < m; i++) dst[i] += (float)acc[i];
         rs_free(acc);
@@ -100,14 +107,13 @@ static void binary_grad(float *dst, int64_t sdst, const int64_t *map, const floa
     }
     for (int64_t s = 0; s < n; s++)
         for (int64_t j = 0; j < per; j++) {
-            float g = coef * d_out[s * per + j];
-            if (d->kind == RS_BIN_MUL) g *= other[s * sother + (omap ? omap[j] : j)];
-            dst[s * sdst + (map ? map[j] : j)] += g;
+            int64_t at = s * sdst + (map ? map[j] : j);
+            dst[at] += (float)(d_out[s * per + j] * partial(d, is_b, coef, self[at], other[s * sother + (omap ? omap[j] : j)]));
         }
 }
 
 void rs_binary_backward(float *d_a, float *d_b, const float *d_out, const float *a, const float *b,
                         const rs_binary_dims *d, int64_t n, int64_t per) {
-    if (d_a) binary_grad(d_a, d->sa, d->ia, b, d->sb, d->ib, d_out, d, d->ka, n, per);
-    if (d_b) binary_grad(d_b, d->sb, d->ib, a, d->sa, d->ia, d_out, d, d->kind == RS_BIN_ADD ? d->kb : d->ka, n, per);
+    if (d_a) binary_grad(d_a, d->sa, d->ia, a, b, d->sb, d->ib, d_out, d, d->ka, 0, n, per);
+    if (d_b) binary_grad(d_b, d->sb, d->ib, b, a, d->sa, d->ia, d_out, d, d->kind == RS_BIN_ADD ? d->kb : d->ka, 1, n, per);
 }

@@ -61,6 +61,7 @@ rs_status ox_op_flatten(ox_ctx *c);
 rs_status ox_op_reshape(ox_ctx *c);
 rs_status ox_op_pad(ox_ctx *c);
 rs_status ox_op_concat(ox_ctx *c);
+rs_status ox_op_slice(ox_ctx *c);
 rs_status ox_op_softmax(ox_ctx *c);
 rs_status ox_op_identity(ox_ctx *c);
 rs_status ox_op_dropout(ox_ctx *c);

@@ -213,6 +213,7 @@ static void bcast_strides(const int64_t *dims, int32_t r, int32_t ro, int64_t *s
 rs_status ox_binary(ox_ctx *c, rs_binary_kind kind, ox_value *a, ox_value *b, float ka, float kb) {
     if (a->node < 0 && b->node < 0) FAIL("both operands are constants");
     if (a->node < 0) {
+        if (kind == RS_BIN_DIV) FAIL("a constant divided by a computed value is not supported");
         ox_value *t = a;
         a = b, b = t;
         if (kind == RS_BIN_ADD) {
@@ -268,7 +269,7 @@ rs_status ox_binary(ox_ctx *c, rs_binary_kind kind, ox_value *a, ox_value *b, fl
     return ox_set_node(c, i, ro, out);
 }
 
-static rs_status op_addmul(ox_ctx *c, rs_binary_kind kind) {
+static rs_status op_addmul(ox_ctx *c, rs_binary_kind kind, float kb) {
     static const char *const legacy[] = {"broadcast", "axis", NULL};
     RS_TRY(ox_check_attrs(c, c->opset < 7 ? legacy : NULL));
     ox_value *a = input(c, 0), *b = input(c, 1);
@@ -281,10 +282,36 @@ static rs_status op_addmul(ox_ctx *c, rs_binary_kind kind) {
     if (kind == RS_BIN_ADD && a->node >= 0 && b->node >= 0 && a->rank == b->rank &&
         !memcmp(a->dims + 1, b->dims + 1, sizeof(int64_t) * (size_t)(a->rank - 1)))
         return ox_set_node(c, rs_net_add(c->net, c->cur_name, a->node, b->node), a->rank, a->dims);
-    return ox_binary(c, kind, a, b, 1, 1);
+    return ox_binary(c, kind, a, b, 1, kb);
 }
-static rs_status op_add(ox_ctx *c) { return op_addmul(c, RS_BIN_ADD); }
-static rs_status op_mul(ox_ctx *c) { return op_addmul(c, RS_BIN_MUL); }
+static rs_status op_add(ox_ctx *c) { return op_addmul(c, RS_BIN_ADD, 1); }
+static rs_status op_sub(ox_ctx *c) { return op_addmul(c, RS_BIN_ADD, -1); }
+static rs_status op_mul(ox_ctx *c) { return op_addmul(c, RS_BIN_MUL, 1); }
+static rs_status op_div(ox_ctx *c) { return op_addmul(c, RS_BIN_DIV, 1); }
+
+/* ReduceMean over the spatial axes: a global average pool (and a flatten when keepdims is 0). */
+static rs_status op_reducemean(ox_ctx *c) {
+    static const char *const at[] = {"axes", "keepdims", NULL};
+    RS_TRY(ox_check_attrs(c, at));
+    ox_value *x;
+    RS_TRY(need_node(c, 0, &x));
+    if (input(c, 1)) FAIL("axes as an input is not supported");
+    int64_t ax[4];
+    int32_t n = ox_attr_ints(c->cur, "axes", ax, 4), keep = ox_attr_int(c->cur, "keepdims", 1) != 0;
+    int spatial = x->rank >= 3 && n == x->rank - 2, seen = 0;
+    for (int32_t i = 0; spatial && i < n; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + x->rank : ax[i];
+        spatial = a >= 2 && a < x->rank && !(seen & (1 << a));
+        seen |= 1 << (a & 7);
+    }
+    if (!spatial) FAIL("only a mean over all the spatial axes is supported");
+    char tmp[RS_NAME_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s#mean", c->cur_name);
+    int32_t i = rs_net_adaptive_avgpool(c->net, keep ? c->cur_name : tmp, x->node, 1, 1);
+    int64_t dims[4] = {-1, x->dims[1], 1, 1};
+    if (keep || i < 0) return ox_set_node(c, i, x->rank, dims);
+    return ox_set_node(c, rs_net_flatten(c->net, c->cur_name, i), 2, dims);
+}
 
 static const struct {
     const char *op;
@@ -293,6 +320,8 @@ static const struct {
     {"Conv", op_conv},           {"MaxPool", op_maxpool},   {"AveragePool", op_avgpool},
     {"GlobalAveragePool", op_gap}, {"BatchNormalization", op_bn}, {"Relu", op_relu},
     {"Sigmoid", op_sigmoid},     {"Add", op_add},           {"Mul", op_mul},
+    {"Sub", op_sub},             {"Div", op_div},           {"ReduceMean", op_reducemean},
+    {"Slice", ox_op_slice},
     {"Gemm", ox_op_gemm},           {"MatMul", ox_op_matmul},     {"Flatten", ox_op_flatten},
     {"Reshape", ox_op_reshape},     {"Pad", ox_op_pad},           {"Concat", ox_op_concat},
     {"Softmax", ox_op_softmax},     {"Identity", ox_op_identity}, {"Dropout", ox_op_dropout},

@@ -299,6 +299,75 @@ rs_status ox_op_pad(ox_ctx *c) {
     return s;
 }
 
+/* Slice with constant starts / ends / axes / steps (inputs from opset 10, attributes before); the batch axis must
+ * be kept whole. */
+rs_status ox_op_slice(ox_ctx *c) {
+    static const char *const at_old[] = {"starts", "ends", "axes", NULL};
+    RS_TRY(ox_check_attrs(c, c->opset < 10 ? at_old : NULL));
+    ox_value *x;
+    RS_TRY(need_node(c, 0, &x));
+    int32_t r = x->rank, n = 0;
+    double st[4], en[4], ax[4] = {0, 1, 2, 3}, sp[4] = {1, 1, 1, 1};
+    if (c->opset < 10) {
+        int64_t a[4], b[4], e[4];
+        n = ox_attr_ints(c->cur, "starts", a, 4);
+        if (n < 1 || ox_attr_ints(c->cur, "ends", e, 4) != n) BAD("starts and ends must have the same length");
+        int32_t na = ox_attr_ints(c->cur, "axes", b, 4);
+        if (na && na != n) BAD("axes has the wrong length");
+        for (int32_t i = 0; i < n; i++) st[i] = (double)a[i], en[i] = (double)e[i], ax[i] = na ? (double)b[i] : i;
+    } else {
+        ox_value *v[5] = {NULL};
+        for (int k = 1; k < 5; k++) {
+            v[k] = input(c, (size_t)k);
+            if (k <= 2 && !v[k]) BAD("input %d is missing", k);
+            if (v[k] && (v[k]->node >= 0 || v[k]->rank != 1)) FAIL("input %d must be a 1-D constant", k);
+        }
+        n = (int32_t)v[1]->numel;
+        if (n < 1 || n > r || v[2]->numel != n || (v[3] && v[3]->numel != n) || (v[4] && v[4]->numel != n))
+            BAD("starts, ends, axes and steps must have the same length, at most the rank");
+        for (int32_t i = 0; i < n; i++) {
+            st[i] = v[1]->v[i], en[i] = v[2]->v[i];
+            if (v[3]) ax[i] = v[3]->v[i];
+            if (v[4]) sp[i] = v[4]->v[i];
+        }
+    }
+    int64_t out[4] = {-1, 1, 1, 1}, first[4] = {0}, step[4] = {1, 1, 1, 1};
+    memcpy(out + 1, x->dims + 1, sizeof(int64_t) * (size_t)(r - 1));
+    for (int32_t i = 0; i < n; i++) {
+        int32_t a = 0;
+        RS_TRY(axis_of(c, (int64_t)ax[i], r, &a));
+        double dim = a == 0 ? 0 : (double)x->dims[a], s = sp[i], b = st[i], e = en[i];
+        if (a == 0) {
+            if (b == 0 && s == 1 && e >= 9.2e18) continue;
+            FAIL("slicing the batch dimension is not supported");
+        }
+        if (s == 0 || fabs(s) > 4096) BAD("step %g", s);
+        b = b < 0 ? b + dim : b, e = e < 0 ? e + dim : e;
+        if (s > 0) b = b < 0 ? 0 : b > dim ? dim : b, e = e < 0 ? 0 : e > dim ? dim : e;
+        else b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b, e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
+        double cnt = s > 0 ? ceil((e - b) / s) : ceil((b - e) / -s);
+        if (cnt < 1) FAIL("an empty slice is not supported");
+        out[a] = (int64_t)cnt, first[a] = (int64_t)b, step[a] = (int64_t)s;
+    }
+    int64_t per = ox_sample_numel(r, out);
+    int32_t *which = rs_calloc(sizeof(int32_t) * (size_t)per);
+    int64_t *src = rs_calloc(sizeof(int64_t) * (size_t)per);
+    if (!which || !src) {
+        rs_free(which), rs_free(src);
+        return ox_fail(c, RS_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t j = 0; j < per; j++) {
+        int64_t q[4];
+        unravel(j, r, out, q);
+        for (int32_t i = 1; i < r; i++) q[i] = first[i] + q[i] * step[i];
+        src[j] = ravel(r, x->dims, q);
+    }
+    const ox_value *xs[1] = {x};
+    rs_status s = gather_from(c, xs, 1, r, out, which, src, 0);
+    rs_free(which), rs_free(src);
+    return s;
+}
+
 /* ---------------------------------------------------------------- Softmax */
 rs_status ox_op_softmax(ox_ctx *c) {
     static const char *const at[] = {"axis", NULL};

@@ -29,6 +29,11 @@ static rs_status compare(rs_net *net, const rs_onnx_meta *m, const rs_onnx_tenso
     float *got = rs_calloc(sizeof(float) * (size_t)(want->numel ? want->numel : 1));
     if (!got) return rs_error(RS_ERR_NOMEM, "out of memory");
     rs_net_tap_nchw(net, net->output, got);
+    if (atol < 0) { /* relative to the largest expected magnitude */
+        double mx = 0;
+        for (int64_t i = 0; i < want->numel; i++) mx = fabs((double)want->data[i]) > mx ? fabs((double)want->data[i]) : mx;
+        atol = -atol * mx;
+    }
     int64_t worst = -1;
     double worst_ex = -INFINITY;
     for (int64_t i = 0; i < want->numel; i++) {
