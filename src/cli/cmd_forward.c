@@ -72,7 +72,7 @@ static int parse(int argc, char **argv, opts *o) {
     }
     if (rc) return 2;
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!o->src.run_dir && !o->src.model) return cli_usage_error(CMD, "give --run DIR or --model NAME");
+    if (!o->src.run_dir && !o->src.model && !o->src.onnx) return cli_usage_error(CMD, "give --run DIR, --model NAME or --onnx FILE");
     if (!o->input) return cli_usage_error(CMD, "give --input X.npy");
     if (!o->out) return cli_usage_error(CMD, "give --out DIR");
     if (o->mode && strcmp(o->mode, "init") && strcmp(o->mode, "trained"))

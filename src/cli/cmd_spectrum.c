@@ -65,7 +65,7 @@ static int parse(int argc, char **argv, opts *o) {
     }
     if (rc) return 2;
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!o->src.run_dir && !o->src.model) return cli_usage_error(CMD, "give --run DIR or --model NAME");
+    if (!o->src.run_dir && !o->src.model && !o->src.onnx) return cli_usage_error(CMD, "give --run DIR, --model NAME or --onnx FILE");
     return 0;
 }
 
