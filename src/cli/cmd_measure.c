@@ -26,7 +26,7 @@ static void usage(FILE *f) {
         "the net:\n"
         "  --run DIR           a training run directory (config.json, *.safetensors); its dataset by default\n"
         "  --checkpoint C      best (default), last or init (init: batch norm with batch statistics)\n"
-        "  --onnx MODEL.onnx  an ONNX model (its own weights; docs/onnx.md)\n"
+        "  --onnx FILE         an ONNX model with its weights (docs/onnx.md)\n"
         "  --model NAME        a zoo model (relstab info --list), with --weights F.safetensors or --init\n"
         "  --init              a fresh initialisation from --init-seed (default: --seed)\n"
         "  --width/--depth/--filter N, --strides LIST, --classes N   model options, as for train\n"
@@ -146,7 +146,7 @@ static int parse(int argc, char **argv, opts *o) {
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (o->have_T && o->have_delta) return cli_usage_error(CMD, "give --delta or --T, not both");
     if (!o->src.run_dir && !o->src.model && !o->src.onnx)
-        return cli_usage_error(CMD, "give --run DIR, --model NAME or --onnx FILE (relstab measure --help)");
+        return cli_usage_error(CMD, "give --run DIR or --model NAME or --onnx FILE (relstab measure --help)");
     if (o->src.model && !o->src.data) return cli_usage_error(CMD, "--model needs --data SPEC (the probe images)");
     if (o->src.onnx && !o->src.data) return cli_usage_error(CMD, "--onnx needs --data SPEC (the probe images)");
     if (o->mode && strcmp(o->mode, "init") && strcmp(o->mode, "trained"))

@@ -23,7 +23,7 @@ static void usage(FILE *f) {
         "Degenerate eigenvalues: omega_j of one eigenvector depends on the basis chosen inside the eigenspace; the\n"
         "columns level / omega_level (summed over the eigenspace) do not. docs/measure.md has the details.\n\n"
         "  --run DIR           a training run directory; --checkpoint best (default), last or init\n"
-        "  --onnx MODEL.onnx  an ONNX model (its own weights; docs/onnx.md)\n"
+        "  --onnx FILE         an ONNX model with its weights (docs/onnx.md)\n"
         "  --model NAME        a zoo model with --weights F.safetensors or --init (from --seed)\n"
         "  --data SPEC         dataset giving the model's input size and classes (default for --model: 3x32x32,\n"
         "                      10 classes; --run: the run's)\n"
@@ -65,7 +65,7 @@ static int parse(int argc, char **argv, opts *o) {
     }
     if (rc) return 2;
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!o->src.run_dir && !o->src.model && !o->src.onnx) return cli_usage_error(CMD, "give --run DIR, --model NAME or --onnx FILE");
+    if (!o->src.run_dir && !o->src.model && !o->src.onnx) return cli_usage_error(CMD, "give --run DIR or --model NAME or --onnx FILE");
     return 0;
 }
 

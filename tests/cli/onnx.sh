@@ -68,7 +68,7 @@ expect_status 1 "opset 18 is not supported (6 to 17)" onnx info "$H/opset_18.onn
 expect_status 1 "IR version 9 is not supported (3 to 8)" onnx info "$H/ir_9.onnx"
 expect_status 1 "input 'z' is not defined" onnx info "$H/two_inputs.onnx"
 expect_status 1 "reshaping the batch dimension is not supported" onnx info "$H/batch_reshape.onnx"
-expect_status 1 "no such file" onnx info "$TMP/none.onnx"
+expect_status 1 "No such file" onnx info "$TMP/none.onnx"
 expect_status 2 "--onnx needs --data" measure --onnx "$FX/lenet/model.onnx"
 expect_status nz "the data has 1" measure --onnx "$FX/lenet/model.onnx" --data fashionmnist --P 10 --quiet
 
