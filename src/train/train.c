@@ -102,7 +102,9 @@ static rs_status evaluate(trainer *t, rs_dataset *ds, loss_err *out) {
     int64_t wrong_sum = 0;
     int64_t idx[4096];
     RS_ASSERT(b <= 4096);
-    for (int64_t at = 0; at < ds->n; at += b) {
+    rs_bar bar;
+    rs_bar_start(&bar, ds == t->test ? "test pass" : "validation pass", ds->n, "img", t->c->quiet, -1);
+    for (int64_t at = 0; at < ds->n; at += b, rs_bar_update(&bar, at < ds->n ? at : ds->n, NULL)) {
         int32_t n = (int32_t)(ds->n - at < b ? ds->n - at : b);
         for (int32_t i = 0; i < n; i++) idx[i] = at + i;
         RS_TRY(rs_dataset_batch(ds, idx, n, 0, t->x, t->labels, t->targets));
@@ -111,6 +113,7 @@ static rs_status evaluate(trainer *t, rs_dataset *ds, loss_err *out) {
         loss_sum += batch_loss(t, n, 0, &wrong) * n;
         wrong_sum += wrong;
     }
+    rs_bar_end(&bar);
     out->loss = loss_sum / (double)ds->n;
     out->err = (double)wrong_sum / (double)ds->n;
     return RS_OK;
@@ -238,7 +241,14 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     rs_set_threads(c.threads);
     trainer t;
     rs_run_state st = {0};
-    rs_status s = setup(&t, &c);
+    rs_run_lock *lock = NULL;
+    /* the lock is held for the whole run: a resume takes it before anything is read from the directory, a new run
+     * once its data and model are known to be good (a refused run leaves no directory behind) */
+    rs_status s = c.resume ? rs_run_lock_acquire(c.out, &lock) : RS_OK;
+    if (s != RS_OK) return s;
+    s = setup(&t, &c);
+    if (s == RS_OK && !c.resume) s = rs_mkdir_p(c.out);
+    if (s == RS_OK && !c.resume) s = rs_run_lock_acquire(c.out, &lock);
     if (s == RS_OK) s = c.resume ? rs_run_resume(t.net, &t.opt, &c, &st) : rs_run_create(t.net, &c, &st);
     if (s == RS_OK && !c.quiet)
         fprintf(stderr, "relstab train: %s (%lld parameters) on %s (%lld training, %lld test images), epochs %d-%d, "
@@ -248,5 +258,6 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     if (s == RS_OK) s = run_epochs(&t, &st, res);
     rs_run_state_free(&st);
     teardown(&t);
+    rs_run_lock_release(lock);
     return s;
 }
