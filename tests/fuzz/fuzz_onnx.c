@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     int64_t work = 0;
     for (int32_t i = 0; i < net->n_nodes; i++) work += rs_net_node_numel(net, i);
-    if (work < (1 << 20)) {
+    if (work < (1 << 18)) {
         const rs_node *in = &net->nodes[0];
         float *x = calloc((size_t)in->c * in->h * in->w, sizeof(float));
         if (x && rs_net_forward(net, x, 1, RS_MODE_EVAL) != RS_OK) abort();
