@@ -1,6 +1,7 @@
 /* test_onnx_ops.c: the graph-import ops of nn_ext.h (gather, softmax over groups, broadcasting add / mul / div):
  * finite-difference gradient checks (gradcheck.h), accumulation (+=), hand-computed cases, and their use in a net
- * (rs_net_gather / softmax / binary) with backward through rs_net_backward. There is no fast path for these ops
+ * (rs_net_gather / softmax / binary) with backward through rs_net_backward. The binary "const" kind (a constant
+ * made a node) is checked too: its A gradient is zero. There is no fast path for these ops
  * (plain C only, like relstab's other structural ops), so there is no fast-vs-reference comparison here. */
 #include <string.h>
 
@@ -126,6 +127,8 @@ static void test_binary_grad(void **st) {
     check_binary(RS_BIN_MUL, 1, 1.5f, 1, "mul constant");
     check_binary(RS_BIN_DIV, 0, 1, 1, "div node");
     check_binary(RS_BIN_DIV, 1, 1, 1, "div constant");
+    check_binary(RS_BIN_CONST, 1, 1, 1, "constant node");
+    check_binary(RS_BIN_CONST, 0, 1, 1, "per-sample constant node");
     /* hand: (2, 3) * (4) broadcast, then / 2 */
     float a[2] = {2, 3}, b[1] = {4}, out[2];
     int64_t ib[2] = {0, 0};

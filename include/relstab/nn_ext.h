@@ -27,8 +27,9 @@ void rs_softmax_forward(float *out, const float *in, const int64_t *idx, int64_t
 /* d_in += out * (d_out - sum_group d_out * out): uses the OUTPUT of the forward. */
 void rs_softmax_backward(float *d_in, const float *d_out, const float *out, const int64_t *idx, int64_t n,
                          int64_t per, int64_t groups, int64_t len);
-typedef enum { RS_BIN_ADD = 0, RS_BIN_MUL = 1, RS_BIN_DIV = 2 } rs_binary_kind;
-/* out[s, j] = ka A[s sa + ia[j]] + kb B[s sb + ib[j]] (add), ka A[..] B[..] (mul) or ka A[..] / B[..] (div). sa, sb: the operands' floats
+typedef enum { RS_BIN_ADD = 0, RS_BIN_MUL = 1, RS_BIN_DIV = 2, RS_BIN_CONST = 3 } rs_binary_kind;
+/* out[s, j] = ka A[s sa + ia[j]] + kb B[s sb + ib[j]] (add), ka A[..] B[..] (mul), ka A[..] / B[..] (div), or
+ * B[..] (const: a constant made a node; A is not read). sa, sb: the operands' floats
  * per sample (0: a constant shared by all samples); ia / ib NULL: the identity map. */
 typedef struct {
     rs_binary_kind kind;
@@ -52,6 +53,7 @@ typedef struct {
     int64_t groups, len, *idx;         /* softmax */
     rs_binary_dims bin;                /* binary (ia / ib point into this allocation) */
     int32_t b_param;                   /* binary: B is this parameter (-1: B is node src[1]) */
+    int32_t b_batch;                   /* binary: samples in a per-sample constant B (0: shared) */
 } rs_ext_node;
 
 /* Builders: as those of nn.h (append a node, -1 after recording an error). The tables are copied. */
@@ -61,9 +63,14 @@ int32_t rs_net_gather(rs_net *net, const char *name, int32_t n_src, const int32_
                       int32_t c, const int32_t *which, const int64_t *off, float fill);
 int32_t rs_net_softmax(rs_net *net, const char *name, int32_t in, int64_t groups, int64_t len, const int64_t *idx);
 /* A binary node of output shape (h, w, c): a is a node; b is node b, or (b < 0) parameter b_param (the
- * parameter's numel must cover every ib). ia / ib: (h w c) maps or NULL (identity: same shape). */
+ * parameter's numel must cover every ib). ia / ib: (h w c) maps or NULL (identity: same shape). b_batch > 0: the
+ * parameter holds b_batch samples of numel / b_batch values each (a per-sample constant: the net may then run
+ * batches of at most b_batch; the ONNX test runner's bound inputs); 0: one set shared by every sample. */
 int32_t rs_net_binary(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b, int32_t b_param,
                       const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c, float ka, float kb);
+int32_t rs_net_binary_batched(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b_param,
+                              int32_t b_batch, const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c,
+                              float ka, float kb);
 /* Forward / backward of one such node for the current batch of n (called by net_run.c). */
 void rs_net_ext_forward(rs_net *net, int32_t node, int32_t n);
 void rs_net_ext_backward(rs_net *net, int32_t node, int32_t n);

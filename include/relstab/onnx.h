@@ -36,6 +36,8 @@ typedef struct {
     const rs_onnx_tensor *bind; /* graph inputs besides the net's input, bound as constants by name (tests) */
     int32_t n_bind;
     int32_t channels, height, width; /* sizes for symbolic per-sample input dimensions (0: none given) */
+    int32_t batch;               /* > 0 (tests): a bound tensor whose first dimension is batch holds one value per
+                                    sample (the net then runs batches of at most this size); 0: constants only */
 } rs_onnx_opts;
 
 typedef struct {

@@ -91,14 +91,22 @@ int32_t rs_net_softmax(rs_net *net, const char *name, int32_t in, int64_t groups
     return i;
 }
 
-int32_t rs_net_binary(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b, int32_t b_param,
-                      const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c, float ka, float kb) {
+/* The body of both builders: B is node b, or (b < 0) parameter b_param holding b_batch samples (0: shared). */
+static int32_t binary_node(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b, int32_t b_param,
+                           int32_t b_batch, const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c,
+                           float ka, float kb) {
     if (net->status != RS_OK) return -1;
     if (a < 0 || a >= net->n_nodes || b >= net->n_nodes) return ext_fail(net, "node %s: input out of range", name);
     if (b < 0 && (b_param < 0 || b_param >= net->params.count))
         return ext_fail(net, "node %s: no second operand", name);
     int64_t per = (int64_t)h * w * c, na = node_numel(net, a);
     int64_t nb = b >= 0 ? node_numel(net, b) : net->params.items[b_param].numel;
+    if (b < 0 && b_batch > 0) {
+        if (b_batch > net->params.items[b_param].numel || nb % b_batch)
+            return ext_fail(net, "node %s: %lld values are not %d samples", name, (long long)nb, b_batch);
+        nb /= b_batch;
+    }
+    if (kind == RS_BIN_CONST) ia = NULL, na = per; /* A is not read */
     int32_t idx;
     rs_ext_node *e = ext_new(net, name, RS_OP_BINARY, a, b, h, w, c,
                              (size_t)(per > 0 ? per : 0) * sizeof(int64_t) * ((ia != NULL) + (ib != NULL)), &idx);
@@ -107,7 +115,8 @@ int32_t rs_net_binary(rs_net *net, const char *name, rs_binary_kind kind, int32_
     e->n_src = b >= 0 ? 2 : 1;
     e->src[0] = a, e->src[1] = b;
     e->b_param = b >= 0 ? -1 : b_param;
-    e->bin = (rs_binary_dims){kind, ka, kb, na, b >= 0 ? nb : 0, NULL, NULL};
+    e->bin = (rs_binary_dims){kind, ka, kb, na, b >= 0 || b_batch > 0 ? nb : 0, NULL, NULL};
+    e->b_batch = b_batch;
     const int64_t *maps[2] = {ia, ib};
     const int64_t lim[2] = {na, nb};
     for (int m = 0; m < 2; m++) {
@@ -125,6 +134,18 @@ int32_t rs_net_binary(rs_net *net, const char *name, rs_binary_kind kind, int32_
         tab += per;
     }
     return idx;
+}
+
+int32_t rs_net_binary(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b, int32_t b_param,
+                      const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c, float ka, float kb) {
+    return binary_node(net, name, kind, a, b, b_param, 0, ia, ib, h, w, c, ka, kb);
+}
+
+int32_t rs_net_binary_batched(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b_param,
+                              int32_t b_batch, const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c,
+                              float ka, float kb) {
+    if (b_param < 0) return ext_fail(net, "node %s: no constant operand", name);
+    return binary_node(net, name, kind, a, -1, b_param, b_batch, ia, ib, h, w, c, ka, kb);
 }
 
 /* The operand pointers of a binary node: B is a node's output or a parameter. */
@@ -153,6 +174,7 @@ void rs_net_ext_forward(rs_net *net, int32_t node, int32_t n) {
         const float *b;
         float *db;
         binary_operands(net, e, &b, &db);
+        RS_ASSERT(!e->b_batch || n <= e->b_batch); /* a per-sample constant covers the batch it was made for */
         rs_binary_forward(d->out, net->nodes[e->src[0]].out, b, &e->bin, n, e->per);
     }
 }

@@ -72,8 +72,11 @@ void rs_binary_forward(float *out, const float *a, const float *b, const rs_bina
         const float *A = a + s * d->sa, *B = b + s * d->sb;
         float *y = out + s * per;
         for (int64_t j = 0; j < per; j++) {
-            float u = A[d->ia ? d->ia[j] : j], v = B[d->ib ? d->ib[j] : j];
-            y[j] = d->kind == RS_BIN_ADD ? d->ka * u + d->kb * v : d->kind == RS_BIN_MUL ? d->ka * u * v : d->ka * u / v;
+            float u = d->kind == RS_BIN_CONST ? 0 : A[d->ia ? d->ia[j] : j], v = B[d->ib ? d->ib[j] : j];
+            y[j] = d->kind == RS_BIN_ADD ? d->ka * u + d->kb * v
+                   : d->kind == RS_BIN_MUL ? d->ka * u * v
+                   : d->kind == RS_BIN_DIV ? d->ka * u / v
+                                           : v;
         }
     }
 }
@@ -81,6 +84,7 @@ void rs_binary_forward(float *out, const float *a, const float *b, const rs_bina
 /* d out / d operand at output j of sample s: add: coef; mul: coef * other; div (ka a / b): ka / b for a and
  * -ka a / b^2 for b (self and other are this operand's and the other operand's values). */
 static double partial(const rs_binary_dims *d, int is_b, float coef, float self, float other) {
+    if (d->kind == RS_BIN_CONST) return is_b ? 1 : 0;
     if (d->kind == RS_BIN_ADD) return coef;
     if (d->kind == RS_BIN_MUL) return (double)coef * other;
     return is_b ? -(double)d->ka * other / ((double)self * self) : (double)d->ka / other;
@@ -114,6 +118,6 @@ static void binary_grad(float *dst, int64_t sdst, const int64_t *map, const floa
 
 void rs_binary_backward(float *d_a, float *d_b, const float *d_out, const float *a, const float *b,
                         const rs_binary_dims *d, int64_t n, int64_t per) {
-    if (d_a) binary_grad(d_a, d->sa, d->ia, a, b, d->sb, d->ib, d_out, d, d->ka, 0, n, per);
+    if (d_a && d->kind != RS_BIN_CONST) binary_grad(d_a, d->sa, d->ia, a, b, d->sb, d->ib, d_out, d, d->ka, 0, n, per);
     if (d_b) binary_grad(d_b, d->sb, d->ib, b, a, d->sa, d->ia, d_out, d, d->kind == RS_BIN_ADD ? d->kb : d->ka, 1, n, per);
 }

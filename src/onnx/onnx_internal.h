@@ -21,6 +21,7 @@ typedef struct {
     rs_net *net;
     int64_t opset;
     int64_t batch0;                /* the graph input's declared batch (-1: symbolic) */
+    int32_t test_batch;            /* rs_onnx_opts.batch */
     ox_value *vals;
     int32_t n_vals, cap_vals;
     const Onnx__NodeProto *cur;    /* the node being imported (errors name it) */
@@ -54,6 +55,8 @@ int64_t ox_sample_numel(int32_t rank, const int64_t *dims);
 rs_status ox_set_node(ox_ctx *c, int32_t i, int32_t rank, const int64_t *dims);
 /* out = ka a + kb b (add) or ka a b (mul), numpy broadcasting; named after the current node. */
 rs_status ox_binary(ox_ctx *c, rs_binary_kind kind, ox_value *a, ox_value *b, float ka, float kb);
+/* A constant as a node (per-sample when its first dimension is the test batch, else shared): *out describes it. */
+rs_status ox_const_node(ox_ctx *c, ox_value *v, int32_t rank, ox_value *out);
 /* handlers of onnx_shape_ops.c */
 rs_status ox_op_gemm(ox_ctx *c);
 rs_status ox_op_matmul(ox_ctx *c);

@@ -153,6 +153,7 @@ rs_status rs_onnx_load_buffer(const uint8_t *buf, size_t len, const rs_onnx_opts
     if (!m) return rs_error(RS_ERR_FORMAT, "not an ONNX model (protobuf decoding failed: truncated or not ONNX)");
     ox_ctx c = {0};
     c.batch0 = -1;
+    c.test_batch = o && o->batch > 0 ? o->batch : 0;
     rs_status s = version_check(m, &c.opset);
     const Onnx__GraphProto *g = m->graph;
     if (!s) {

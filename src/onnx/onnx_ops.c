@@ -223,8 +223,12 @@ rs_status ox_binary(ox_ctx *c, rs_binary_kind kind, ox_value *a, ox_value *b, fl
     }
     int32_t ro = a->rank > b->rank ? a->rank : b->rank;
     if (b->node < 0 && b->rank > a->rank) FAIL("a constant of higher rank than the computed operand");
-    if (b->node < 0 && b->rank == a->rank && b->dims[0] != 1)
-        FAIL("constant '%s' varies along the batch dimension", b->name);
+    int32_t b_batch = 0; /* > 0: b is a per-sample constant of the test runner */
+    if (b->node < 0 && b->rank == a->rank && b->dims[0] != 1) {
+        if (!c->test_batch || b->dims[0] != c->test_batch)
+            FAIL("constant '%s' varies along the batch dimension", b->name);
+        b_batch = c->test_batch;
+    }
     if (b->node >= 0 && b->rank != a->rank) FAIL("computed operands of ranks %d and %d", a->rank, b->rank);
     int64_t out[4] = {-1, 1, 1, 1};
     for (int32_t i = 1; i < ro; i++) {
@@ -262,11 +266,39 @@ rs_status ox_binary(ox_ctx *c, rs_binary_kind kind, ox_value *a, ox_value *b, fl
         rs_free(tab);
         BAD("constant '%s' cannot be a parameter (%s)", b->name, c->net->error);
     }
-    int32_t i = rs_net_binary(c->net, c->cur_name, kind, a->node, b->node >= 0 ? b->node : -1, bp, ia, ib,
-                              ro > 3 ? (int32_t)out[2] : 1, ro > 3 ? (int32_t)out[3] : ro > 2 ? (int32_t)out[2] : 1,
-                              (int32_t)out[1], ka, kb);
+    int32_t H = ro > 3 ? (int32_t)out[2] : 1, W = ro > 3 ? (int32_t)out[3] : ro > 2 ? (int32_t)out[2] : 1;
+    int32_t i = b_batch ? rs_net_binary_batched(c->net, c->cur_name, kind, a->node, bp, b_batch, ia, ib, H, W,
+                                                (int32_t)out[1], ka, kb)
+                        : rs_net_binary(c->net, c->cur_name, kind, a->node, b->node >= 0 ? b->node : -1, bp, ia, ib,
+                                        H, W, (int32_t)out[1], ka, kb);
     rs_free(tab);
     return ox_set_node(c, i, ro, out);
+}
+
+rs_status ox_const_node(ox_ctx *c, ox_value *v, int32_t rank, ox_value *out) {
+    if (v->rank != rank) FAIL("constant '%s' has rank %d, not %d", v->name, v->rank, rank);
+    int32_t batch = v->dims[0] == 1 ? 0 : v->dims[0] == c->test_batch ? c->test_batch : -1;
+    if (batch < 0) FAIL("constant '%s' varies along the batch dimension", v->name);
+    int64_t dims[4] = {-1, 1, 1, 1};
+    memcpy(dims + 1, v->dims + 1, sizeof(int64_t) * (size_t)(rank - 1));
+    int64_t per = ox_sample_numel(rank, dims);
+    int64_t *tab = alloc_i64(c, 2 * per);
+    if (!tab) return ox_fail(c, RS_ERR_NOMEM, "out of memory");
+    ox_phys_table(rank, dims, tab);
+    for (int64_t l = 0; l < per; l++) tab[per + tab[l]] = l;
+    int32_t bp = ox_param(c, v, RS_PARAM_TRAINABLE, 0), i = -1;
+    char name[RS_NAME_MAX + 16];
+    snprintf(name, sizeof name, "%s#%s", c->cur_name, v->name);
+    if (bp >= 0)
+        i = rs_net_binary_batched(c->net, name, RS_BIN_CONST, 0, bp, batch, NULL, tab + per,
+                                  rank > 3 ? (int32_t)dims[2] : 1, rank > 3 ? (int32_t)dims[3] : rank > 2 ? (int32_t)dims[2] : 1,
+                                  rank > 1 ? (int32_t)dims[1] : 1, 1, 1);
+    rs_free(tab);
+    if (i < 0) return ox_fail(c, c->net->status ? c->net->status : RS_ERR_ARG, "%s", c->net->error);
+    memset(out, 0, sizeof *out);
+    out->name = v->name, out->node = i, out->rank = rank, out->param = -1;
+    memcpy(out->dims, dims, sizeof dims);
+    return RS_OK;
 }
 
 static rs_status op_addmul(ox_ctx *c, rs_binary_kind kind, float kb) {

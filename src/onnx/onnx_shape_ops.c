@@ -201,9 +201,19 @@ rs_status ox_op_concat(ox_ctx *c) {
     RS_TRY(ox_check_attrs(c, at));
     int32_t nx = (int32_t)c->cur->n_input, ax = 0;
     if (nx < 1 || nx > RS_EXT_MAX_IN) FAIL("%d inputs (1 to %d supported)", nx, RS_EXT_MAX_IN);
-    ox_value *xs[RS_EXT_MAX_IN];
-    for (int32_t k = 0; k < nx; k++) RS_TRY(need_node(c, (size_t)k, &xs[k]));
-    int32_t r = xs[0]->rank;
+    ox_value *xs[RS_EXT_MAX_IN], made[RS_EXT_MAX_IN];
+    int32_t r = 0;
+    for (int32_t k = 0; k < nx; k++) {
+        xs[k] = input(c, (size_t)k);
+        if (!xs[k]) BAD("input %d is missing", k);
+        if (xs[k]->node >= 0 && !r) r = xs[k]->rank;
+    }
+    if (!r) FAIL("every input is a constant");
+    for (int32_t k = 0; k < nx; k++) /* constants become constant nodes */
+        if (xs[k]->node < 0) {
+            RS_TRY(ox_const_node(c, xs[k], r, &made[k]));
+            xs[k] = &made[k];
+        }
     if (!ox_attr(c->cur, "axis")) BAD("the axis attribute is missing");
     RS_TRY(axis_of(c, ox_attr_int(c->cur, "axis", 0), r, &ax));
     if (ax == 0) FAIL("concatenation along the batch dimension is not supported");

@@ -73,6 +73,7 @@ static rs_status run_set(const char *dir, const char *set, double rtol, double a
     rs_net *net = NULL;
     rs_onnx_meta m;
     rs_onnx_opts o = {.bind = in + 1, .n_bind = k - 1};
+    if (!s && in[0].ndim > 0 && in[0].dims[0] > 0 && in[0].dims[0] <= (1 << 20)) o.batch = (int32_t)in[0].dims[0];
     if (!s) s = rs_onnx_load(model, &o, &net, &m);
     int32_t n = !s && in[0].ndim > 0 && in[0].dims[0] > 0 && in[0].dims[0] <= (1 << 20) ? (int32_t)in[0].dims[0] : 0;
     if (!s && (!n || in[0].ndim != m.in_rank))
