@@ -26,3 +26,6 @@ int cli_stderr_is_tty(void);
  * E --depth, F --filter, S --strides, L --classes. Returns 0 when ch was one of them and parsed, -1 after printing
  * a parse error, 1 when ch is not one of them. */
 int cli_net_source_option(const char *cmd, int ch, const char *arg, rs_net_source *src);
+
+/* `relstab onnx info FILE [--tensors]` (cmd_onnx.c), also reached by `relstab info --onnx FILE`. */
+int rs_cmd_onnx_info(const char *path, int tensors);

@@ -37,6 +37,11 @@ static int info(int argc, char **argv) {
         else path = argv[i];
     }
     if (!path) return cli_usage_error(CMD, "info needs MODEL.onnx");
+    return rs_cmd_onnx_info(path, tensors);
+}
+
+int rs_cmd_onnx_info(const char *path, int tensors) {
+    if (!rs_onnx_available()) return cli_fail(CMD, rs_onnx_load("", NULL, &(rs_net *){0}, NULL));
     rs_net *net;
     rs_onnx_meta m;
     rs_status s = rs_onnx_load(path, NULL, &net, &m);

@@ -22,6 +22,8 @@ expect_in "$out" "/conv1/Conv_output_0                         conv2d           
 expect_in "$out" "conv1.weight conv1.bias" "info parameter names (ONNX initializer names)"
 expect_in "$out" "<- output" "info output"
 expect_in "$out" "62006 values" "info parameter count"
+out2=$("$BIN" info --tensors --onnx "$FX/lenet/model.onnx") || fail "info --onnx"
+[ "$out" = "$out2" ] || fail "relstab info --onnx differs from relstab onnx info"
 
 # ---------------------------------------------------------------- committed zoo fixtures: logits within 1e-5
 out=$("$BIN" onnx test --rtol 0 --atol -1e-5 "$FX/lenet" "$FX/gapmf_nopbc" "$FX/densenetl4_w32_1ch") ||
