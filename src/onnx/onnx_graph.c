@@ -250,11 +250,13 @@ rs_status ox_set_node(ox_ctx *c, int32_t i, int32_t rank, const int64_t *dims) {
     if (d->c != C || d->h != H || d->w != W)
         return ox_fail(c, RS_ERR_FORMAT, "internal shape mismatch (%lldx%lldx%lld vs %dx%dx%d)", (long long)C,
                        (long long)H, (long long)W, d->c, d->h, d->w);
+    int64_t keep[4]; /* dims may point into the value table, which ox_add may move */
+    memcpy(keep, dims, sizeof(int64_t) * (size_t)rank);
     ox_value *v = ox_add(c, c->cur_name);
     if (!v) return ox_fail(c, RS_ERR_NOMEM, "out of memory");
     v->node = i;
     v->rank = rank;
-    memcpy(v->dims, dims, sizeof(int64_t) * (size_t)rank);
+    memcpy(v->dims, keep, sizeof(int64_t) * (size_t)rank);
     v->dims[0] = -1;
     return RS_OK;
 }

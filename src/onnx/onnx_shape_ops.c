@@ -410,7 +410,8 @@ rs_status ox_op_softmax(ox_ctx *c) {
 }
 
 /* ---------------------------------------------------------------- Identity, Dropout, Constant */
-static rs_status copy_const(ox_ctx *c, const ox_value *src) {
+static rs_status copy_const(ox_ctx *c, const ox_value *from) {
+    const ox_value copy = *from, *src = &copy; /* ox_add may move the table `from` points into */
     ox_value *v = ox_add(c, c->cur_name);
     if (!v) return ox_fail(c, RS_ERR_NOMEM, "out of memory");
     const char *name = v->name;
