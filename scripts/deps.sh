@@ -7,6 +7,8 @@ pkgs=(cmake make gcc pkg-config libdnnl-dev libcjson-dev libcmocka-dev zlib1g-de
       gnuplot-nox dataset-fashion-mnist clang libclang-rt-14-dev)
 # headless Chromium: tests/cli/report.sh opens the `reproduce` HTML report the way a user sees it
 pkgs+=(chromium)
+# ONNX import: protobuf-c (reader generated from onnx.proto) and the ONNX conformance test data
+pkgs+=(libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata)
 [ "${RELSTAB_DEPS_EXTRA:-0}" = 1 ] && pkgs+=(python3-torch python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do

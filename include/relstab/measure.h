@@ -235,6 +235,7 @@ void rs_spectra_free(rs_spectrum *s, int32_t n);
 typedef struct {
     const char *run_dir, *checkpoint;
     const char *model, *weights;
+    const char *onnx;            /* an ONNX model (onnx.h): net and weights from the file */
     int32_t init;
     uint64_t init_seed;
     const char *data;            /* dataset spec; NULL: the run's dataset (none for a model without a run) */

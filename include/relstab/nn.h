@@ -50,7 +50,9 @@ int64_t rs_params_count_trainable(const rs_params *p);
 typedef enum {
     RS_OP_INPUT = 0, RS_OP_CONV2D, RS_OP_LINEAR, RS_OP_RELU, RS_OP_SILU, RS_OP_SIGMOID, RS_OP_MAXPOOL,
     RS_OP_AVGPOOL, RS_OP_ADAPTIVE_AVGPOOL, RS_OP_BATCHNORM, RS_OP_ADD, RS_OP_MUL_CHANNEL, RS_OP_FLATTEN,
-    RS_OP_DROPOUT, RS_OP_DROPCONNECT, RS_OP_ZEROPAD, RS_OP_SCALE, RS_OP_COUNT
+    RS_OP_DROPOUT, RS_OP_DROPCONNECT, RS_OP_ZEROPAD, RS_OP_SCALE,
+    RS_OP_GATHER, RS_OP_SOFTMAX, RS_OP_BINARY, /* the graph-import ops of nn_ext.h (net_ext.c) */
+    RS_OP_COUNT
 } rs_op_type;
 const char *rs_op_name(rs_op_type op); /* "conv2d", "relu", ... */
 
@@ -72,6 +74,7 @@ typedef struct {
     float *out;               /* (B, H, W, C) */
     float *d_out;             /* (B, H, W, C) or NULL in an inference-only build */
     void *saved;              /* maxpool argmax; bn mean + invstd (2C) */
+    void *ext;                /* gather / softmax / binary: their tables (nn_ext.h), owned by the net */
 } rs_node;
 
 typedef enum {

@@ -25,7 +25,10 @@ int64_t cli_threads_cap(int64_t n);
 int cli_stderr_is_tty(void);
 
 /* The options that say where a net comes from, shared by measure, forward and spectrum (getopt codes):
- * r --run, k --checkpoint, M --model, w --weights, I --init, J the initialisation seed, D --data, W --width,
+ * r --run, X --onnx, k --checkpoint, M --model, w --weights, I --init, J the initialisation seed, D --data, W --width,
  * E --depth, F --filter, S --strides, L --classes. Returns 0 when ch was one of them and parsed, -1 after printing
  * a parse error, 1 when ch is not one of them. */
 int cli_net_source_option(const char *cmd, int ch, const char *arg, rs_net_source *src);
+
+/* `relstab onnx info FILE [--tensors]` (cmd_onnx.c), also reached by `relstab info --onnx FILE`. */
+int rs_cmd_onnx_info(const char *path, int tensors);

@@ -29,9 +29,10 @@ static void usage(FILE *f) {
         "the net:\n"
         "  --run DIR           a training run directory (config.json, *.safetensors); its dataset by default\n"
         "  --checkpoint C      best (default), last or init (init: batch norm with batch statistics)\n"
+        "  --onnx FILE         an ONNX model with its weights (docs/onnx.md)\n"
         "  --model NAME        a zoo model (relstab info --list), with --weights F.safetensors or --init\n"
         "  --init              a fresh initialisation from --init-seed (default: --seed)\n"
-        "  --width/--depth/--filter N, --strides LIST   model options, as for train\n"
+        "  --width/--depth/--filter N, --strides LIST, --classes N   model options, as for train\n"
         "  --mode init|trained override: init = batch norm with batch statistics, trained = running statistics\n"
         "  --shuffle 0|1|2     permute the input (1) or input and output (2) channels of every conv weight\n"
         "the probe set:\n"
@@ -133,7 +134,7 @@ static int parse_option(int ch, opts *o) {
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (message printed). */
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
-        {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
+        {"run", 1, 0, 'r'}, {"onnx", 1, 0, 'X'}, {"classes", 1, 0, 'L'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
         {"init", 0, 0, 'I'}, {"init-seed", 1, 0, 'J'}, {"width", 1, 0, 'W'}, {"depth", 1, 0, 'E'},
         {"filter", 1, 0, 'F'}, {"strides", 1, 0, 'S'}, {"mode", 1, 0, 'o'}, {"shuffle", 1, 0, 'u'},
         {"data", 1, 0, 'D'}, {"P", 1, 0, 'P'}, {"first", 0, 0, 'f'}, {"seed", 1, 0, 's'}, {"seeds", 1, 0, 'K'},
@@ -158,9 +159,10 @@ static int parse(int argc, char **argv, opts *o) {
     }
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (o->have_T && o->have_delta) return cli_usage_error(CMD, "give --delta or --T, not both");
-    if (!o->src.run_dir && !o->src.model)
-        return cli_usage_error(CMD, "give --run DIR or --model NAME (relstab measure --help)");
+    if (!o->src.run_dir && !o->src.model && !o->src.onnx)
+        return cli_usage_error(CMD, "give --run DIR or --model NAME or --onnx FILE (relstab measure --help)");
     if (o->src.model && !o->src.data) return cli_usage_error(CMD, "--model needs --data SPEC (the probe images)");
+    if (o->src.onnx && !o->src.data) return cli_usage_error(CMD, "--onnx needs --data SPEC (the probe images)");
     if (o->mode && strcmp(o->mode, "init") && strcmp(o->mode, "trained"))
         return cli_usage_error(CMD, "--mode expects init or trained, got '%s'", o->mode);
     if (o->append && !o->out) return cli_usage_error(CMD, "--append needs --out FILE");

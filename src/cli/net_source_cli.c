@@ -17,6 +17,7 @@ int cli_net_source_option(const char *cmd, int ch, const char *arg, rs_net_sourc
     case 'r': src->run_dir = arg; return 0;
     case 'k': src->checkpoint = arg; return 0;
     case 'M': src->model = arg; return 0;
+    case 'X': src->onnx = arg; return 0;
     case 'w': src->weights = arg; return 0;
     case 'I': src->init = 1; return 0;
     case 'J':

@@ -12,6 +12,7 @@
 static const char *op_names[RS_OP_COUNT] = {
     "input", "conv2d", "linear", "relu", "silu", "sigmoid", "maxpool", "avgpool", "adaptive_avgpool",
     "batchnorm", "add", "mul_channel", "flatten", "dropout", "dropconnect", "zeropad", "scale",
+    "gather", "softmax", "binary",
 };
 
 const char *rs_op_name(rs_op_type op) { return (op >= 0 && op < RS_OP_COUNT) ? op_names[op] : "unknown"; }
@@ -58,6 +59,7 @@ rs_net *rs_net_new(int32_t c, int32_t h, int32_t w) {
 
 void rs_net_free(rs_net *net) {
     if (!net) return;
+    for (int32_t i = 0; i < net->n_nodes; i++) rs_free(net->nodes[i].ext);
     rs_free(net->nodes);
     rs_free(net->params.items);
     rs_free(net->params.data);
@@ -378,4 +380,9 @@ int32_t rs_net_scale(rs_net *net, const char *name, int32_t in, float alpha) {
     int32_t idx = add_node(net, name, RS_OP_SCALE, in, -1);
     if (idx >= 0) net->nodes[idx].alpha = alpha;
     return idx;
+}
+
+/* Appends a node for the builders of other files (net_ext.c): the same checks as the builders here. */
+int32_t rs_net_append_node(rs_net *net, const char *name, rs_op_type op, int32_t in0, int32_t in1) {
+    return add_node(net, name, op, in0, in1);
 }

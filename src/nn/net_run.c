@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "relstab/nn.h"
+#include "relstab/nn_ext.h"
 
 static size_t aligned_floats(size_t n) { return (n + 15) / 16 * 16; }
 
@@ -176,6 +177,7 @@ static void node_forward(rs_net *net, int32_t i, int32_t n, rs_mode mode) {
         break;
     case RS_OP_ZEROPAD: rs_zeropad_forward(y, x, n, a->h, a->w, a->c, d->pad[0], d->pad[1], d->pad[2], d->pad[3]); break;
     case RS_OP_SCALE: rs_scale_forward(y, x, out_numel, d->alpha); break;
+    case RS_OP_GATHER: case RS_OP_SOFTMAX: case RS_OP_BINARY: rs_net_ext_forward(net, i, n); break;
     case RS_OP_COUNT: RS_ASSERT(0);
     }
     (void)in_numel;
@@ -281,6 +283,7 @@ static void node_backward(rs_net *net, int32_t i, int32_t n, rs_mode mode, uint6
         if (dx) rs_zeropad_backward(dx, dy, n, a->h, a->w, a->c, d->pad[0], d->pad[1], d->pad[2], d->pad[3]);
         break;
     case RS_OP_SCALE: if (dx) rs_scale_backward(dx, dy, out_numel, d->alpha); break;
+    case RS_OP_GATHER: case RS_OP_SOFTMAX: case RS_OP_BINARY: rs_net_ext_backward(net, i, n); break;
     case RS_OP_COUNT: RS_ASSERT(0);
     }
 }
