@@ -5,6 +5,7 @@
 set -euo pipefail
 pkgs=(cmake make gcc pkg-config libdnnl-dev libcjson-dev libcmocka-dev zlib1g-dev libstb-dev
       gnuplot-nox dataset-fashion-mnist clang libclang-rt-14-dev)
+pkgs+=(libopenmpi-dev openmpi-bin) # MPI: mpirun -n N relstab ... (docs/cluster.md) and its tests
 [ "${RELSTAB_DEPS_EXTRA:-0}" = 1 ] && pkgs+=(python3-torch python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do

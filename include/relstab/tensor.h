@@ -126,6 +126,9 @@ void rs_permutation(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream);
 /* Sets the number of threads for relstab and oneDNN (OpenMP); n <= 0 means all cores. Returns the number used. */
 int rs_set_threads(int n);
 int rs_get_threads(void);
+/* > 0: the thread count rs_set_threads(0) means (set by rs_dist_init: the cores divided by the ranks on this
+ * machine); 0: all cores. */
+extern int rs_threads_default;
 double rs_now(void); /* seconds, monotonic */
 
 /* ---------------------------------------------------------------- files */

@@ -4,8 +4,10 @@
 #include <omp.h>
 #include <time.h>
 
+int rs_threads_default = 0;
+
 int rs_set_threads(int n) {
-    if (n <= 0) n = omp_get_num_procs();
+    if (n <= 0) n = rs_threads_default > 0 ? rs_threads_default : omp_get_num_procs();
     omp_set_num_threads(n);
     return n;
 }

@@ -1,0 +1,156 @@
+/* test_dist.c: the one-process parts of the MPI support: Chan's merge of Welford states and of the numerators'
+ * bivariate accumulators (split streams merged equal the whole stream), the job order (longest first, ties by
+ * index), the scheduler on one rank (every job once, in that order, failures recorded per job), the shares of a
+ * range, and the run-directory lock (held by a live process: refused; its process killed: taken). The runs over
+ * 2 and 3 ranks are in tests/cli/mpi_*.sh. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "measure/measure_internal.h"
+#include "relstab/dist.h"
+#include "testutil.h"
+
+static double rel(double a, double b) { return fabs(a - b) / fmax(fabs(a), 1e-300); }
+
+/* A stream of n images of N neurons split at cuts, merged in order == the one stream. */
+static void test_welford_merge(void **state) {
+    enum { N = 5, P = 97 };
+    float *x = tu_randn((size_t)P * N, 3);
+    for (int i = 0; i < P * N; i++) x[i] = 1000.0f + 3.0f * x[i]; /* a large mean: cancellation would show */
+    double mean[N] = {0}, m2[N] = {0};
+    for (int p = 0; p < P; p++)
+        for (int j = 0; j < N; j++) {
+            double d = x[p * N + j] - mean[j];
+            mean[j] += d / (p + 1);
+            m2[j] += d * (x[p * N + j] - mean[j]);
+        }
+    const int cuts[] = {0, 10, 11, 60, P};
+    double am[N] = {0}, a2[N] = {0};
+    int64_t na = 0;
+    for (int c = 0; c + 1 < 5; c++) {
+        double bm[N] = {0}, b2[N] = {0};
+        for (int p = cuts[c]; p < cuts[c + 1]; p++)
+            for (int j = 0; j < N; j++) {
+                double d = x[p * N + j] - bm[j];
+                bm[j] += d / (p - cuts[c] + 1);
+                b2[j] += d * (x[p * N + j] - bm[j]);
+            }
+        sens_welford_merge(am, a2, na, bm, b2, cuts[c + 1] - cuts[c], N);
+        na += cuts[c + 1] - cuts[c];
+    }
+    for (int j = 0; j < N; j++) {
+        assert_true(rel(mean[j], am[j]) < 1e-13);
+        assert_true(rel(m2[j], a2[j]) < 1e-11);
+    }
+    rs_free(x);
+}
+
+static void test_biv_merge(void **state) {
+    float *d = tu_randn(200, 4), *g = tu_randn(200, 5);
+    biv whole = {0}, a = {0}, b = {0}, c = {0}, empty = {0};
+    for (int p = 0; p < 200; p++) {
+        double dp = 5 + d[p] * d[p], gp = 2 + 0.5 * dp + g[p] * g[p];
+        biv_add(&whole, dp, gp);
+        biv_add(p < 37 ? &a : p < 150 ? &b : &c, dp, gp);
+    }
+    biv m = empty;
+    sens_biv_merge(&m, &a);
+    sens_biv_merge(&m, &empty);
+    sens_biv_merge(&m, &b);
+    sens_biv_merge(&m, &c);
+    assert_int_equal(m.n, 200);
+    assert_true(rel(whole.md, m.md) < 1e-14 && rel(whole.mg, m.mg) < 1e-14);
+    assert_true(rel(whole.m2d, m.m2d) < 1e-12 && rel(whole.m2g, m.m2g) < 1e-12 && rel(whole.cdg, m.cdg) < 1e-12);
+    rs_free(d), rs_free(g);
+}
+
+static void test_job_order_and_share(void **state) {
+    const double cost[] = {1, 5, 2, 5, 0.5, 2};
+    int64_t order[6];
+    rs_dist_job_order(6, cost, order);
+    const int64_t want[] = {1, 3, 2, 5, 0, 4};
+    for (int i = 0; i < 6; i++) assert_int_equal(order[i], want[i]);
+    rs_dist_job_order(3, NULL, order); /* no costs: index order */
+    for (int i = 0; i < 3; i++) assert_int_equal(order[i], i);
+    int64_t lo, hi, prev = 0;
+    for (int r = 0; r < 3; r++) { /* shares tile the range */
+        rs_dist_share_of(10, r, 3, &lo, &hi);
+        assert_int_equal(lo, prev);
+        assert_true(hi - lo == 3 || hi - lo == 4);
+        prev = hi;
+    }
+    assert_int_equal(prev, 10);
+    assert_int_equal(rs_dist_size(), 1); /* not launched by mpirun */
+    assert_int_equal(rs_dist_rank(), 0);
+}
+
+typedef struct {
+    int64_t seen[8];
+    int n;
+} job_log;
+static rs_status record(int64_t job, void *ctx) {
+    job_log *l = ctx;
+    l->seen[l->n++] = job;
+    return job == 2 ? rs_error(RS_ERR_IO, "job 2 fails") : RS_OK;
+}
+
+static void test_run_jobs_one_rank(void **state) {
+    const double cost[] = {3, 1, 4, 1, 5};
+    job_log l = {{0}, 0};
+    rs_status st[5];
+    assert_int_equal(rs_dist_run_jobs(5, cost, record, &l, st), RS_OK);
+    assert_int_equal(l.n, 5);
+    const int64_t want[] = {4, 2, 0, 1, 3};
+    for (int i = 0; i < 5; i++) assert_int_equal(l.seen[i], want[i]);
+    for (int i = 0; i < 5; i++) assert_int_equal(st[i], i == 2 ? RS_ERR_IO : RS_OK);
+}
+
+/* A child holds the lock: the parent cannot take it; the child is killed: the parent takes the stale file. */
+static void test_lock(void **state) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/run.lock", tu_tmpdir("dist_lock"));
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd;
+        char ok = rs_dist_lock(path, &fd) == RS_OK && fd >= 0 ? 'y' : 'n';
+        if (write(pipefd[1], &ok, 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    assert_int_equal(read(pipefd[0], &ok, 1), 1);
+    assert_int_equal(ok, 'y');
+    int fd = 123;
+    assert_int_equal(rs_dist_lock(path, &fd), RS_OK);
+    assert_int_equal(fd, -1); /* held by a live process */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_int_equal(rs_dist_lock(path, &fd), RS_OK);
+    assert_true(fd >= 0); /* the dead holder's file is stale */
+    FILE *f = fopen(path, "r");
+    long holder = 0;
+    char host[256];
+    assert_int_equal(fscanf(f, "%255s %ld", host, &holder), 2);
+    fclose(f);
+    assert_int_equal(holder, (long)getpid());
+    rs_dist_unlock(fd);
+    close(pipefd[0]), close(pipefd[1]);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_welford_merge),
+        cmocka_unit_test(test_biv_merge),
+        cmocka_unit_test(test_job_order_and_share),
+        cmocka_unit_test(test_run_jobs_one_rank),
+        cmocka_unit_test(test_lock),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
