@@ -12,6 +12,7 @@
 
 #include "measure/measure_internal.h"
 #include "relstab/dist.h"
+#include "relstab/ops.h"
 #include "testutil.h"
 
 static double rel(double a, double b) { return fabs(a - b) / fmax(fabs(a), 1e-300); }
@@ -144,6 +145,33 @@ static void test_lock(void **state) {
     close(pipefd[0]), close(pipefd[1]);
 }
 
+static void no_sum(double *buf, int64_t n, void *ctx) { (void)buf, (void)n, (void)ctx; }
+
+/* One replica: the synchronised batch norm is the reference batch norm in training mode (outputs, saved and
+ * running statistics, d_in, d_gamma, d_beta), to float rounding. */
+static void test_sync_bn_one_replica(void **state) {
+    enum { R = 300, C = 5 };
+    float *x = tu_randn(R * C, 11), *dy = tu_randn(R * C, 12), *g = tu_randn(C, 13), *b = tu_randn(C, 14);
+    for (int i = 0; i < R * C; i++) x[i] = 3.0f + 2.0f * x[i];
+    float y1[R * C], y2[R * C], m1[C], m2[C], s1[C], s2[C], rm1[C], rm2[C], rv1[C], rv2[C];
+    float dx1[R * C] = {0}, dx2[R * C] = {0}, dg1[C] = {0}, dg2[C] = {0}, db1[C] = {0}, db2[C] = {0};
+    for (int j = 0; j < C; j++) rm1[j] = rm2[j] = 0.1f * j, rv1[j] = rv2[j] = 1.0f + j;
+    double work[2 * C + 1];
+    rs_batchnorm_forward_ref(y1, m1, s1, x, g, b, rm1, rv1, R, C, 1e-5f, 0.1f, RS_BN_TRAIN);
+    rs_batchnorm_forward_sync(y2, m2, s2, x, g, b, rm2, rv2, R, C, 1e-5f, 0.1f, no_sum, NULL, work);
+    assert_true(tu_check_close(y1, y2, R * C, 1e-5, 1e-5, "output") <= 0);
+    assert_true(tu_check_close(m1, m2, C, 1e-6, 1e-6, "saved mean") <= 0);
+    assert_true(tu_check_close(s1, s2, C, 1e-6, 1e-6, "saved invstd") <= 0);
+    assert_true(tu_check_close(rm1, rm2, C, 1e-6, 1e-6, "running mean") <= 0);
+    assert_true(tu_check_close(rv1, rv2, C, 1e-6, 1e-6, "running var") <= 0);
+    rs_batchnorm_backward_ref(dx1, dg1, db1, dy, x, g, m1, s1, R, C, RS_BN_TRAIN);
+    rs_batchnorm_backward_sync(dx2, dg2, db2, dy, x, g, m2, s2, R, C, no_sum, NULL, work);
+    assert_true(tu_check_close(dx1, dx2, R * C, 1e-5, 1e-4, "d_in") <= 0);
+    assert_true(tu_check_close(dg1, dg2, C, 1e-4, 1e-5, "d_gamma") <= 0);
+    assert_true(tu_check_close(db1, db2, C, 1e-4, 1e-5, "d_beta") <= 0);
+    rs_free(x), rs_free(dy), rs_free(g), rs_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_welford_merge),
@@ -151,6 +179,7 @@ int main(void) {
         cmocka_unit_test(test_job_order_and_share),
         cmocka_unit_test(test_run_jobs_one_rank),
         cmocka_unit_test(test_lock),
+        cmocka_unit_test(test_sync_bn_one_replica),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

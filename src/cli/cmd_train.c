@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "relstab/dist.h"
 #include "relstab/train.h"
 
 const char rs_cmd_train_help[] = "train a model on a dataset with a recipe; writes a run directory";
@@ -35,10 +36,14 @@ static void usage(FILE *f) {
             "  --ridge X           the 1-D task's penalty X sum W^2 / (width depth) on conv weights\n"
             "  --stop epochs|zero-loss   stop rule (zero-loss: the 1-D task's rule of SPEC 5.2)\n"
             "  --width N --depth N --filter N --strides a,b,...   model options\n"
+            "  --bn                gapmf: BatchNorm after each ReLU\n"
             "  --seed N            seed of initialisation, data order, augmentation (default 0)\n"
             "  --threads N         threads (default: all cores)\n"
             "  --track-every K     measure D, G, R at every node at init and every K epochs into DIR/sens.csv\n"
             "  --track-P P         probe images of the test split for --track-every (default 500)\n"
+            "  --sync-bn           under mpirun: batch norm statistics over the whole global batch (default:\n"
+            "                      each rank's share); mpirun -n N relstab train ... splits every batch over\n"
+            "                      the N ranks (docs/cluster.md)\n"
             "  --quiet             no progress output\n",
             rs_train_recipe_names());
 }
@@ -46,7 +51,7 @@ static void usage(FILE *f) {
 enum {
     O_MODEL = 1000, O_DATA, O_RECIPE, O_OUT, O_RESUME, O_EPOCHS, O_BATCH, O_TEST_BATCH, O_OPT, O_LR, O_MOMENTUM,
     O_WD, O_DECAY1D, O_NESTEROV, O_SCHED, O_STEP_SIZE, O_GAMMA, O_LOSS, O_CROP, O_FLIP, O_CORRUPT, O_PTR, O_RIDGE,
-    O_STOP, O_WIDTH, O_DEPTH, O_FILTER, O_STRIDES, O_SEED, O_THREADS, O_QUIET, O_TRACK, O_TRACK_P, O_HELP
+    O_STOP, O_WIDTH, O_DEPTH, O_FILTER, O_STRIDES, O_SEED, O_THREADS, O_QUIET, O_TRACK, O_TRACK_P, O_SYNC_BN, O_BN, O_HELP
 };
 
 static const struct option options[] = {
@@ -60,7 +65,7 @@ static const struct option options[] = {
     {"ptr", 1, 0, O_PTR},           {"ridge", 1, 0, O_RIDGE},       {"stop", 1, 0, O_STOP},
     {"width", 1, 0, O_WIDTH},       {"depth", 1, 0, O_DEPTH},       {"filter", 1, 0, O_FILTER},
     {"strides", 1, 0, O_STRIDES},   {"seed", 1, 0, O_SEED},         {"threads", 1, 0, O_THREADS},
-    {"track-every", 1, 0, O_TRACK}, {"track-P", 1, 0, O_TRACK_P},
+    {"track-every", 1, 0, O_TRACK}, {"track-P", 1, 0, O_TRACK_P}, {"sync-bn", 0, 0, O_SYNC_BN}, {"bn", 0, 0, O_BN},
     {"quiet", 0, 0, O_QUIET},       {"help", 0, 0, O_HELP},         {0, 0, 0, 0},
 };
 
@@ -118,6 +123,8 @@ static int apply(rs_train_config *c, int opt, const char *arg) {
     case O_THREADS: if (cli_parse_int("train", "--threads", arg, 0, 1024, &i)) return 2; c->threads = (int32_t)i; return 0;
     case O_QUIET: c->quiet = 1; return 0;
     case O_TRACK: if (cli_parse_int("train", "--track-every", arg, 0, 100000000, &i)) return 2; c->track_every = (int32_t)i; return 0;
+    case O_SYNC_BN: c->sync_bn = 1; return 0;
+    case O_BN: c->bn = 1; return 0;
     case O_TRACK_P: if (cli_parse_int("train", "--track-P", arg, 2, 1000000, &i)) return 2; c->track_P = (int32_t)i; return 0;
     }
     return cli_usage_error("train", "unknown option");
@@ -163,7 +170,8 @@ int rs_cmd_train(int argc, char **argv) {
     rs_train_result res;
     rs_status s = rs_train_run(&c, &res);
     if (s != RS_OK) return cli_fail("train", s);
-    printf("best test error %.4f at epoch %d; last test error %.4f after %d epochs; run directory %s\n",
-           res.best_test_err, res.best_epoch, res.last_test_err, res.epochs_done, c.out);
+    if (rs_dist_rank() == 0) /* under mpirun the others trained the same run */
+        printf("best test error %.4f at epoch %d; last test error %.4f after %d epochs; run directory %s\n",
+               res.best_test_err, res.best_epoch, res.last_test_err, res.epochs_done, c.out);
     return 0;
 }

@@ -117,6 +117,8 @@ rs_status rs_train_config_write(const rs_train_config *c, const char *path) {
     JSON_NUM(o, threads);
     JSON_NUM(o, track_every);
     JSON_NUM(o, track_P);
+    if (c->sync_bn) JSON_NUM(o, sync_bn); /* only when set: other configs stay as before */
+    if (c->bn) JSON_NUM(o, bn);
     cJSON_AddStringToObject(o, "relstab_version", RELSTAB_VERSION);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
@@ -176,6 +178,10 @@ static rs_status read_fields(rs_train_config *c, const cJSON *o, const char *pat
     GET_NUM(threads);
     GET_NUM(track_every);
     GET_NUM(track_P);
+    const cJSON *sb = cJSON_GetObjectItemCaseSensitive(o, "sync_bn"); /* optional (data-parallel runs) */
+    c->sync_bn = cJSON_IsNumber(sb) ? (int32_t)sb->valuedouble : 0;
+    const cJSON *bn = cJSON_GetObjectItemCaseSensitive(o, "bn");
+    c->bn = cJSON_IsNumber(bn) ? (int32_t)bn->valuedouble : 0;
     const cJSON *it;
     int k;
     it = cJSON_GetObjectItemCaseSensitive(o, "opt");
