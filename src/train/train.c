@@ -260,12 +260,21 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     trainer t;
     rs_run_state st = {0};
     st.c = &c;
-    rs_status s = rs_dist_agree(setup(&t, &c));
-    if (s == RS_OK) { /* rank 0 owns the run directory and hands its state to the others (parallel.c) */
-        if (t.dp.rank == 0) s = c.resume ? rs_run_resume(t.net, &t.opt, &c, &st) : rs_run_create(t.net, &c, &st);
-        s = rs_dp_sync_start(&t.dp, s, t.net, &t.opt, &st);
+    rs_run_lock *lock = NULL;
+    int root = rs_dist_rank() == 0; /* under mpirun rank 0 alone owns (locks, reads, writes) the run directory */
+    /* the lock is held for the whole run: a resume takes it before anything is read from the directory, a new run
+     * once its data and model are known to be good (a refused run leaves no directory behind) */
+    rs_status s = rs_dist_agree(c.resume && root ? rs_run_lock_acquire(c.out, &lock) : RS_OK);
+    if (s != RS_OK) {
+        rs_run_lock_release(lock);
+        return s;
     }
-    if (s == RS_OK && !c.quiet && t.dp.rank == 0)
+    int ready = (s = rs_dist_agree(setup(&t, &c))) == RS_OK;
+    if (s == RS_OK && !c.resume && root) s = rs_mkdir_p(c.out);
+    if (s == RS_OK && !c.resume && root) s = rs_run_lock_acquire(c.out, &lock);
+    if (s == RS_OK && root) s = c.resume ? rs_run_resume(t.net, &t.opt, &c, &st) : rs_run_create(t.net, &c, &st);
+    if (ready) s = rs_dp_sync_start(&t.dp, s, t.net, &t.opt, &st); /* the others take rank 0's state (parallel.c) */
+    if (s == RS_OK && !c.quiet && root)
         fprintf(stderr, "relstab train: %s (%lld parameters) on %s (%lld training, %lld test images), epochs %d-%d, "
                 "batch %d, %d threads%s -> %s\n", c.model, (long long)rs_params_count_trainable(&t.net->params), c.data,
                 (long long)t.train->n, (long long)t.test->n, st.epochs_done + 1, c.epochs, c.batch, rs_get_threads(),
@@ -273,5 +282,6 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     if (s == RS_OK) s = run_epochs(&t, &st, res);
     rs_run_state_free(&st);
     teardown(&t);
+    rs_run_lock_release(lock);
     return s;
 }
