@@ -21,12 +21,21 @@ static int have_mpi(void) {
     return rs_dist_built() && tu_system("command -v mpirun >/dev/null 2>&1") == 0 && getenv("RELSTAB_BIN");
 }
 
+/* "mpirun ... -n N " with one OpenMP thread per rank and the sanitizer settings that are set passed on. */
+static const char *mpirun(int n) {
+    static char buf[512];
+    int len = snprintf(buf, sizeof buf, "mpirun --oversubscribe %s-n %d -x OMP_NUM_THREADS=1 ",
+                       getuid() == 0 ? "--allow-run-as-root " : "", n);
+    const char *pass[] = {"LSAN_OPTIONS", "ASAN_OPTIONS", "UBSAN_OPTIONS"};
+    for (int i = 0; i < 3; i++)
+        if (getenv(pass[i])) len += snprintf(buf + len, sizeof buf - (size_t)len, "-x %s ", pass[i]);
+    return buf;
+}
+
 /* relstab train ARGS --out DIR on n ranks (n = 1: alone, without mpirun). */
 static void train(int n, const char *dir, const char *args) {
-    char cmd[4096], launcher[512] = "";
-    if (n > 1)
-        snprintf(launcher, sizeof launcher, "mpirun --oversubscribe %s -n %d -x OMP_NUM_THREADS=1 -x LSAN_OPTIONS "
-                 "-x ASAN_OPTIONS -x UBSAN_OPTIONS ", getuid() == 0 ? "--allow-run-as-root" : "", n);
+    char cmd[4096];
+    const char *launcher = n > 1 ? mpirun(n) : "";
     snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 %s'%s' train --model gapmf --width 8 --depth 2 --data '%s' "
              "--loss hinge --batch 16 --lr 5 --sched constant --quiet %s --out '%s/%s' >/dev/null", launcher,
              getenv("RELSTAB_BIN"), DATA, args, g_tmp, dir);

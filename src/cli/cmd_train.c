@@ -159,7 +159,8 @@ int rs_cmd_train(int argc, char **argv) {
         struct stat sb;
         if (stat(c.out, &sb) != 0 || !S_ISDIR(sb.st_mode))
             return cli_usage_error("train", "--resume: %s is not a run directory (no config.json)", c.out);
-        if (rs_run_lock_acquire(c.out, &lock) != RS_OK) return cli_fail("train", RS_ERR_ARG);
+        /* under mpirun rank 0 alone locks (its failure aborts the job: rs_dist_finalize) */
+        if (rs_dist_rank() == 0 && rs_run_lock_acquire(c.out, &lock) != RS_OK) return cli_fail("train", RS_ERR_ARG);
         char path[1100];
         snprintf(path, sizeof path, "%s/config.json", c.out);
         int quiet = c.quiet;
