@@ -1,14 +1,11 @@
 /* test_dist.c: the one-process parts of the MPI support: Chan's merge of Welford states and of the numerators'
  * bivariate accumulators (split streams merged equal the whole stream), the job order (longest first, ties by
  * index), the scheduler on one rank (every job once, in that order, failures recorded per job), the shares of a
- * range, and the run-directory lock (held by a live process: refused; its process killed: taken). The runs over
- * 2 and 3 ranks are in tests/cli/mpi_*.sh. */
+ * range, local mode (a job sees one rank), and the synchronised batch norm on one replica against the reference
+ * batch norm. The runs over 2 and 3 ranks: tests/cli/mpi_*.sh, test_dist_train.c, test_dist_bn.c. */
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "measure/measure_internal.h"
 #include "relstab/dist.h"
@@ -87,6 +84,12 @@ static void test_job_order_and_share(void **state) {
     assert_int_equal(prev, 10);
     assert_int_equal(rs_dist_size(), 1); /* not launched by mpirun */
     assert_int_equal(rs_dist_rank(), 0);
+    rs_dist_set_local(1);
+    assert_int_equal(rs_dist_size(), 1);
+    double v[2] = {1, 2};
+    assert_int_equal(rs_dist_sum(v, 2), RS_OK); /* the one-rank identity */
+    assert_true(v[0] == 1 && v[1] == 2);
+    rs_dist_set_local(0);
 }
 
 typedef struct {
@@ -108,41 +111,6 @@ static void test_run_jobs_one_rank(void **state) {
     const int64_t want[] = {4, 2, 0, 1, 3};
     for (int i = 0; i < 5; i++) assert_int_equal(l.seen[i], want[i]);
     for (int i = 0; i < 5; i++) assert_int_equal(st[i], i == 2 ? RS_ERR_IO : RS_OK);
-}
-
-/* A child holds the lock: the parent cannot take it; the child is killed: the parent takes the stale file. */
-static void test_lock(void **state) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/run.lock", tu_tmpdir("dist_lock"));
-    int pipefd[2];
-    assert_int_equal(pipe(pipefd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd;
-        char ok = rs_dist_lock(path, &fd) == RS_OK && fd >= 0 ? 'y' : 'n';
-        if (write(pipefd[1], &ok, 1) != 1) _exit(1);
-        pause();
-        _exit(0);
-    }
-    char ok = 0;
-    assert_int_equal(read(pipefd[0], &ok, 1), 1);
-    assert_int_equal(ok, 'y');
-    int fd = 123;
-    assert_int_equal(rs_dist_lock(path, &fd), RS_OK);
-    assert_int_equal(fd, -1); /* held by a live process */
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    assert_int_equal(rs_dist_lock(path, &fd), RS_OK);
-    assert_true(fd >= 0); /* the dead holder's file is stale */
-    FILE *f = fopen(path, "r");
-    long holder = 0;
-    char host[256];
-    assert_int_equal(fscanf(f, "%255s %ld", host, &holder), 2);
-    fclose(f);
-    assert_int_equal(holder, (long)getpid());
-    rs_dist_unlock(fd);
-    close(pipefd[0]), close(pipefd[1]);
 }
 
 static void no_sum(double *buf, int64_t n, void *ctx) { (void)buf, (void)n, (void)ctx; }
@@ -178,7 +146,6 @@ int main(void) {
         cmocka_unit_test(test_biv_merge),
         cmocka_unit_test(test_job_order_and_share),
         cmocka_unit_test(test_run_jobs_one_rank),
-        cmocka_unit_test(test_lock),
         cmocka_unit_test(test_sync_bn_one_replica),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

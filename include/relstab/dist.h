@@ -1,5 +1,6 @@
 /* dist.h: running one relstab command over several MPI ranks (mpirun -n N relstab ...): the rank and the size,
- * sums over ranks in double, broadcasts, a dynamic scheduler of independent jobs, and run-directory locks.
+ * sums over ranks in double, broadcasts, and a dynamic scheduler of independent jobs (run-directory locks are
+ * train.h's rs_run_lock_acquire).
  * Only src/dist talks to MPI; everything else calls these functions, which are no-ops (size 1, rank 0) when the
  * library was built without MPI or when the process was not started by mpirun: run alone, relstab behaves as
  * without MPI. Every collective (sum, bcast, barrier) must be called by every rank in the same order.
@@ -23,6 +24,9 @@ void rs_dist_init(int *argc, char ***argv);
 void rs_dist_finalize(int exit_code);
 int rs_dist_rank(void);
 int rs_dist_size(void);
+/* on = 1: this rank works alone (rs_dist_size() is 1, rs_dist_rank() 0, collectives are identities) until
+ * on = 0: how a job of rs_dist_run_jobs runs an ordinary single-process command. */
+void rs_dist_set_local(int on);
 int rs_dist_built(void); /* 1 if built with MPI support */
 /* The contiguous share [*lo, *hi) of n items of this rank: n * rank / size .. n * (rank + 1) / size. */
 void rs_dist_share(int64_t n, int64_t *lo, int64_t *hi);
@@ -49,13 +53,6 @@ typedef rs_status (*rs_dist_job_fn)(int64_t job, void *ctx);
 rs_status rs_dist_run_jobs(int64_t n, const double *cost, rs_dist_job_fn fn, void *ctx, rs_status *status);
 /* The order a single rank uses (and the scheduler hands out): indices by decreasing cost, ties by index. */
 void rs_dist_job_order(int64_t n, const double *cost, int64_t *order);
-
-/* ---------------------------------------------------------------- locks */
-/* An exclusive lock on path (created if missing; it holds "host pid" of the holder): flock(2), so the lock
- * dies with its process (a killed rank leaves a stale file, never a stale lock). *fd >= 0 when taken; -1 when
- * another live process holds it (not an error). */
-rs_status rs_dist_lock(const char *path, int *fd);
-void rs_dist_unlock(int fd);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /* dist.c: the MPI side of rs_dist (dist.h): joining the job, rank and size, sums in double, gathers, broadcasts
  * and agreement on errors. Without RELSTAB_HAVE_MPI, or when the process was not launched by mpirun, every
  * function is the one-rank identity. The only file with MPI calls besides jobs.c. Not here: what is summed
- * (measure, train), the job scheduler (jobs.c), locks (lock.c). */
+ * (measure, train), the job scheduler (jobs.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@
 #endif
 
 int rs_dist_on_ = 0; /* 1: inside an MPI job (MPI_Init succeeded) */
-static int g_rank = 0, g_size = 1, g_init_called = 0;
+static int g_rank = 0, g_size = 1, g_init_called = 0; /* the job's; rs_dist_rank/size also see local mode */
 
 int rs_dist_built(void) {
 #ifdef RELSTAB_HAVE_MPI
@@ -71,14 +71,16 @@ void rs_dist_finalize(int exit_code) {
 #endif
 }
 
-int rs_dist_rank(void) { return g_rank; }
-int rs_dist_size(void) { return g_size; }
+static int g_local = 0;
+void rs_dist_set_local(int on) { g_local = on; }
+int rs_dist_rank(void) { return g_local ? 0 : g_rank; }
+int rs_dist_size(void) { return g_local ? 1 : g_size; }
 
 void rs_dist_share_of(int64_t n, int rank, int size, int64_t *lo, int64_t *hi) {
     *lo = n * rank / size;
     *hi = n * (rank + 1) / size;
 }
-void rs_dist_share(int64_t n, int64_t *lo, int64_t *hi) { rs_dist_share_of(n, g_rank, g_size, lo, hi); }
+void rs_dist_share(int64_t n, int64_t *lo, int64_t *hi) { rs_dist_share_of(n, rs_dist_rank(), rs_dist_size(), lo, hi); }
 
 #ifdef RELSTAB_HAVE_MPI
 static rs_status mpi_err(int rc, const char *what) {
@@ -97,7 +99,7 @@ static rs_status mpi_err(int rc, const char *what) {
 /* Sums in chunks of at most 2^28 doubles (MPI counts are int). */
 rs_status rs_dist_sum(double *buf, int64_t n) {
 #ifdef RELSTAB_HAVE_MPI
-    if (!rs_dist_on_ || g_size == 1) return RS_OK;
+    if (!rs_dist_on_ || rs_dist_size() == 1) return RS_OK;
     const int64_t chunk = (int64_t)1 << 28;
     for (int64_t at = 0; at < n; at += chunk) {
         int c = (int)(n - at < chunk ? n - at : chunk);
@@ -110,7 +112,7 @@ rs_status rs_dist_sum(double *buf, int64_t n) {
 }
 
 rs_status rs_dist_sum_f32(float *buf, int64_t n, double *tmp) {
-    if (g_size == 1) return RS_OK;
+    if (rs_dist_size() == 1) return RS_OK;
     double *own = tmp ? NULL : rs_alloc((size_t)(n > 0 ? n : 1) * sizeof(double)), *t = tmp ? tmp : own;
     if (!t) return rs_error(RS_ERR_NOMEM, "out of memory for a sum over ranks of %lld values", (long long)n);
     for (int64_t i = 0; i < n; i++) t[i] = buf[i];
@@ -123,7 +125,7 @@ rs_status rs_dist_sum_f32(float *buf, int64_t n, double *tmp) {
 
 rs_status rs_dist_gather(const double *buf, int64_t n, double *all) {
 #ifdef RELSTAB_HAVE_MPI
-    if (rs_dist_on_ && g_size > 1) {
+    if (rs_dist_on_ && rs_dist_size() > 1) {
         if (n > ((int64_t)1 << 30)) return rs_error(RS_ERR_UNSUPPORTED, "a gather of %lld values is too large", (long long)n);
         MPI_TRY(MPI_Gather(buf, (int)n, MPI_DOUBLE, all, (int)n, MPI_DOUBLE, 0, MPI_COMM_WORLD), "gather");
         return RS_OK;
@@ -135,7 +137,7 @@ rs_status rs_dist_gather(const double *buf, int64_t n, double *all) {
 
 rs_status rs_dist_bcast(void *buf, size_t bytes, int root) {
 #ifdef RELSTAB_HAVE_MPI
-    if (!rs_dist_on_ || g_size == 1) return RS_OK;
+    if (!rs_dist_on_ || rs_dist_size() == 1) return RS_OK;
     const size_t chunk = (size_t)1 << 30;
     for (size_t at = 0; at < bytes; at += chunk) {
         int c = (int)(bytes - at < chunk ? bytes - at : chunk);
@@ -149,14 +151,14 @@ rs_status rs_dist_bcast(void *buf, size_t bytes, int root) {
 
 rs_status rs_dist_barrier(void) {
 #ifdef RELSTAB_HAVE_MPI
-    if (rs_dist_on_ && g_size > 1) MPI_TRY(MPI_Barrier(MPI_COMM_WORLD), "barrier");
+    if (rs_dist_on_ && rs_dist_size() > 1) MPI_TRY(MPI_Barrier(MPI_COMM_WORLD), "barrier");
 #endif
     return RS_OK;
 }
 
 rs_status rs_dist_agree(rs_status s) {
 #ifdef RELSTAB_HAVE_MPI
-    if (!rs_dist_on_ || g_size == 1) return s;
+    if (!rs_dist_on_ || rs_dist_size() == 1) return s;
     int mine = (int)s, *all = rs_alloc((size_t)g_size * sizeof(int));
     if (!all) return rs_error(RS_ERR_NOMEM, "out of memory");
     int rc = MPI_Allgather(&mine, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD);

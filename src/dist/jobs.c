@@ -1,7 +1,7 @@
 /* jobs.c: rs_dist_run_jobs, the dynamic scheduler of independent jobs (the runs of a sweep or of a reproduced
  * figure). Rank 0 keeps the jobs sorted by decreasing cost and answers each worker's request with the next one;
  * a worker's request carries the status of the job it just finished. One rank runs the jobs itself in the same
- * order. Not here: what a job does (cmd_sweep.c, experiments) or its lock (lock.c). */
+ * order. Not here: what a job does (cmd_sweep.c, experiments) or its lock (train.h: rs_run_lock_acquire). */
 #include <stdlib.h>
 #include <string.h>
 
