@@ -22,6 +22,9 @@ void rs_dist_init(int *argc, char ***argv);
 /* Leaves the job; a non-zero exit code on any rank aborts the whole job (the other ranks may be waiting in a
  * collective that will never complete). */
 void rs_dist_finalize(int exit_code);
+/* Every rank has finished its part of the command (call it after a last collective): a non-zero exit code then
+ * ends the job normally instead of aborting it. */
+void rs_dist_exit_together(void);
 int rs_dist_rank(void);
 int rs_dist_size(void);
 /* on = 1: this rank works alone (rs_dist_size() is 1, rs_dist_rank() 0, collectives are identities) until

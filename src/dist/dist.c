@@ -60,10 +60,13 @@ void rs_dist_init(int *argc, char ***argv) {
 #endif
 }
 
+static int g_together = 0;
+void rs_dist_exit_together(void) { g_together = 1; }
+
 void rs_dist_finalize(int exit_code) {
 #ifdef RELSTAB_HAVE_MPI
     if (!rs_dist_on_) return;
-    if (exit_code != 0 && g_size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+    if (exit_code != 0 && g_size > 1 && !g_together) MPI_Abort(MPI_COMM_WORLD, exit_code);
     MPI_Finalize();
     rs_dist_on_ = 0;
 #else
