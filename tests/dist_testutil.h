@@ -21,13 +21,25 @@ static int have_mpi(void) {
     return rs_dist_built() && tu_system("command -v mpirun >/dev/null 2>&1") == 0 && getenv("RELSTAB_BIN");
 }
 
-/* "mpirun ... -n N " with one OpenMP thread per rank and the sanitizer settings that are set passed on. */
+/* "mpirun ... -n N " with one OpenMP thread per rank and the sanitizer settings that are set passed on; under
+ * ASan, LeakSanitizer reads tests/cli/mpi_lsan.supp (leaks inside Open MPI only; see that file). */
 static const char *mpirun(int n) {
-    static char buf[512];
+    static char buf[1024];
+    if (getenv("ASAN_OPTIONS") && !getenv("RELSTAB_MPI_LSAN")) {
+        char opts[1024], lsan[700];
+        snprintf(opts, sizeof opts, "%s:fast_unwind_on_malloc=0", getenv("ASAN_OPTIONS"));
+        setenv("ASAN_OPTIONS", opts, 1);
+        snprintf(lsan, sizeof lsan, "suppressions=%s/tests/cli/mpi_lsan.supp:print_suppressions=0", RELSTAB_SOURCE_DIR);
+        setenv("LSAN_OPTIONS", lsan, 1);
+        setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
+        setenv("PMIX_MCA_mca_base_component_disable_dlclose", "1", 1);
+        setenv("RELSTAB_MPI_LSAN", "1", 1);
+    }
     int len = snprintf(buf, sizeof buf, "mpirun --oversubscribe %s-n %d -x OMP_NUM_THREADS=1 ",
                        getuid() == 0 ? "--allow-run-as-root " : "", n);
-    const char *pass[] = {"LSAN_OPTIONS", "ASAN_OPTIONS", "UBSAN_OPTIONS"};
-    for (int i = 0; i < 3; i++)
+    const char *pass[] = {"LSAN_OPTIONS", "ASAN_OPTIONS", "UBSAN_OPTIONS", "OMPI_MCA_mca_base_component_disable_dlclose",
+                          "PMIX_MCA_mca_base_component_disable_dlclose"};
+    for (int i = 0; i < 5; i++)
         if (getenv(pass[i])) len += snprintf(buf + len, sizeof buf - (size_t)len, "-x %s ", pass[i]);
     return buf;
 }
