@@ -1,6 +1,6 @@
 /* io.h: files in and out. safetensors (weights and checkpoints), NPY arrays, PNG images, and the net checkpoint
- * helpers built on safetensors. Every writer is atomic (temporary file + rename): a reader never sees a half-written
- * file. Every reader validates what it reads and refuses a malformed file with a message naming the file and
+ * helpers built on safetensors. Every writer goes through rs_write_file_atomic (temporary file + rename for a
+ * regular file, so a reader never sees a half-written one; write-through for a device or FIFO; "-" = stdout). Every reader validates what it reads and refuses a malformed file with a message naming the file and
  * the problem. */
 #pragma once
 #include "relstab/nn.h"

@@ -132,8 +132,13 @@ extern int rs_threads_default;
 double rs_now(void); /* seconds, monotonic */
 
 /* ---------------------------------------------------------------- files */
-/* Writes len bytes to path atomically: to "path.tmp.PID", fsync, rename. Nothing half-written is ever visible. */
+/* Writes len bytes to path: the one output-file writer of relstab. A regular file (or a missing one) is replaced
+ * atomically: written to "path.tmp.PID", fsync'ed, renamed, so nothing half-written is ever visible; a symbolic link
+ * is followed (its target replaced, the link kept). An existing file that is not a regular file (a device, a FIFO)
+ * is written through, never replaced. "-", /dev/stdout, /dev/stderr and /dev/fd/N write to that descriptor. */
 rs_status rs_write_file_atomic(const char *path, const void *data, size_t len);
+/* DIR/NAME into buf without doubling a slash ("out/" + "a" = "out/a"); RS_ERR_ARG if it does not fit. */
+rs_status rs_path_join(char *buf, size_t cap, const char *dir, const char *name);
 /* Reads a whole file into a new buffer (rs_free it). max_bytes guards against absurd sizes (0 = no limit). */
 rs_status rs_read_file(const char *path, void **data, size_t *len, size_t max_bytes);
 /* mkdir -p */

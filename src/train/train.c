@@ -117,8 +117,11 @@ static rs_status evaluate(trainer *t, rs_dataset *ds, loss_err *out) {
     double loss_sum = 0;
     int64_t wrong_sum = 0, idx[4096], lo, hi;
     RS_ASSERT(b <= 4096);
-    rs_dp_share(&t->dp, (ds->n + b - 1) / b, &lo, &hi);
-    for (int64_t at = lo * b; at < ds->n && at < hi * b; at += b) {
+    rs_dp_share(&t->dp, (ds->n + b - 1) / b, &lo, &hi); /* under mpirun: this rank's share of the batches */
+    int64_t end = hi * b < ds->n ? hi * b : ds->n;
+    rs_bar bar;
+    rs_bar_start(&bar, ds == t->test ? "test pass" : "validation pass", end - lo * b, "img", t->c->quiet || t->dp.rank, -1);
+    for (int64_t at = lo * b; at < end; at += b, rs_bar_update(&bar, (at < end ? at : end) - lo * b, NULL)) {
         int32_t n = (int32_t)(ds->n - at < b ? ds->n - at : b);
         for (int32_t i = 0; i < n; i++) idx[i] = at + i;
         RS_TRY(rs_dataset_batch(ds, idx, n, 0, t->x, t->labels, t->targets));
@@ -127,6 +130,7 @@ static rs_status evaluate(trainer *t, rs_dataset *ds, loss_err *out) {
         loss_sum += batch_loss(t, n, 0, &wrong) * n;
         wrong_sum += wrong;
     }
+    rs_bar_end(&bar);
     RS_TRY(rs_dp_sum_eval(&t->dp, &loss_sum, &wrong_sum));
     out->loss = loss_sum / (double)ds->n;
     out->err = (double)wrong_sum / (double)ds->n;
@@ -243,7 +247,7 @@ static rs_status run_epochs(trainer *t, rs_run_state *st, rs_train_result *res) 
         res->last_test_err = te.err;
         if (stop) {
             res->stopped_early = 1;
-            if (!c->quiet) fprintf(stderr, "stopping after epoch %d: the training loss is 0 (SPEC 5.2 rule)\n", epoch + 1);
+            if (!c->quiet && !t->dp.rank) fprintf(stderr, "stopping after epoch %d: the training loss is 0 (SPEC 5.2 rule)\n", epoch + 1);
             break;
         }
     }
