@@ -41,21 +41,21 @@ measure() {
         t0=$(date +%s.%N)
         if [ "$n" -eq 1 ]; then OMP_NUM_THREADS=$cores "$bin" "${args[@]}" --threads "$cores" >/dev/null
         else OMP_NUM_THREADS=$((cores / n)) "${mpirun[@]}" -n "$n" "$bin" "${args[@]}" >/dev/null; fi
-        t=$(echo "$(date +%s.%N) - $t0" | bc)
+        t=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
         best=$(awk -v a="$best" -v b="$t" 'BEGIN { print (b < a ? b : a) }')
     done
     echo "$best"
 }
 
-printf '%-34s %6s %8s %14s %12s %s\n' job ranks threads result efficiency "load before"
+printf '%-36s %6s %8s %14s %12s %s\n' job ranks threads result efficiency "load before"
 l=$(load); t1=$(train 1)
-printf '%-34s %6d %8d %10s im/s %12s %s\n' "train vgg11bn (twopoints 32x32)" 1 "$cores" "$t1" 1.00 "$l"
+printf '%-36s %6d %8d %10s im/s %12s %s\n' "train vgg11bn (twopoints 32x32)" 1 "$cores" "$t1" 1.00 "$l"
 l=$(load); t2=$(train "$cores")
-printf '%-34s %6d %8d %10s im/s %12s %s\n' "train vgg11bn (twopoints 32x32)" "$cores" 1 "$t2" \
+printf '%-36s %6d %8d %10s im/s %12s %s\n' "train vgg11bn (twopoints 32x32)" "$cores" 1 "$t2" \
     "$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", b / a }')" "$l"
 l=$(load); m1=$(measure 1)
-printf '%-34s %6d %8d %12s s %12s %s\n' "measure vgg11bn P=$P (incl. start)" 1 "$cores" "$m1" 1.00 "$l"
+printf '%-36s %6d %8d %12s s %12s %s\n' "measure vgg11bn P=$P (incl. start)" 1 "$cores" "$m1" 1.00 "$l"
 l=$(load); m2=$(measure "$cores")
-printf '%-34s %6d %8d %12s s %12s %s\n' "measure vgg11bn P=$P (incl. start)" "$cores" 1 "$m2" \
+printf '%-36s %6d %8d %12s s %12s %s\n' "measure vgg11bn P=$P (incl. start)" "$cores" 1 "$m2" \
     "$(awk -v a="$m1" -v b="$m2" 'BEGIN { printf "%.2f", a / b }')" "$l"
 echo "efficiency: rate with $cores ranks x 1 thread / rate with 1 rank x $cores threads (1.00 = as fast)"
