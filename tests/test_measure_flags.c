@@ -125,9 +125,38 @@ static void test_minimum_P(void **state) {
     rs_dataset_free(ds);
 }
 
+/* A sens.csv written before the aliased and flag columns is extended on append, not refused. */
+static void test_append_older_csv(void **state) {
+    (void)state;
+    rs_dataset *ds = mt_open(mt_npy_data("flagsv1", 12, 1, 28, 28, 0.f, 6));
+    rs_net *net = mt_lenet(5);
+    rs_measure_opts o = opts(4);
+    rs_measure_result r;
+    int32_t node = rs_net_find(net, "fc3");
+    assert_int_equal(rs_measure(net, ds, NULL, &node, 1, &o, &r), RS_OK);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/sens.csv", tu_tmpdir("flagsv1"));
+    const char old[] = "node,op,neurons,D,G,R,D_se,G_se,R_se,D_num,G_num,deno,P,seeds,perturbation,T,delta,cut,interp,"
+                       "noise,estimator,mode,checkpoint,epoch,shuffle,channel_mean,model,data,seed\n"
+                       "fc3,linear,10,1,1,1,0,0,0,1,1,1,4,1,diffeo,0.001,1,3,linear,matched,mean,init,init,0,0,0,lenet,x,0\n";
+    assert_int_equal(rs_write_file_atomic(path, old, sizeof old - 1), RS_OK);
+    assert_int_equal(rs_measure_write_csv(path, &r, &o, NULL, 1), RS_OK);
+    char *csv = slurp(path);
+    assert_non_null(strstr(csv, ",seed,aliased,flag\nfc3,linear,10,1,1,1,"));
+    assert_non_null(strstr(csv, ",lenet,x,0,0,\nfc3,"));
+    assert_non_null(strstr(csv, ",0,ok\n"));
+    rs_free(csv);
+    /* a file with other columns is still refused */
+    assert_int_equal(rs_write_file_atomic(path, "a,b\n1,2\n", 8), RS_OK);
+    assert_int_equal(rs_measure_write_csv(path, &r, &o, NULL, 1), RS_ERR_FORMAT);
+    rs_measure_result_free(&r);
+    rs_net_free(net);
+    rs_dataset_free(ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zero_weights), cmocka_unit_test(test_nan_weight), cmocka_unit_test(test_no_perturbation),
-        cmocka_unit_test(test_minimum_P)};
+        cmocka_unit_test(test_minimum_P), cmocka_unit_test(test_append_older_csv)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

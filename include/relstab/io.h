@@ -65,6 +65,8 @@ typedef struct {
 } rs_npy;
 rs_status rs_npy_parse(const void *buf, size_t len, const char *source, rs_npy *out);
 rs_status rs_npy_read(const char *path, rs_npy *out);
+/* The header only (dtype, shape, nbytes checked against the file's size; data NULL): a cheap look at a big array. */
+rs_status rs_npy_read_header(const char *path, rs_npy *out);
 void rs_npy_free(rs_npy *a);
 /* Writes a row-major array atomically. */
 rs_status rs_npy_write(const char *path, rs_dtype dtype, int32_t ndim, const int64_t *shape, const void *data);

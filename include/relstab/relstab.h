@@ -11,3 +11,4 @@
 #include "relstab/measure.h"
 #include "relstab/theory.h"
 #include "relstab/train.h"
+#include "relstab/plot.h"

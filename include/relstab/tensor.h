@@ -123,9 +123,16 @@ uint64_t rs_randint(uint64_t seed, uint64_t stream, uint64_t *index, uint64_t n)
 void rs_permutation(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream);
 
 /* ---------------------------------------------------------------- threads and time */
-/* Sets the number of threads for relstab and oneDNN (OpenMP); n <= 0 means all cores. Returns the number used. */
+/* Sets the number of threads for relstab and oneDNN (OpenMP); n <= 0 means every core this process may run on
+ * (rs_threads_available), and a larger n is capped at that. Returns the number used. */
 int rs_set_threads(int n);
 int rs_get_threads(void);
+/* The cores this process may run on (sched_getaffinity). */
+int rs_threads_available(void);
+/* Called first by a program's main: unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, re-executes the program
+ * (same argv, same pid) with OMP_WAIT_POLICY=passive, so that idle OpenMP threads sleep instead of spinning.
+ * Returns only when no re-execution happened (already set, or exec failed). */
+void rs_threads_startup(char **argv);
 /* > 0: the thread count rs_set_threads(0) means (set by rs_dist_init: the cores divided by the ranks on this
  * machine); 0: all cores. */
 extern int rs_threads_default;

@@ -73,6 +73,7 @@ typedef struct {
     int32_t best_epoch;
     double last_train_loss, last_test_err;
     int32_t stopped_early; /* a stop rule fired */
+    int32_t already_finished; /* a resume of a run that had done all its epochs: nothing was trained */
 } rs_train_result;
 
 /* Runs (or resumes) training as configured. Progress goes to stderr (a live bar on a terminal, a line per epoch
@@ -80,7 +81,16 @@ typedef struct {
  * checkpoints. */
 rs_status rs_train_run(const rs_train_config *c, rs_train_result *res);
 
-/* Writes the config as JSON (config.json) and reads it back (for --resume and for `measure --run`). */
+/* The ranges of the numeric settings, one table for the command line and config.json. key is the field's name
+ * ("epochs", "track_P", ...); returns -1 for an unknown key, else 0 with the flag, the bounds, and whether it is an
+ * integer. rs_train_config_set stores a value after checking it (RS_ERR_ARG naming the key and the flag);
+ * rs_train_check_ranges checks every numeric field of a config (rs_train_run calls it). */
+int rs_train_config_range(const char *key, const char **flag, double *lo, double *hi, int *integer);
+rs_status rs_train_config_set(rs_train_config *c, const char *key, double value);
+rs_status rs_train_check_ranges(const rs_train_config *c);
+
+/* Writes the config as JSON (config.json) and reads it back (for --resume and for `measure --run`); every number
+ * read is checked against the ranges above (RS_ERR_FORMAT naming the file and the field). */
 rs_status rs_train_config_write(const rs_train_config *c, const char *path);
 rs_status rs_train_config_read(rs_train_config *c, const char *path);
 

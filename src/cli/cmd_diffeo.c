@@ -24,7 +24,7 @@ const char rs_cmd_diffeo_help[] = "max-entropy diffeomorphisms: T range for an i
 static void usage(FILE *f) {
     fprintf(f,
         "usage: relstab diffeo [--n N] [--cut C] [--delta D | --T T] [--png FILE] [--out-npy DIR] [options]\n"
-        "Prints the temperature range of the max-entropy diffeomorphism (SPEC.md 2.3) for n x n images and cutoff c:\n"
+        "Prints the temperature range of the max-entropy diffeomorphism (docs/science.md 2.3) for n x n images and cutoff c:\n"
         "T_min = 1/(pi n^2 ln c) (delta 1/2 px), T_max = 4/(pi^3 c^2 ln c), T(delta) = 4 delta^2/(pi n^2 ln c), the\n"
         "delta at T_max and the number of modes; with --png / --out-npy it also deforms images.\n\n"
         "  --n N            image side for the T range (default 32, or the side of the images given)\n"

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "relstab/dist.h"
 #include "cli/out_path.h"
+#include "relstab/plot.h"
 #include "relstab/measure.h"
 
 const char rs_cmd_measure_help[] = "D, G, R (sensitivity to diffeomorphisms and noise) at every node of a net";
@@ -63,6 +65,7 @@ static void usage(FILE *f) {
         "  --threads N         threads (default: all cores)\n"
         "  --out FILE          the tidy CSV, one row per node (--append adds to an existing one)\n"
         "  --json FILE         the same as JSON, with each draw's values\n"
+        "  --plot FIG          figure of D, G, R by node (.png or .svg; with --append, every group in --out)\n"
         "  --dump DIR          probe.npy, deformed.npy, noisy.npy, index.npy: the exact inputs used\n"
         "  --quiet             no table\n");
 }
@@ -70,7 +73,7 @@ static void usage(FILE *f) {
 typedef struct {
     rs_net_source src;
     rs_measure_opts m;
-    const char *nodes, *out, *json, *mode;
+    const char *nodes, *out, *json, *mode, *plot;
     int64_t threads, shuffle;
     int have_T, have_delta, have_init_seed, append, quiet, have_batch;
     int have_noise, have_chmean, no_chmean, task1d; /* task1d: scale1d defaults applied (noise, channel mean) */
@@ -121,6 +124,7 @@ static int parse_option(int ch, opts *o) {
     case 'O': o->out = optarg; return 0;
     case 'A': o->append = 1; return 0;
     case 'j': o->json = optarg; return 0;
+    case 'G': o->plot = optarg; return 0;
     case 'x': m->dump_dir = optarg; return 0;
     case 'q': o->quiet = 1; return 0;
     }
@@ -137,7 +141,7 @@ static int parse(int argc, char **argv, opts *o) {
         {"resample", 0, 0, 'a'}, {"perturb", 1, 0, 'p'}, {"delta", 1, 0, 'd'}, {"T", 1, 0, 'T'}, {"cut", 1, 0, 'c'},
         {"interp", 1, 0, 'i'}, {"noise", 1, 0, 'n'}, {"estimator", 1, 0, 'e'}, {"median-mem", 1, 0, 'm'},
         {"channel-mean", 0, 0, 'C'}, {"aliased", 0, 0, 'c' + 512}, {"no-channel-mean", 0, 0, 'c' + 256}, {"nodes", 1, 0, 'N'}, {"batch", 1, 0, 'b'}, {"threads", 1, 0, 't'},
-        {"out", 1, 0, 'O'}, {"append", 0, 0, 'A'}, {"json", 1, 0, 'j'}, {"dump", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
+        {"out", 1, 0, 'O'}, {"append", 0, 0, 'A'}, {"json", 1, 0, 'j'}, {"plot", 1, 0, 'G'}, {"dump", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     rs_measure_opts_default(&o->m);
@@ -166,6 +170,7 @@ static int parse(int argc, char **argv, opts *o) {
         return cli_usage_error(CMD, "--P %lld: the %s estimator needs P >= %d probe images (its denominator compares "
                                "images)", (long long)o->m.P, rs_estimator_name(o->m.estimator),
                                o->m.estimator == RS_EST_MEDIAN ? 3 : 2);
+    if (o->plot && rs_plot_format_of(o->plot) < 0) return cli_usage_error(CMD, "--plot %s: not .png or .svg", o->plot);
     if (!o->have_init_seed) o->src.init_seed = o->m.seed;
     return 0;
 }
@@ -194,11 +199,21 @@ static void print_header(const opts *o, const rs_net_source_info *info, const rs
                m->channel_mean ? ", channel mean" : "", o->shuffle ? (o->shuffle == 1 ? ", shuffle 1" : ", shuffle 2") : "");
 }
 
+static rs_status plot_depth(const opts *o, const rs_measure_result *r, const rs_measure_tags *t) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.csv", o->plot, (long)getpid());
+    rs_status s = o->out ? RS_OK : rs_measure_write_csv(tmp, r, &o->m, t, 0);
+    if (!s) s = rs_plot_depth(o->out ? o->out : tmp, o->plot, NULL, NULL);
+    if (!o->out) unlink(tmp);
+    return s;
+}
+
 static int run(opts *o) {
     rs_net *net = NULL;
     rs_dataset *ds = NULL;
     rs_net_source_info info;
-    rs_status s = rs_net_source_open(&o->src, &net, &ds, &info);
+    rs_status s = o->plot ? rs_plot_check_output(o->plot) : RS_OK; /* before the work */
+    if (!s) s = rs_net_source_open(&o->src, &net, &ds, &info);
     if (s) return cli_fail(CMD, s);
     if (!ds) {
         rs_net_free(net);
@@ -228,6 +243,7 @@ static int run(opts *o) {
                          .shuffle = (int32_t)o->shuffle};
     if (!s && o->out && root) s = rs_measure_write_csv(o->out, &r, &o->m, &t, o->append);
     if (!s && o->json && root) s = rs_measure_write_json(o->json, &r, &o->m, &t);
+    if (!s && o->plot && root) s = plot_depth(o, &r, &t); /* from --out, or a temporary CSV */
     int rc = s ? cli_fail(CMD, s) : 0;
     if (!s && !o->quiet && root) {
         print_header(o, &info, &r);
@@ -237,6 +253,7 @@ static int run(opts *o) {
                (int)r.batch, rs_get_threads(), rs_get_threads() > 1 ? "s" : "");
         if (o->out) printf("wrote %s\n", o->out);
         if (o->json) printf("wrote %s\n", o->json);
+        if (o->plot) printf("wrote %s\n", o->plot);
         if (o->m.dump_dir) printf("wrote %s/{index,probe,deformed,noisy}.npy\n", o->m.dump_dir);
     }
     if (!s) {

@@ -38,7 +38,7 @@ static void usage(FILE *f) {
             "  --threads N        threads (default: all cores); results do not depend on it\n"
             "output:\n"
             "  --csv FILE         per-layer CSV (numerators, denominators, D, G, R, laws, exact values)\n"
-            "  --plot FILE.png    figure of D, G, R per layer with the law lines (gnuplot)\n"
+            "  --plot FILE        figure of D, G, R per layer with the law lines (gnuplot; .png or .svg)\n"
             "bias study (SPEC 6.3):\n"
             "  --bias-study       G_L / eta^2 against the noise norm eta for several biases, noise not rectified\n"
             "  --biases LIST      comma-separated biases (default 0,1e-4,1e-3,1e-2,1e-1)\n"

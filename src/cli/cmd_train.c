@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "relstab/dist.h"
+#include "relstab/plot.h"
 #include "relstab/train.h"
 
 const char rs_cmd_train_help[] = "train a model on a dataset with a recipe; writes a run directory";
@@ -21,7 +22,9 @@ static void usage(FILE *f) {
             "  --data SPEC         dataset (default fashionmnist; see relstab data --help)\n"
             "  --recipe R          %s (a recipe sets the flags below; later flags override)\n"
             "  --out DIR           run directory (default runs/MODEL-sSEED)\n"
-            "  --resume            continue the run in --out DIR from its last finished epoch\n"
+            "  --resume            continue the run in --out DIR from its last finished epoch; with --epochs N, extend\n"
+            "                      it to N epochs (the schedule recomputed for N); only --threads and --quiet\n"
+            "                      may also be given\n"
             "  --epochs N          (default 10)        --batch N (default 128)     --test-batch N (default 500)\n"
             "  --opt sgd|adam      (default sgd)       --lr X (default 0.05)        --momentum X (default 0.9)\n"
             "  --wd X              weight decay (default 5e-4), on weights with 2+ dimensions only\n"
@@ -41,7 +44,8 @@ static void usage(FILE *f) {
             "  --seed N            seed of initialisation, data order, augmentation (default 0)\n"
             "  --threads N         threads (default: all cores)\n"
             "  --track-every K     measure D, G, R at every node at init and every K epochs into DIR/sens.csv\n"
-            "  --track-P P         probe images of the test split for --track-every (default 500)\n"
+            "  --track-P P         probe images of the test split for --track-every (default 500, or the whole test\n"
+            "                      split if smaller; more than the test split holds is an error)\n"
             "  --sync-bn           under mpirun: batch norm statistics over the whole global batch (default:\n"
             "                      each rank's share); mpirun -n N relstab train ... splits every batch over\n"
             "                      the N ranks (docs/cluster.md)\n"
@@ -76,64 +80,120 @@ static int copy_str(char *dst, size_t cap, const char *src, const char *flag) {
     return 0;
 }
 
+/* A numeric setting, parsed with the bounds of the one table of ranges (config.c) that config.json is also
+ * checked against. */
+static int set_number(rs_train_config *c, const char *key, const char *arg) {
+    const char *flag;
+    double lo, hi, v;
+    int integer;
+    if (rs_train_config_range(key, &flag, &lo, &hi, &integer) != 0) return cli_usage_error("train", "unknown setting");
+    if (integer) {
+        int64_t i;
+        if (cli_parse_int("train", flag, arg, (int64_t)lo, (int64_t)hi, &i)) return 2;
+        v = (double)i;
+    } else if (cli_parse_double("train", flag, arg, lo, hi, &v)) {
+        return 2;
+    }
+    return rs_train_config_set(c, key, v) == RS_OK ? 0 : cli_fail("train", RS_ERR_ARG);
+}
+
 /* Applies one option; returns 0, or the exit code of a usage error. */
 static int apply(rs_train_config *c, int opt, const char *arg) {
-    int64_t i;
     switch (opt) {
     case O_MODEL: return copy_str(c->model, sizeof c->model, arg, "--model");
     case O_DATA: return copy_str(c->data, sizeof c->data, arg, "--data");
     case O_OUT: return copy_str(c->out, sizeof c->out, arg, "--out");
     case O_RECIPE: return 0; /* applied first */
     case O_RESUME: c->resume = 1; return 0;
-    case O_EPOCHS: if (cli_parse_int("train", "--epochs", arg, 1, 100000000, &i)) return 2; c->epochs = (int32_t)i; return 0;
-    case O_BATCH: if (cli_parse_int("train", "--batch", arg, 1, 4096, &i)) return 2; c->batch = (int32_t)i; return 0;
-    case O_TEST_BATCH: if (cli_parse_int("train", "--test-batch", arg, 1, 4096, &i)) return 2; c->test_batch = (int32_t)i; return 0;
+    case O_EPOCHS: return set_number(c, "epochs", arg);
+    case O_BATCH: return set_number(c, "batch", arg);
+    case O_TEST_BATCH: return set_number(c, "test_batch", arg);
     case O_OPT:
         if (!strcmp(arg, "sgd")) c->opt = RS_OPT_SGD;
         else if (!strcmp(arg, "adam")) c->opt = RS_OPT_ADAM;
         else return cli_usage_error("train", "--opt expects sgd or adam, got '%s'", arg);
         return 0;
-    case O_LR: if (cli_parse_double("train", "--lr", arg, 0, 1e6, &c->lr)) return 2; c->lr_times_width = 0; return 0;
-    case O_MOMENTUM: return cli_parse_double("train", "--momentum", arg, 0, 1, &c->momentum) ? 2 : 0;
-    case O_WD: return cli_parse_double("train", "--wd", arg, 0, 1e3, &c->weight_decay) ? 2 : 0;
+    case O_LR: c->lr_times_width = 0; return set_number(c, "lr", arg);
+    case O_MOMENTUM: return set_number(c, "momentum", arg);
+    case O_WD: return set_number(c, "weight_decay", arg);
     case O_DECAY1D: c->decay_1d = 1; return 0;
     case O_NESTEROV: c->nesterov = 1; return 0;
     case O_SCHED: return rs_sched_parse(arg, &c->sched) == RS_OK ? 0 : cli_fail("train", RS_ERR_ARG);
-    case O_STEP_SIZE: if (cli_parse_int("train", "--step-size", arg, 1, 1000000, &i)) return 2; c->step_size = (int32_t)i; return 0;
-    case O_GAMMA: return cli_parse_double("train", "--gamma", arg, 0, 1e3, &c->gamma) ? 2 : 0;
+    case O_STEP_SIZE: return set_number(c, "step_size", arg);
+    case O_GAMMA: return set_number(c, "gamma", arg);
     case O_LOSS:
         if (!strcmp(arg, "ce")) c->loss = RS_LOSS_CE;
         else if (!strcmp(arg, "hinge")) c->loss = RS_LOSS_HINGE;
         else return cli_usage_error("train", "--loss expects ce or hinge, got '%s'", arg);
         return 0;
-    case O_CROP: if (cli_parse_int("train", "--crop-padding", arg, 0, 64, &i)) return 2; c->crop_padding = (int32_t)i; return 0;
+    case O_CROP: return set_number(c, "crop_padding", arg);
     case O_FLIP: c->hflip = 1; return 0;
-    case O_CORRUPT: return cli_parse_double("train", "--corrupt", arg, 0, 1e6, &c->corrupt_std) ? 2 : 0;
-    case O_PTR: if (cli_parse_int("train", "--ptr", arg, 0, INT64_MAX, &i)) return 2; c->ptr = i; return 0;
-    case O_RIDGE: return cli_parse_double("train", "--ridge", arg, 0, 1e6, &c->ridge) ? 2 : 0;
+    case O_CORRUPT: return set_number(c, "corrupt_std", arg);
+    case O_PTR: return set_number(c, "ptr", arg);
+    case O_RIDGE: return set_number(c, "ridge", arg);
     case O_STOP:
         if (!strcmp(arg, "epochs")) c->stop = RS_STOP_EPOCHS;
         else if (!strcmp(arg, "zero-loss")) c->stop = RS_STOP_ZERO_LOSS;
         else return cli_usage_error("train", "--stop expects epochs or zero-loss, got '%s'", arg);
         return 0;
-    case O_WIDTH: if (cli_parse_int("train", "--width", arg, 1, 1 << 20, &i)) return 2; c->width = (int32_t)i; return 0;
-    case O_DEPTH: if (cli_parse_int("train", "--depth", arg, 1, 1 << 12, &i)) return 2; c->depth = (int32_t)i; return 0;
-    case O_FILTER: if (cli_parse_int("train", "--filter", arg, 1, 1 << 12, &i)) return 2; c->filter = (int32_t)i; return 0;
+    case O_WIDTH: return set_number(c, "width", arg);
+    case O_DEPTH: return set_number(c, "depth", arg);
+    case O_FILTER: return set_number(c, "filter", arg);
     case O_STRIDES: return copy_str(c->strides, sizeof c->strides, arg, "--strides");
-    case O_SEED: if (cli_parse_int("train", "--seed", arg, 0, INT64_MAX, &i)) return 2; c->seed = (uint64_t)i; return 0;
-    case O_THREADS: if (cli_parse_int("train", "--threads", arg, 0, 1024, &i)) return 2; c->threads = (int32_t)i; return 0;
+    case O_SEED: return set_number(c, "seed", arg);
+    case O_THREADS: { /* the flag's range, then the cores this process may use (with a message) */
+        int r = set_number(c, "threads", arg);
+        if (r == 0) c->threads = (int32_t)cli_threads_cap(c->threads);
+        return r;
+    }
     case O_QUIET: c->quiet = 1; return 0;
-    case O_TRACK: if (cli_parse_int("train", "--track-every", arg, 0, 100000000, &i)) return 2; c->track_every = (int32_t)i; return 0;
+    case O_TRACK: return set_number(c, "track_every", arg);
+    case O_TRACK_P: return set_number(c, "track_P", arg);
     case O_SYNC_BN: c->sync_bn = 1; return 0;
     case O_BN: c->bn = 1; return 0;
-    case O_TRACK_P: if (cli_parse_int("train", "--track-P", arg, 2, 1000000, &i)) return 2; c->track_P = (int32_t)i; return 0;
     }
     return cli_usage_error("train", "unknown option");
+}
+
+/* With --resume, the flags that may be given: the others are fixed by the run (config.json). */
+static int resume_allows(int opt) {
+    return opt == O_RESUME || opt == O_OUT || opt == O_EPOCHS || opt == O_THREADS || opt == O_QUIET;
+}
+
+/* --resume: reads the run's config.json (under the run's lock) and applies the flags that may change. */
+static int resume_config(rs_train_config *c, const rs_train_config *flags, const unsigned char *given,
+                         rs_run_lock **lock) {
+    if (!c->out[0]) return cli_usage_error("train", "--resume needs --out DIR");
+    for (int o = O_MODEL; o < O_HELP; o++)
+        if (given[o - O_MODEL] && !resume_allows(o)) {
+            const char *name = "?";
+            for (const struct option *q = options; q->name; q++)
+                if (q->val == o) name = q->name;
+            return cli_usage_error("train", "--%s cannot be given with --resume: the run in %s keeps its settings "
+                                   "(config.json); only --epochs (to extend it), --threads and --quiet apply", name,
+                                   c->out);
+        }
+    struct stat sb;
+    if (stat(c->out, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cli_usage_error("train", "--resume: %s is not a run directory (no config.json)", c->out);
+    /* under mpirun rank 0 alone locks (its failure aborts the job: rs_dist_finalize) */
+    if (rs_dist_rank() == 0 && rs_run_lock_acquire(c->out, lock) != RS_OK) return cli_fail("train", RS_ERR_ARG);
+    char path[1100];
+    if (rs_path_join(path, sizeof path, flags->out, "config.json") != RS_OK ||
+        rs_train_config_read(c, path) != RS_OK)
+        return cli_fail("train", RS_ERR_ARG);
+    snprintf(c->out, sizeof c->out, "%s", flags->out);
+    c->quiet = flags->quiet;
+    c->resume = 1;
+    if (given[O_EPOCHS - O_MODEL]) c->epochs = flags->epochs;
+    if (given[O_THREADS - O_MODEL]) c->threads = flags->threads;
+    return 0;
 }
 
 int rs_cmd_train(int argc, char **argv) {
     rs_train_config c;
     rs_train_config_default(&c);
+    unsigned char given[O_HELP - O_MODEL + 1] = {0};
     /* pass 1: --help and --recipe (a recipe sets defaults that later flags override, whatever their order) */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -151,28 +211,18 @@ int rs_cmd_train(int argc, char **argv) {
         if (opt == '?') return cli_usage_error("train", "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
         int rc = apply(&c, opt, optarg);
         if (rc) return rc;
+        given[opt - O_MODEL] = 1;
     }
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    if (given[O_OUT - O_MODEL] && !c.out[0]) return cli_usage_error("train", "--out needs a directory, got ''");
     rs_run_lock *lock = NULL; /* a resume locks the directory before reading its config.json */
     if (c.resume) {
-        if (!c.out[0]) return cli_usage_error("train", "--resume needs --out DIR");
-        struct stat sb;
-        if (stat(c.out, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            return cli_usage_error("train", "--resume: %s is not a run directory (no config.json)", c.out);
-        /* under mpirun rank 0 alone locks (its failure aborts the job: rs_dist_finalize) */
-        if (rs_dist_rank() == 0 && rs_run_lock_acquire(c.out, &lock) != RS_OK) return cli_fail("train", RS_ERR_ARG);
-        char path[1100];
-        snprintf(path, sizeof path, "%s/config.json", c.out);
-        int quiet = c.quiet;
-        char out[1024];
-        snprintf(out, sizeof out, "%s", c.out);
-        if (rs_train_config_read(&c, path) != RS_OK) {
+        rs_train_config flags = c;
+        int rc = resume_config(&c, &flags, given, &lock);
+        if (rc) {
             rs_run_lock_release(lock);
-            return cli_fail("train", RS_ERR_ARG);
+            return rc;
         }
-        snprintf(c.out, sizeof c.out, "%s", out);
-        c.quiet = quiet;
-        c.resume = 1;
     } else {
         if (!c.model[0]) return cli_usage_error("train", "--model is required (relstab info --list lists the models)");
         if (!c.out[0]) snprintf(c.out, sizeof c.out, "runs/%s-s%llu", c.model, (unsigned long long)c.seed);
@@ -181,8 +231,15 @@ int rs_cmd_train(int argc, char **argv) {
     rs_status s = rs_train_run(&c, &res);
     rs_run_lock_release(lock);
     if (s != RS_OK) return cli_fail("train", s);
-    if (rs_dist_rank() == 0) /* under mpirun the others trained the same run */
-        printf("best test error %.4f at epoch %d; last test error %.4f after %d epochs; run directory %s\n",
-               res.best_test_err, res.best_epoch, res.last_test_err, res.epochs_done, c.out);
+    if (rs_dist_rank() != 0) return 0; /* under mpirun the other ranks trained the same run */
+    if (res.already_finished) {
+        printf("run already finished: %d epochs (best test error %.4f at epoch %d) in %s; use --epochs M (M > %d) "
+               "to extend it\n", res.epochs_done, res.best_test_err, res.best_epoch, c.out, res.epochs_done);
+        return 0;
+    }
+    printf("best test error %.4f at epoch %d; last test error %.4f after %d epochs; run directory %s\n",
+           res.best_test_err, res.best_epoch, res.last_test_err, res.epochs_done, c.out);
+    if (c.track_every > 0 && rs_plot_run(c.out) == RS_OK) printf("wrote %s/sens.png and %s/depth.png\n", c.out, c.out);
+    else if (c.track_every > 0) fprintf(stderr, "relstab train: warning: no figures: %s\n", rs_last_error());
     return 0;
 }

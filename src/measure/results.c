@@ -16,6 +16,12 @@ static const char csv_header[] =
     "node,op,neurons,D,G,R,D_se,G_se,R_se,D_num,G_num,deno,P,seeds,perturbation,T,delta,cut,interp,noise,"
     "estimator,mode,checkpoint,epoch,shuffle,channel_mean,model,data,seed,aliased,flag\n";
 
+/* The header before the aliased and flag columns: such a file (a sens.csv of an older run) is extended on append,
+ * its rows getting aliased 0 and an empty flag (not measured then). */
+static const char csv_header_v1[] =
+    "node,op,neurons,D,G,R,D_se,G_se,R_se,D_num,G_num,deno,P,seeds,perturbation,T,delta,cut,interp,noise,"
+    "estimator,mode,checkpoint,epoch,shuffle,channel_mean,model,data,seed\n";
+
 /* A growing text buffer. */
 typedef struct {
     char *s;
@@ -110,14 +116,24 @@ rs_status rs_measure_write_csv(const char *path, const rs_measure_result *r, con
     struct stat st;
     if (append && stat(path, &st) == 0 && st.st_size > 0) {
         RS_TRY(rs_read_file(path, &old, &old_len, (size_t)1 << 30));
-        size_t hl = sizeof csv_header - 1;
-        if (old_len < hl || memcmp(old, csv_header, hl)) {
+        size_t hl = sizeof csv_header - 1, h1 = sizeof csv_header_v1 - 1;
+        const char *text = old;
+        if (old_len >= h1 && !memcmp(old, csv_header_v1, h1)) { /* the older columns: extend every row */
+            sb_printf(&b, "%s", csv_header);
+            for (size_t at = h1; at < old_len;) {
+                const char *nl = memchr(text + at, '\n', old_len - at);
+                size_t ll = nl ? (size_t)(nl - (text + at)) : old_len - at;
+                if (ll) sb_printf(&b, "%.*s,0,\n", (int)ll, text + at);
+                at += ll + 1;
+            }
+        } else if (old_len < hl || memcmp(old, csv_header, hl)) {
             rs_free(old);
             return rs_error(RS_ERR_FORMAT, "%s exists but is not a relstab measure CSV with the same columns: not "
                                            "appending to it", path);
+        } else {
+            sb_printf(&b, "%.*s", (int)old_len, text);
+            if (old_len && text[old_len - 1] != '\n') sb_printf(&b, "\n");
         }
-        sb_printf(&b, "%.*s", (int)old_len, (const char *)old);
-        if (old_len && ((const char *)old)[old_len - 1] != '\n') sb_printf(&b, "\n");
         rs_free(old);
     } else {
         sb_printf(&b, "%s", csv_header);

@@ -1,34 +1,12 @@
-/* plot.c: the figures of `relstab theory --plot`, drawn by gnuplot from a generated script. The data and the
- * script go to a fresh temporary directory; gnuplot writes the PNG under a temporary name that is renamed into
- * place only if it exits with status 0. It draws; it computes nothing beyond the law lines. */
+/* plot.c: the figures of `relstab theory --plot`, drawn by gnuplot from a generated script through a plot job
+ * (src/plot/job.c: temporary directory, gnuplot, rename into place on success; PNG or SVG by the extension).
+ * It draws; it computes nothing beyond the law lines. */
 #include "relstab/theory.h"
 
 #include <math.h>
-#include <spawn.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-extern char **environ;
-
-static rs_status run_gnuplot(const char *script) {
-    pid_t pid;
-    char *argv[] = {"gnuplot", (char *)script, NULL};
-    int e = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
-    if (e != 0) return rs_error(RS_ERR_UNSUPPORTED, "cannot run gnuplot (install gnuplot-nox): %s", strerror(e));
-    int status;
-    if (waitpid(pid, &status, 0) < 0) return rs_error(RS_ERR_IO, "waiting for gnuplot failed");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return rs_error(RS_ERR_IO, "gnuplot failed (status %d) on %s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                        script);
-    return RS_OK;
-}
-
-static FILE *open_in(const char *dir, const char *name, char *path, size_t len) {
-    snprintf(path, len, "%s/%s", dir, name);
-    return fopen(path, "w");
-}
+#include "relstab/plot.h"
 
 static void write_model_data(FILE *f, const rs_theory_result *r) {
     rs_theory_laws laws = rs_theory_predict(&r->cfg);
@@ -45,10 +23,11 @@ static void write_model_data(FILE *f, const rs_theory_result *r) {
     }
 }
 
-static void write_model_script(FILE *g, const char *dir, const char *out, const rs_theory_result *r, int with_net) {
+static void write_model_script(FILE *g, const rs_plot_job *j, const rs_theory_result *r, int with_net) {
     const rs_theory_config *c = &r->cfg;
+    const char *dir = j->dir;
     rs_theory_laws laws = rs_theory_predict(c);
-    fprintf(g, "set terminal pngcairo size 1000,650 font ',11'\nset output '%s'\n", out);
+    rs_plot_terminal(j, g, 1000, 650);
     fprintf(g, "set title 'constant-filter model: %dD, stride %d, filter %d, N = %lld'\n", c->dim, c->stride, c->filter,
             (long long)c->size);
     fprintf(g, "set logscale y\nset format y '10^{%%L}'\nset xlabel 'layer k'\nset ylabel 'D_k, G_k, R_k'\n");
@@ -80,8 +59,9 @@ static void write_model_script(FILE *g, const char *dir, const char *out, const 
     fputc('\n', g);
 }
 
-static void write_bias(FILE *f, FILE *g, const char *dir, const char *out, const rs_theory_bias_config *bc,
+static void write_bias(FILE *f, FILE *g, const rs_plot_job *j, const rs_theory_bias_config *bc,
                        const rs_theory_bias_result *br) {
+    const char *dir = j->dir;
     int L = br->depth;
     fprintf(f, "# eta then G_L/eta^2 per bias\n");
     for (int e = 0; e < br->n_eta; e++) {
@@ -89,7 +69,7 @@ static void write_bias(FILE *f, FILE *g, const char *dir, const char *out, const
         for (int b = 0; b < br->n_bias; b++) fprintf(f, " %.10g", br->g_over_eta2[((size_t)b * br->n_eta + e) * L + L - 1]);
         fputc('\n', f);
     }
-    fprintf(g, "set terminal pngcairo size 1000,650 font ',11'\nset output '%s'\n", out);
+    rs_plot_terminal(j, g, 1000, 650);
     fprintf(g, "set title 'role of the bias: G_%d / eta^2 against the noise norm (stride %d, filter %d, N = %lld)'\n", L,
             bc->base.stride, bc->base.filter, (long long)br->size);
     fprintf(g, "set logscale xy\nset format x '10^{%%L}'\nset xlabel 'noise norm eta'\nset ylabel 'G / eta^2'\n");
@@ -101,37 +81,20 @@ static void write_bias(FILE *f, FILE *g, const char *dir, const char *out, const
 
 rs_status rs_theory_plot(const char *png, const rs_theory_result *r, const rs_theory_net_layer *net, int n_net,
                          const rs_theory_bias_config *bc, const rs_theory_bias_result *br) {
-    if (strchr(png, '\'') || strchr(png, '\n'))
-        return rs_error(RS_ERR_ARG, "--plot path may not contain quotes or newlines: %s", png);
     if (!r && !(bc && br)) return rs_error(RS_ERR_ARG, "nothing to plot");
-    const char *base = getenv("TMPDIR");
-    char dir[512], p1[600], p2[600], p3[600], out[4200];
-    snprintf(dir, sizeof dir, "%s/relstab-theory-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir)) return rs_error(RS_ERR_IO, "cannot create a temporary directory under %s", dir);
-    if (snprintf(out, sizeof out, "%s.tmp.%ld.png", png, (long)getpid()) >= (int)sizeof out)
-        return rs_error(RS_ERR_ARG, "--plot path too long");
-    FILE *d = open_in(dir, r ? "model.dat" : "bias.dat", p1, sizeof p1), *g = open_in(dir, "plot.gp", p2, sizeof p2);
-    FILE *nd = (r && net) ? open_in(dir, "net.dat", p3, sizeof p3) : NULL;
-    rs_status st = RS_OK;
-    if (!d || !g || (r && net && !nd)) {
-        st = rs_error(RS_ERR_IO, "cannot write the plot files in %s", dir);
-    } else if (r) {
+    rs_plot_job j;
+    rs_status st = rs_plot_begin(&j, png, "relstab-theory");
+    if (st != RS_OK) return rs_plot_finish(&j, st);
+    FILE *d = rs_plot_open(&j, r ? "model.dat" : "bias.dat"), *g = rs_plot_open(&j, "plot.gp");
+    FILE *nd = (r && net) ? rs_plot_open(&j, "net.dat") : NULL;
+    if (!d || !g || (r && net && !nd)) return rs_plot_finish(&j, RS_OK); /* reports the open error */
+    if (r) {
         write_model_data(d, r);
         if (nd)
             for (int i = 0; i < n_net; i++) fprintf(nd, "%d %.10g %.10g %.10g\n", net[i].k, net[i].D, net[i].G, net[i].R);
-        write_model_script(g, dir, out, r, nd != NULL);
+        write_model_script(g, &j, r, nd != NULL);
     } else {
-        write_bias(d, g, dir, out, bc, br);
+        write_bias(d, g, &j, bc, br);
     }
-    if (d && fclose(d) != 0 && st == RS_OK) st = rs_error(RS_ERR_IO, "cannot write %s", p1);
-    if (g && fclose(g) != 0 && st == RS_OK) st = rs_error(RS_ERR_IO, "cannot write %s", p2);
-    if (nd && fclose(nd) != 0 && st == RS_OK) st = rs_error(RS_ERR_IO, "cannot write %s", p3);
-    if (st == RS_OK) st = run_gnuplot(p2);
-    if (st == RS_OK && rename(out, png) != 0) st = rs_error(RS_ERR_IO, "cannot write %s", png);
-    unlink(out);
-    if (d) unlink(p1);
-    if (g) unlink(p2);
-    if (nd) unlink(p3);
-    rmdir(dir);
-    return st;
+    return rs_plot_finish(&j, RS_OK);
 }

@@ -10,6 +10,8 @@
 rs_status rs_train_validate(const rs_train_config *c) {
     if (!c->model[0]) return rs_error(RS_ERR_ARG, "no model given");
     if (!c->out[0]) return rs_error(RS_ERR_ARG, "no run directory given");
+    RS_TRY(rs_train_check_ranges(c));
+    if (c->track_P == 1) return rs_error(RS_ERR_ARG, "--track-P must be at least 2 (a mean over pairs), got 1");
     if (c->epochs <= 0 || c->batch <= 0 || c->test_batch <= 0)
         return rs_error(RS_ERR_ARG, "epochs, batch and test batch must be positive");
     if (c->sched == RS_SCHED_STEP && c->step_size <= 0) return rs_error(RS_ERR_ARG, "--step-size must be positive");

@@ -138,11 +138,42 @@ static rs_status copy_tensor(const rs_safetensors *f, const char *name, const rs
     return RS_OK;
 }
 
-static rs_status meta_num(const rs_safetensors *f, const char *key, double *out, const char *path) {
+/* A metadata number, checked: finite, in [lo, hi], and a whole number when integer. */
+static rs_status meta_num(const rs_safetensors *f, const char *key, double lo, double hi, int integer, double *out,
+                          const char *path) {
     const char *v = rs_safetensors_meta(f, key);
     char *end;
     if (!v || (*out = strtod(v, &end), end == v || *end))
         return rs_error(RS_ERR_FORMAT, "%s: metadata '%s' is missing or not a number", path, key);
+    if (isinf(*out) && *out > 0 && isinf(hi)) return RS_OK;
+    if (!isfinite(*out) || *out < lo || *out > hi || (integer && *out != floor(*out)))
+        return rs_error(RS_ERR_FORMAT, "%s: metadata '%s' must be %s between %.17g and %.17g, got '%s'", path, key,
+                        integer ? "an integer" : "a number", lo, hi, v);
+    return RS_OK;
+}
+
+/* The optimiser states the configured optimiser keeps once it has stepped: Adam 2, SGD with momentum 1, else 0. */
+static int32_t states_needed(const rs_train_config *c) {
+    return c->opt == RS_OPT_ADAM ? 2 : c->momentum != 0 ? 1 : 0;
+}
+
+#define MAX_EXACT 9007199254740992.0 /* 2^53 */
+
+static rs_status load_counters(const rs_safetensors *f, const rs_train_config *c, double v[8], const char *path) {
+    RS_TRY(meta_num(f, "epochs_done", 0, 1e8, 1, &v[0], path));
+    RS_TRY(meta_num(f, "step", 0, MAX_EXACT, 1, &v[1], path));
+    RS_TRY(meta_num(f, "optimizer_steps", 0, MAX_EXACT, 1, &v[2], path));
+    RS_TRY(meta_num(f, "best_epoch", 0, v[0], 1, &v[4], path));
+    RS_TRY(meta_num(f, "best_test_err", 0, v[4] > 0 ? 1 : INFINITY, 0, &v[3], path));
+    if (v[4] > 0 && !isfinite(v[3])) return rs_error(RS_ERR_FORMAT, "%s: metadata 'best_test_err' is not finite", path);
+    RS_TRY(meta_num(f, "first_zero_epoch", 0, v[0], 1, &v[5], path));
+    RS_TRY(meta_num(f, "wall_s", 0, 1e12, 0, &v[6], path));
+    RS_TRY(meta_num(f, "optimizer_states", 0, 2, 1, &v[7], path));
+    int32_t need = v[2] > 0 ? states_needed(c) : 0;
+    if ((int32_t)v[7] != need)
+        return rs_error(RS_ERR_FORMAT, "%s: metadata 'optimizer_states' is %d but the configured optimiser (%s, "
+                        "momentum %g) keeps %d after %.0f steps: its state would be lost or invented", path,
+                        (int)v[7], c->opt == RS_OPT_ADAM ? "adam" : "sgd", c->momentum, (int)need, v[2]);
     return RS_OK;
 }
 
@@ -150,24 +181,21 @@ static rs_status load_resume(rs_net *net, rs_optimizer *opt, rs_run_state *st, c
     rs_safetensors *f;
     RS_TRY(rs_safetensors_read(path, &f));
     rs_params *p = &net->params;
-    rs_status s = RS_OK;
-    for (int32_t i = 0; i < p->count && s == RS_OK; i++) s = copy_tensor(f, p->items[i].name, &p->items[i], p->data + p->items[i].offset, path);
     double v[8];
-    s = meta_num(f, "optimizer_states", &v[7], path);
-    for (int32_t k = 1; k <= (int32_t)v[7] && k <= 2 && s == RS_OK; k++) {
+    rs_status s = load_counters(f, st->c, v, path);
+    for (int32_t i = 0; i < p->count && s == RS_OK; i++)
+        s = copy_tensor(f, p->items[i].name, &p->items[i], p->data + p->items[i].offset, path);
+    for (int32_t k = 1; k <= (int32_t)v[7] && s == RS_OK; k++) {
         float **dst = k == 1 ? &p->state1 : &p->state2;
         if (!*dst) *dst = rs_calloc(p->total * sizeof(float));
         if (!*dst) s = rs_error(RS_ERR_NOMEM, "optimiser state");
         for (int32_t i = 0; i < p->count && s == RS_OK; i++) {
             if (p->items[i].kind != RS_PARAM_TRAINABLE) continue;
-            char name[RS_NAME_MAX + 20];
-            snprintf(name, sizeof name, "optim.state%d.%s", k, p->items[i].name);
+            char name[RS_NAME_MAX + 32];
+            snprintf(name, sizeof name, "optim.state%d.%s", (int)k, p->items[i].name);
             s = copy_tensor(f, name, &p->items[i], *dst + p->items[i].offset, path);
         }
     }
-    const char *keys[] = {"epochs_done", "step", "optimizer_steps", "best_test_err", "best_epoch",
-                          "first_zero_epoch", "wall_s"};
-    for (int i = 0; i < 7 && s == RS_OK; i++) s = meta_num(f, keys[i], &v[i], path);
     if (s == RS_OK) {
         st->epochs_done = (int32_t)v[0];
         net->step = (uint64_t)v[1];

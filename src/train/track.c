@@ -15,7 +15,12 @@ rs_status rs_tracker_init(rs_tracker *tk, const rs_train_config *c, const rs_dat
     memset(tk, 0, sizeof *tk);
     if (c->track_every <= 0) return RS_OK;
     rs_measure_opts_default(&tk->opts);
-    tk->opts.P = c->track_P < test->n ? c->track_P : test->n;
+    if (c->track_P > test->n)
+        return rs_error(RS_ERR_ARG, "--track-P %d is more than the %lld images of the test split of %s", c->track_P,
+                        (long long)test->n, c->data);
+    /* 0: the default, 500 probe images or the whole test split if smaller */
+    tk->opts.P = c->track_P > 0 ? c->track_P : test->n < 500 ? (int32_t)test->n : 500;
+    if (tk->opts.P < 2) return rs_error(RS_ERR_ARG, "the test split of %s has fewer than 2 images to track", c->data);
     tk->opts.seed = c->seed;
     tk->opts.batch = 0;
     tk->opts.progress = !c->quiet; /* a bar per tracking pass, and its line */

@@ -99,8 +99,12 @@ static rs_status train_epoch(trainer *t, int32_t epoch, double lr, loss_err *out
         if (!finite) loss = NAN;
         ridge_penalty(t);
         if (!isfinite(loss) || loss > 1e8)
-            return rs_error(RS_ERR_NUMERIC, "the training loss became %g at epoch %d (batch at image %lld); stopped, "
-                            "the last good checkpoint is %s/last.safetensors", loss, epoch + 1, (long long)at, c->out);
+            return epoch > 0 ? rs_error(RS_ERR_NUMERIC, "the training loss became %g at epoch %d (batch at image "
+                                        "%lld); stopped, the last good checkpoint is %s/last.safetensors (epoch %d)",
+                                        loss, epoch + 1, (long long)at, c->out, epoch)
+                             : rs_error(RS_ERR_NUMERIC, "the training loss became %g in the first epoch (batch at image "
+                                        "%lld); stopped before any epoch finished: %s holds only init.safetensors "
+                                        "(lower --lr?)", loss, (long long)at, c->out);
         RS_TRY(rs_optimizer_step(&t->opt, &t->net->params, lr));
         loss_sum += loss * n;
         wrong_sum += wrong;
@@ -163,6 +167,9 @@ static rs_status setup(trainer *t, const rs_train_config *c) {
     if (c->loss == RS_LOSS_HINGE && t->train->classes != 2)
         return rs_error(RS_ERR_ARG, "the hinge loss needs a two-class dataset (+-1 targets); %s has %d classes",
                         c->data, t->train->classes);
+    if (t->train->classes < 2)
+        return rs_error(RS_ERR_ARG, "dataset %s has %d class: a classifier trained on it reaches loss 0 without "
+                        "learning anything (check the labels)", c->data, t->train->classes);
     t->outputs = c->loss == RS_LOSS_HINGE ? 1 : t->train->classes;
     RS_TRY(rs_train_build_model(c, t->train, t->outputs, &t->net, &t->shape));
     int32_t b = c->batch > c->test_batch ? c->batch : c->test_batch;
@@ -256,6 +263,31 @@ static rs_status run_epochs(trainer *t, rs_run_state *st, rs_train_result *res) 
     return RS_OK;
 }
 
+/* After a resume has loaded the run: a finished run is reported as such (nothing to train); --epochs below the
+ * epochs done is refused; otherwise config.json records the settings the rest of the run uses (a new --epochs,
+ * whose schedule is then computed for the new length, or --threads). */
+static rs_status resume_check(const rs_train_config *c, const rs_run_state *st, rs_train_result *res) {
+    if (c->epochs < st->epochs_done)
+        return rs_error(RS_ERR_ARG, "--epochs %d is fewer than the %d epochs the run in %s has done", c->epochs,
+                        st->epochs_done, c->out);
+    int stopped = c->stop == RS_STOP_ZERO_LOSS && st->first_zero_epoch > 0 && c->ridge == 0;
+    if (st->epochs_done == c->epochs || (stopped && st->epochs_done > 0)) {
+        res->already_finished = 1;
+        res->epochs_done = st->epochs_done;
+        res->best_test_err = st->best_err;
+        res->best_epoch = st->best_epoch;
+        res->stopped_early = stopped;
+        if (st->n_rows > 0) {
+            res->last_train_loss = st->rows[st->n_rows - 1].train_loss;
+            res->last_test_err = st->rows[st->n_rows - 1].test_err;
+        }
+        return RS_OK;
+    }
+    char path[1200];
+    RS_TRY(rs_path_join(path, sizeof path, c->out, "config.json"));
+    return rs_train_config_write(c, path);
+}
+
 rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     memset(res, 0, sizeof *res);
     rs_train_config c = *cfg;
@@ -277,7 +309,19 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     if (s == RS_OK && !c.resume && root) s = rs_mkdir_p(c.out);
     if (s == RS_OK && !c.resume && root) s = rs_run_lock_acquire(c.out, &lock);
     if (s == RS_OK && root) s = c.resume ? rs_run_resume(t.net, &t.opt, &c, &st) : rs_run_create(t.net, &c, &st);
+    if (s == RS_OK && root && c.resume) s = resume_check(&c, &st, res);
     if (ready) s = rs_dp_sync_start(&t.dp, s, t.net, &t.opt, &st); /* the others take rank 0's state (parallel.c) */
+    if (s == RS_OK && t.dp.size > 1) { /* rank 0 alone checked whether the run is already finished */
+        int32_t fin = res->already_finished;
+        s = rs_dist_bcast(&fin, sizeof fin, 0);
+        res->already_finished = fin;
+    }
+    if (s == RS_OK && res->already_finished) {
+        rs_run_state_free(&st);
+        teardown(&t);
+        rs_run_lock_release(lock);
+        return RS_OK;
+    }
     if (s == RS_OK && !c.quiet && root)
         fprintf(stderr, "relstab train: %s (%lld parameters) on %s (%lld training, %lld test images), epochs %d-%d, "
                 "batch %d, %d threads%s -> %s\n", c.model, (long long)rs_params_count_trainable(&t.net->params), c.data,

@@ -37,9 +37,22 @@ before=$(md5sum "$TMP/run/last.safetensors")
 expect_error "already holds a run" --model gapmf1d --data "$DATA" --recipe scale1d --width 16 --depth 6 \
     --epochs 3 --out "$TMP/run"
 [ "$before" = "$(md5sum "$TMP/run/last.safetensors")" ] || fail "a refused run changed last.safetensors"
-# resuming a finished run does nothing and succeeds
-"$BIN" train --resume --out "$TMP/run" --quiet >/dev/null || fail "resume of a finished run failed"
+# resuming a finished run does nothing, says so and succeeds
+out=$("$BIN" train --resume --out "$TMP/run" --quiet) || fail "resume of a finished run failed"
+expect_in "$out" "run already finished: 3 epochs" "resume of a finished run says so"
+expect_in "$out" "use --epochs M (M > 3) to extend it" "resume of a finished run says how to extend it"
 [ "$before" = "$(md5sum "$TMP/run/last.safetensors")" ] || fail "resuming a finished run changed its weights"
+# flags that cannot change on resume are refused, naming them; --epochs extends the run
+for flag in "--model lenet" "--lr 0.1" "--seed 3" "--data fashionmnist" "--recipe paper-cnn" "--width 4"; do
+    # shellcheck disable=SC2086
+    expect_error "${flag%% *} cannot be given with --resume" --resume --out "$TMP/run" $flag
+done
+expect_error "--epochs 2 is fewer than the 3 epochs" --resume --out "$TMP/run" --epochs 2
+expect_error "--out needs a directory" --model gapmf1d --out ''
+out=$("$BIN" train --resume --out "$TMP/run/" --epochs 5 --quiet) || fail "resume --epochs 5 failed"
+expect_in "$out" "after 5 epochs" "resume --epochs extends the run"
+[ "$(wc -l < "$TMP/run/log.csv")" -eq 6 ] || fail "log.csv should have a header and 5 rows after the extension"
+expect_in "$(cat "$TMP/run/config.json")" '"epochs":	5' "config.json records the extended length"
 
 # stale temporary files of a dead process are removed when the run directory is next locked
 ( exit 0 ) & dead=$!; wait $dead

@@ -3,7 +3,10 @@
  * metadata) and log.csv (rs_run_resume). The input packs the three files, separated by FUZZ_SEP lines. Every
  * input is either refused with a message or gives values inside the ranges that the command-line flags accept
  * (train --epochs, --batch, --threads, --track-P, ...) and counters that make sense (0 <= best epoch <= epochs
- * done); never a crash, a leak or undefined behaviour. */
+ * done); never a crash, a leak or undefined behaviour. The seeds named crash-* reproduce what the first runs found
+ * (a fractional test_batch read as 0, threads 1000000 and track_P 2^40 accepted, epochs_done 1e30 converted to int
+ * with undefined behaviour, best_epoch after epochs_done accepted): they fail until the run-directory readers
+ * validate their fields. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

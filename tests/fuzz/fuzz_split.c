@@ -2,7 +2,9 @@
  * between them), the training and test images and labels of an NPY dataset (first byte even) or of an IDX one
  * (odd), written into a directory and opened as both splits. Each split is either refused with a message or opens
  * with images of the same channels, height and width as the other split (a dataset whose splits disagree is
- * refused at open), and one batch of each split is read; never a crash, a leak or undefined behaviour. */
+ * refused at open), and one batch of each split is read; never a crash, a leak or undefined behaviour.
+ * RELSTAB_FUZZ_KNOWN=skip in the environment skips the shape check (while the refusal at open is not in place, to
+ * let a run explore past it; the seeds named *_mismatch reproduce it). */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -45,7 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rs_dataset_open(spec, RS_SPLIT_TRAIN, NULL, &tr) != RS_OK && (tr || rs_last_error()[0] == 0)) abort();
     rs_clear_error();
     if (rs_dataset_open(spec, RS_SPLIT_TEST, NULL, &te) != RS_OK && (te || rs_last_error()[0] == 0)) abort();
-    if (tr && te && (tr->channels != te->channels || tr->height != te->height || tr->width != te->width)) abort();
+    static int skip = -1;
+    if (skip < 0) skip = getenv("RELSTAB_FUZZ_KNOWN") && !strcmp(getenv("RELSTAB_FUZZ_KNOWN"), "skip");
+    if (!skip && tr && te && (tr->channels != te->channels || tr->height != te->height || tr->width != te->width))
+        abort();
     if (tr) read_batch(tr);
     if (te) read_batch(te);
     rs_dataset_free(tr);
