@@ -9,6 +9,7 @@ pkgs=(cmake make gcc pkg-config libdnnl-dev libcjson-dev libcmocka-dev zlib1g-de
 pkgs+=(chromium)
 # ONNX import: protobuf-c (reader generated from onnx.proto) and the ONNX conformance test data
 pkgs+=(libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata)
+pkgs+=(libopenmpi-dev openmpi-bin) # MPI: mpirun -n N relstab ... (docs/cluster.md) and its tests
 [ "${RELSTAB_DEPS_EXTRA:-0}" = 1 ] && pkgs+=(python3-torch python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -100,6 +100,12 @@ typedef struct rs_net {
     rs_mode cur_mode;
     uint64_t seed;       /* dropout seed */
     uint64_t step;       /* incremented by each training forward: dropout masks differ per step */
+    /* synchronised batch norm (data-parallel training): when bn_sum is set, TRAIN-mode batch norm takes its
+     * statistics over every replica (rs_batchnorm_forward_sync); bn_work holds 2 C + 1 doubles for the widest BN.
+     * Set and freed by whoever sets them (the trainer), NULL otherwise. */
+    rs_sum_fn bn_sum;
+    void *bn_sum_ctx;
+    double *bn_work;
 } rs_net;
 
 /* Creates a net whose input node "x" takes (C, H, W) images. */

@@ -31,6 +31,7 @@ typedef struct {
     char out[1024];          /* run directory */
     /* model options (0 = the model's default) */
     int32_t width, depth, filter;
+    int32_t bn;              /* gapmf: BatchNorm after each ReLU (models that have the option) */
     char strides[128];       /* gapmf: per-layer strides, comma-separated */
     /* optimisation */
     rs_opt_type opt;
@@ -54,6 +55,8 @@ typedef struct {
     int32_t quiet;
     int32_t track_every;     /* measure D, G, R every K epochs into sens.csv (0 = off) */
     int32_t track_P;
+    int32_t sync_bn;         /* under mpirun: batch norm statistics over the whole global batch (all ranks); also
+                                on one rank, then through the same (double) kernel. 0: each rank's own (default) */
 } rs_train_config;
 
 /* Defaults: no recipe, SGD lr 0.05, momentum 0.9, wd 5e-4 on weights only, paper schedule, batch 128, 10 epochs,

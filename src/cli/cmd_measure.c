@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "relstab/dist.h"
 #include "cli/out_path.h"
 #include "relstab/plot.h"
 #include "relstab/measure.h"
@@ -226,7 +227,9 @@ static int run(opts *o) {
         if (!o->have_noise) o->m.noise = RS_NOISE_RECTIFIED;
         if (!o->have_chmean && !o->no_chmean) o->m.channel_mean = 1;
     }
-    o->m.progress = !o->quiet;
+    int root = rs_dist_rank() == 0; /* under mpirun: every rank measures its share, rank 0 writes */
+    o->m.progress = !o->quiet && root;
+    if (!root) o->m.dump_dir = NULL; /* the inputs do not depend on where they are written */
     int32_t *nodes = NULL, n_nodes = 0, shuffled = 0;
     if (o->nodes) s = rs_measure_parse_nodes(net, o->nodes, &nodes, &n_nodes);
     if (!s) s = rs_shuffle_channels(net, (int32_t)o->shuffle, o->m.seed, &shuffled);
@@ -240,11 +243,11 @@ static int run(opts *o) {
     if (!s) s = rs_measure(net, ds, NULL, nodes, n_nodes, &o->m, &r);
     rs_measure_tags t = {.model = info.model, .data = info.data, .checkpoint = info.checkpoint, .epoch = info.epoch,
                          .shuffle = (int32_t)o->shuffle};
-    if (!s && o->out) s = rs_measure_write_csv(o->out, &r, &o->m, &t, o->append);
-    if (!s && o->json) s = rs_measure_write_json(o->json, &r, &o->m, &t);
-    if (!s && o->plot) s = plot_depth(o, &r, &t); /* from --out, or a temporary CSV */
+    if (!s && o->out && root) s = rs_measure_write_csv(o->out, &r, &o->m, &t, o->append);
+    if (!s && o->json && root) s = rs_measure_write_json(o->json, &r, &o->m, &t);
+    if (!s && o->plot && root) s = plot_depth(o, &r, &t); /* from --out, or a temporary CSV */
     int rc = s ? cli_fail(CMD, s) : 0;
-    if (!s && !o->quiet) {
+    if (!s && !o->quiet && root) {
         print_header(o, &info, &r);
         if (o->shuffle) printf("shuffled %d conv weight%s (mode %d)\n", (int)shuffled, shuffled == 1 ? "" : "s", (int)o->shuffle);
         rs_measure_print(stdout, &r);

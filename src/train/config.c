@@ -195,6 +195,8 @@ rs_status rs_train_config_write(const rs_train_config *c, const char *path) {
     cJSON_AddStringToObject(o, "loss", loss_names[c->loss]);
     cJSON_AddStringToObject(o, "stop", stop_names[c->stop]);
     for (int i = 0; i < N_FIELDS; i++) cJSON_AddNumberToObject(o, fields[i].key, get_field(c, &fields[i]));
+    if (c->sync_bn) cJSON_AddNumberToObject(o, "sync_bn", c->sync_bn); /* only when set: other configs as before */
+    if (c->bn) cJSON_AddNumberToObject(o, "bn", c->bn);
     cJSON_AddStringToObject(o, "relstab_version", RELSTAB_VERSION);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
@@ -232,6 +234,10 @@ static rs_status read_fields(rs_train_config *c, const cJSON *o, const char *pat
         if (!cJSON_IsNumber(it)) return rs_error(RS_ERR_FORMAT, "%s: missing number '%s'", path, fields[i].key);
         if (set_field(c, &fields[i], it->valuedouble, where) != RS_OK) return RS_ERR_FORMAT;
     }
+    const cJSON *sb = cJSON_GetObjectItemCaseSensitive(o, "sync_bn"); /* optional (data-parallel runs) */
+    c->sync_bn = cJSON_IsNumber(sb) ? (int32_t)(sb->valuedouble != 0) : 0;
+    const cJSON *bn = cJSON_GetObjectItemCaseSensitive(o, "bn");
+    c->bn = cJSON_IsNumber(bn) ? (int32_t)(bn->valuedouble != 0) : 0;
     const cJSON *it;
     int k;
     it = cJSON_GetObjectItemCaseSensitive(o, "opt");

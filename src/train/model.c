@@ -45,6 +45,7 @@ rs_status rs_train_build_model(const rs_train_config *c, const rs_dataset *ds, i
     if (c->width > 0) o.hidden = c->width;
     if (c->depth > 0) o.depth = c->depth;
     if (c->filter > 0) o.filter_size = c->filter;
+    if (c->bn) o.batch_norm = 1;
     if (c->strides[0]) {
         o.n_strides = parse_strides(c->strides, o.strides, RS_MODEL_MAX_BLOCKS);
         if (o.n_strides < 0)
