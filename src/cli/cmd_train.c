@@ -38,7 +38,7 @@ static void usage(FILE *f) {
             "  --corrupt STD       Gaussian corruption x + STD z / sqrt(CHW) of train and test images\n"
             "  --ptr N             train on a random subset of N images\n"
             "  --ridge X           the 1-D task's penalty X sum W^2 / (width depth) on conv weights\n"
-            "  --stop epochs|zero-loss   stop rule (zero-loss: the 1-D task's rule of SPEC 5.2)\n"
+            "  --stop epochs|zero-loss   stop rule (zero-loss: the 1-D task's rule, docs/science.md 5.2)\n"
             "  --width N --depth N --filter N --strides a,b,...   model options\n"
             "  --bn                gapmf: BatchNorm after each ReLU\n"
             "  --seed N            seed of initialisation, data order, augmentation (default 0)\n"

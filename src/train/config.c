@@ -42,13 +42,13 @@ typedef struct {
 
 static const recipe recipes[] = {
     {"paper-cnn", RS_OPT_SGD, 0.1, 0.9, 5e-4, 0, RS_SCHED_PAPER, 250, 128, RS_LOSS_CE, 4, 1, 0, RS_STOP_EPOCHS,
-     "CNNs on CIFAR-10 (SPEC 3.3 A)"},
+     "CNNs on CIFAR-10 (docs/science.md 3.3 A)"},
     {"paper-fcn", RS_OPT_ADAM, 0.1, 0, 0, 0, RS_SCHED_CONSTANT, 250, 128, RS_LOSS_CE, 4, 1, 0, RS_STOP_EPOCHS,
-     "fully connected nets on CIFAR-10 (SPEC 3.3 B)"},
+     "fully connected nets on CIFAR-10 (docs/science.md 3.3 B)"},
     {"twopoints", RS_OPT_SGD, 0.05, 0.9, 5e-4, 0, RS_SCHED_PAPER, 300, 128, RS_LOSS_HINGE, 0, 0, 0, RS_STOP_EPOCHS,
-     "deep nets on the 2-D scale-detection task (SPEC 3.3 C)"},
+     "deep nets on the 2-D scale-detection task (docs/science.md 3.3 C)"},
     {"scale1d", RS_OPT_SGD, 0.01, 0, 0, 1, RS_SCHED_CONSTANT, 600000, 8, RS_LOSS_HINGE, 0, 0, 0.01,
-     RS_STOP_ZERO_LOSS, "the 1-D pooling CNN on the 1-D scale-detection task (SPEC 5.2)"},
+     RS_STOP_ZERO_LOSS, "the 1-D pooling CNN on the 1-D scale-detection task (docs/science.md 5.2)"},
 };
 
 const char *rs_train_recipe_names(void) { return "paper-cnn, paper-fcn, twopoints, scale1d"; }

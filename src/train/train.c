@@ -254,7 +254,7 @@ static rs_status run_epochs(trainer *t, rs_run_state *st, rs_train_result *res) 
         res->last_test_err = te.err;
         if (stop) {
             res->stopped_early = 1;
-            if (!c->quiet && !t->dp.rank) fprintf(stderr, "stopping after epoch %d: the training loss is 0 (SPEC 5.2 rule)\n", epoch + 1);
+            if (!c->quiet && !t->dp.rank) fprintf(stderr, "stopping after epoch %d: the training loss is 0 (the 1-D task's rule, docs/science.md 5.2)\n", epoch + 1);
             break;
         }
     }
