@@ -6,6 +6,8 @@ set -euo pipefail
 pkgs=(cmake make gcc pkg-config libdnnl-dev libcjson-dev libcmocka-dev zlib1g-dev libstb-dev
       gnuplot-nox dataset-fashion-mnist clang libclang-rt-14-dev)
 [ "${RELSTAB_DEPS_EXTRA:-0}" = 1 ] && pkgs+=(python3-torch python3-numpy)
+# the Python binding (python/relstab) and its tests: numpy over ctypes; python3-torch stays optional
+pkgs+=(python3 python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
