@@ -19,7 +19,7 @@ from ._lib import RelstabArgError, RelstabError, RelstabNumericError  # noqa: F4
 
 __all__ = ["diffeo", "smooth", "matched_noise", "noise_norm", "T_of_delta", "delta_of_T", "T_min", "T_max",
            "n_modes", "Sensitivity", "Net", "Dataset", "dataset", "theory", "set_threads", "models",
-           "RelstabError", "RelstabArgError", "RelstabNumericError"]
+           "read_safetensors", "write_safetensors", "RelstabError", "RelstabArgError", "RelstabNumericError"]
 
 _INTERP = {"linear": 0, "bilinear": 0, "nearest": 1, "gaussian": 2}
 _lib_ = _lib.lib
@@ -455,3 +455,64 @@ def theory(dim=1, stride=2, filter=2, depth=8, size=0, probes=0, bias=0.0, paddi
         r["probes"] = int(probes_used.value)
         res.append(r)
     return res
+
+
+# ---------------------------------------------------------------------------------------------- safetensors
+_ST_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8}
+
+
+def read_safetensors(path):
+    """{name: numpy array} of a safetensors file (F32, F64, I64, I32, U8), e.g. relstab's weights, to load into a
+    torch model with model.load_state_dict({k: torch.from_numpy(v) for k, v in ...}). Metadata is not returned."""
+    import json
+    import struct
+    with open(path, "rb") as f:
+        buf = f.read()
+    if len(buf) < 8:
+        raise ValueError("%s: not a safetensors file (%d bytes)" % (path, len(buf)))
+    (hl,) = struct.unpack("<Q", buf[:8])
+    if hl > len(buf) - 8:
+        raise ValueError("%s: header of %d bytes in a file of %d" % (path, hl, len(buf)))
+    head = json.loads(buf[8:8 + hl].decode("utf-8"))
+    data = memoryview(buf)[8 + hl:]
+    out = {}
+    for name, t in head.items():
+        if name == "__metadata__":
+            continue
+        if t["dtype"] not in _ST_DTYPES:
+            raise ValueError("%s: tensor %s has dtype %s" % (path, name, t["dtype"]))
+        a, b = t["data_offsets"]
+        arr = np.frombuffer(data[a:b], dtype=np.dtype(_ST_DTYPES[t["dtype"]]).newbyteorder("<"))
+        out[name] = arr.reshape(t["shape"]).astype(_ST_DTYPES[t["dtype"]], copy=True)
+    return out
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Writes {name: array} (numpy, or anything np.asarray takes, e.g. a CPU torch tensor) as safetensors, in the
+    given order, atomically; relstab reads it with Net(model, weights=path) or `relstab measure --weights`."""
+    import json
+    import os
+    import struct
+    names = {np.dtype(v): k for k, v in _ST_DTYPES.items()}
+    head, blobs, off = {}, [], 0
+    for name, v in tensors.items():
+        a = np.ascontiguousarray(np.asarray(v))
+        if a.dtype not in names:
+            raise TypeError("tensor %s: dtype %s cannot be written (float32, float64, int64, int32, uint8)"
+                            % (name, a.dtype))
+        raw = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        head[name] = {"dtype": names[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    if metadata:
+        head["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    h = json.dumps(head, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        for b in blobs:
+            f.write(b)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
