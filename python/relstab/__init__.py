@@ -496,7 +496,8 @@ def write_safetensors(path, tensors, metadata=None):
     names = {np.dtype(v): k for k, v in _ST_DTYPES.items()}
     head, blobs, off = {}, [], 0
     for name, v in tensors.items():
-        a = np.ascontiguousarray(np.asarray(v))
+        a = np.asarray(v)
+        a = a if a.flags["C_CONTIGUOUS"] else a.copy(order="C")  # (np.ascontiguousarray makes a scalar 1-D)
         if a.dtype not in names:
             raise TypeError("tensor %s: dtype %s cannot be written (float32, float64, int64, int32, uint8)"
                             % (name, a.dtype))
