@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, the Debian packages relstab's build, tests and demo need, and only those missing.
 # Idempotent: a second run installs nothing. Optional extras: RELSTAB_DEPS_EXTRA=1 also installs
-# python3-torch (only for regenerating test fixtures and for bench/; the project never needs Python).
+# python3-torch (for regenerating test fixtures, bench/ and the torch tests of the Python binding, which skip
+# themselves without it).
 set -euo pipefail
 pkgs=(cmake make gcc pkg-config libdnnl-dev libcjson-dev libcmocka-dev zlib1g-dev libstb-dev
       gnuplot-nox dataset-fashion-mnist clang libclang-rt-14-dev)
