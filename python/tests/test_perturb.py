@@ -77,5 +77,21 @@ class TestTemperatures(unittest.TestCase):
         np.testing.assert_allclose(np.linalg.norm((y - x).reshape(6, -1).astype(np.float64), axis=1), 0.5, rtol=1e-5)
 
 
+class TestTaskDatasets(unittest.TestCase):
+    def test_tasks_as_arrays(self):
+        """The scale-detection tasks: images with exactly two active pixels on the background, labels in {0, 1}."""
+        for spec, shape in (("twopoints:d=16,testsize=200", (1, 16, 16)), ("scale1d", (1, 1, 128))):
+            ds = relstab.dataset(spec)
+            self.assertEqual(ds.shape, shape)
+            self.assertEqual(ds.classes, 2)
+            x, y = ds.images(), ds.labels()
+            self.assertEqual(x.shape, (ds.n,) + shape)
+            self.assertEqual(x.dtype, np.float32)
+            bg = x.reshape(ds.n, -1).min(1, keepdims=True)
+            active = (x.reshape(ds.n, -1) != bg).sum(1)
+            self.assertTrue(((active == 2) | (active == 1)).all())  # 1: both pixels on one place (never in twopoints)
+            self.assertEqual(set(np.unique(y)), {0, 1})
+
+
 if __name__ == "__main__":
     unittest.main()
