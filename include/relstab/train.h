@@ -5,6 +5,7 @@
  *   best.safetensors   the weights with the best test accuracy so far (model selection as the paper's code)
  *   last.safetensors   the weights after the last finished epoch
  *   resume.safetensors weights + optimiser state + counters after the last finished epoch (for --resume)
+ *   lock               the run's lock file: the pid of the process working in the directory (see below)
  * Every file is written atomically; a run killed at any moment resumes from its last finished epoch and ends with
  * the same weights as an uninterrupted run (same seed and thread count). */
 #pragma once
@@ -79,6 +80,16 @@ rs_status rs_train_run(const rs_train_config *c, rs_train_result *res);
 /* Writes the config as JSON (config.json) and reads it back (for --resume and for `measure --run`). */
 rs_status rs_train_config_write(const rs_train_config *c, const char *path);
 rs_status rs_train_config_read(rs_train_config *c, const char *path);
+
+/* The run-directory lock: an exclusive flock on DIR/lock (the directory must exist), held from acquire to release;
+ * rs_train_run holds it for the whole run. A directory locked by another process is refused with RS_ERR_ARG and a
+ * message naming that process's pid. Re-entrant inside one process (each acquire needs its release). Taking the
+ * lock removes the "*.tmp.PID" files that dead processes left in DIR. */
+typedef struct rs_run_lock rs_run_lock;
+rs_status rs_run_lock_acquire(const char *dir, rs_run_lock **lock);
+void rs_run_lock_release(rs_run_lock *lock); /* NULL: nothing */
+/* Removes DIR's "*.tmp.PID" files whose process no longer exists; returns how many were removed. */
+int32_t rs_run_remove_stale_tmp(const char *dir);
 
 #ifdef __cplusplus
 }

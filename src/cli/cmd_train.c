@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "relstab/train.h"
@@ -145,14 +146,22 @@ int rs_cmd_train(int argc, char **argv) {
         if (rc) return rc;
     }
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    rs_run_lock *lock = NULL; /* a resume locks the directory before reading its config.json */
     if (c.resume) {
         if (!c.out[0]) return cli_usage_error("train", "--resume needs --out DIR");
+        struct stat sb;
+        if (stat(c.out, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return cli_usage_error("train", "--resume: %s is not a run directory (no config.json)", c.out);
+        if (rs_run_lock_acquire(c.out, &lock) != RS_OK) return cli_fail("train", RS_ERR_ARG);
         char path[1100];
         snprintf(path, sizeof path, "%s/config.json", c.out);
         int quiet = c.quiet;
         char out[1024];
         snprintf(out, sizeof out, "%s", c.out);
-        if (rs_train_config_read(&c, path) != RS_OK) return cli_fail("train", RS_ERR_ARG);
+        if (rs_train_config_read(&c, path) != RS_OK) {
+            rs_run_lock_release(lock);
+            return cli_fail("train", RS_ERR_ARG);
+        }
         snprintf(c.out, sizeof c.out, "%s", out);
         c.quiet = quiet;
         c.resume = 1;
@@ -162,6 +171,7 @@ int rs_cmd_train(int argc, char **argv) {
     }
     rs_train_result res;
     rs_status s = rs_train_run(&c, &res);
+    rs_run_lock_release(lock);
     if (s != RS_OK) return cli_fail("train", s);
     printf("best test error %.4f at epoch %d; last test error %.4f after %d epochs; run directory %s\n",
            res.best_test_err, res.best_epoch, res.last_test_err, res.epochs_done, c.out);

@@ -238,7 +238,14 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     rs_set_threads(c.threads);
     trainer t;
     rs_run_state st = {0};
-    rs_status s = setup(&t, &c);
+    rs_run_lock *lock = NULL;
+    /* the lock is held for the whole run: a resume takes it before anything is read from the directory, a new run
+     * once its data and model are known to be good (a refused run leaves no directory behind) */
+    rs_status s = c.resume ? rs_run_lock_acquire(c.out, &lock) : RS_OK;
+    if (s != RS_OK) return s;
+    s = setup(&t, &c);
+    if (s == RS_OK && !c.resume) s = rs_mkdir_p(c.out);
+    if (s == RS_OK && !c.resume) s = rs_run_lock_acquire(c.out, &lock);
     if (s == RS_OK) s = c.resume ? rs_run_resume(t.net, &t.opt, &c, &st) : rs_run_create(t.net, &c, &st);
     if (s == RS_OK && !c.quiet)
         fprintf(stderr, "relstab train: %s (%lld parameters) on %s (%lld training, %lld test images), epochs %d-%d, "
@@ -248,5 +255,6 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     if (s == RS_OK) s = run_epochs(&t, &st, res);
     rs_run_state_free(&st);
     teardown(&t);
+    rs_run_lock_release(lock);
     return s;
 }

@@ -41,4 +41,24 @@ expect_error "already holds a run" --model gapmf1d --data "$DATA" --recipe scale
 "$BIN" train --resume --out "$TMP/run" --quiet >/dev/null || fail "resume of a finished run failed"
 [ "$before" = "$(md5sum "$TMP/run/last.safetensors")" ] || fail "resuming a finished run changed its weights"
 
+# stale temporary files of a dead process are removed when the run directory is next locked
+( exit 0 ) & dead=$!; wait $dead
+echo x > "$TMP/run/log.csv.tmp.$dead"
+echo x > "$TMP/run/last.safetensors.tmp.$$"
+"$BIN" train --resume --out "$TMP/run" --quiet >/dev/null 2>&1
+[ -e "$TMP/run/log.csv.tmp.$dead" ] && fail "a dead process's log.csv.tmp.$dead was not removed"
+[ -e "$TMP/run/last.safetensors.tmp.$$" ] || fail "a live process's temporary file was removed"
+
+# two trains on one run directory: the second is refused with the first one's pid, --resume included
+"$BIN" train --model gapmf1d --data "$DATA" --recipe scale1d --stop epochs --width 16 --depth 6 --epochs 100000 \
+    --threads 1 --quiet --out "$TMP/busy" >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 200); do [ -s "$TMP/busy/config.json" ] && [ -s "$TMP/busy/lock" ] && break; sleep 0.05; done
+expect_status 2 "in use by process $holder" train --model gapmf1d --data "$DATA" --recipe scale1d --width 16 \
+    --depth 6 --epochs 3 --threads 1 --out "$TMP/busy"
+expect_status 2 "in use by process $holder" train --resume --out "$TMP/busy"
+kill "$holder"; wait "$holder" 2>/dev/null
+expect_status 2 "already holds a run" train --model gapmf1d --data "$DATA" --recipe scale1d --width 16 \
+    --depth 6 --epochs 3 --threads 1 --out "$TMP/busy"
+
 cli_done
