@@ -5,10 +5,14 @@
  * forward FLOPs of relstab info: forward, data gradient, weight gradient). bench/bench_models.sh lays these lines
  * next to bench/torch_models.py's. It is a benchmark, not a test: no result is checked here.
  *
- * usage: bench_models [--threads N] [--steps S] [--warmup W] [--batch B] [--only SUBSTRING] */
+ * Also printed: the process CPU time per step (all threads), which a loaded machine disturbs much less than the
+ * wall time. --conv-algo direct turns off the Winograd forward (to measure what it brings).
+ *
+ * usage: bench_models [--threads N] [--steps S] [--warmup W] [--batch B] [--only SUBSTRING] [--conv-algo A] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "relstab/models.h"
 #include "relstab/nn.h"
@@ -68,6 +72,12 @@ static int job_step(model_job *j) {
     return 0;
 }
 
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -75,22 +85,27 @@ static int cmp_double(const void *a, const void *b) {
 
 /* Warm-up steps (they create the oneDNN primitives and fault in the arenas), then `steps` timed steps: the fastest
  * (the one least disturbed by other work on a shared machine) and the median, in milliseconds. */
-static int job_time(model_job *j, int warmup, int steps, double *best_ms, double *median_ms) {
+static int job_time(model_job *j, int warmup, int steps, double *best_ms, double *median_ms, double *cpu_ms) {
     for (int i = 0; i < warmup; i++)
         if (job_step(j)) return 1;
-    double t[64];
+    double t[64], c[64];
     for (int i = 0; i < steps; i++) {
-        double a = rs_now();
+        double a = rs_now(), ac = cpu_now();
         if (job_step(j)) return 1;
         t[i] = 1e3 * (rs_now() - a);
+        c[i] = 1e3 * (cpu_now() - ac);
     }
     qsort(t, (size_t)steps, sizeof t[0], cmp_double);
+    qsort(c, (size_t)steps, sizeof c[0], cmp_double);
+    *cpu_ms = c[0];
     *best_ms = t[0];
     *median_ms = steps % 2 ? t[steps / 2] : 0.5 * (t[steps / 2 - 1] + t[steps / 2]);
     return 0;
 }
 
 int main(int argc, char **argv) {
+    rs_threads_startup(argv); /* OpenMP's passive wait policy, as the relstab program runs */
+    const char *algo = "auto";
     int threads = 0, steps = 3, warmup = 1;
     int32_t batch = 128;
     const char *only = "";
@@ -100,9 +115,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--conv-algo") && i + 1 < argc) algo = argv[++i];
         else {
             fprintf(stderr,
-                    "usage: bench_models [--threads N] [--steps S] [--warmup W] [--batch B] [--only SUBSTRING]\n");
+                    "usage: bench_models [--threads N] [--steps S] [--warmup W] [--batch B] [--only SUBSTRING] "
+                    "[--conv-algo auto|direct]\n");
             return 2;
         }
     }
@@ -110,20 +127,27 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_models: --batch must be positive, --steps between 1 and 64, --warmup >= 0\n");
         return 2;
     }
+    if (strcmp(algo, "auto") && strcmp(algo, "direct")) {
+        fprintf(stderr, "bench_models: --conv-algo is auto or direct, not '%s'\n", algo);
+        return 2;
+    }
+    rs_set_conv_algo(strcmp(algo, "direct") ? RS_CONV_ALGO_AUTO : RS_CONV_ALGO_DIRECT);
     threads = rs_set_threads(threads);
-    static const char *const models[] = {"vgg11", "resnet18"};
-    printf("# bench_models: batch %d, %d threads, %d warm-up + %d timed steps, fast path %s\n", batch, threads, warmup,
-           steps, rs_have_onednn() ? "oneDNN" : "none (= reference)");
-    printf("# %-10s %-6s %-12s %10s %10s %10s %8s\n", "model", "job", "path", "best_ms", "median_ms", "img/s",
-           "GFLOP/s");
+    static const char *const models[] = {"vgg11", "vgg11bn", "resnet18"};
+    char fast[128];
+    rs_backend_describe(fast, sizeof fast);
+    printf("# bench_models: batch %d, %d threads, %d warm-up + %d timed steps, fast path %s, conv algo %s\n", batch,
+           threads, warmup, steps, fast, algo);
+    printf("# %-10s %-6s %-12s %10s %10s %10s %8s %10s\n", "model", "job", "path", "best_ms", "median_ms", "img/s",
+           "GFLOP/s", "cpu_ms");
     for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
         if (!strstr(models[m], only)) continue;
         model_job j;
-        double best, median;
-        if (job_open(&j, models[m], batch) || job_time(&j, warmup, steps, &best, &median)) return 1;
+        double best, median, cpu;
+        if (job_open(&j, models[m], batch) || job_time(&j, warmup, steps, &best, &median, &cpu)) return 1;
         double flops = 3.0 * (double)rs_net_flops(j.net) * batch;
-        printf("%-12s %-6s %-12s %10.1f %10.1f %10.1f %8.1f\n", models[m], "step", "relstab", best, median,
-               batch / (best * 1e-3), flops / (best * 1e-3) * 1e-9);
+        printf("%-12s %-6s %-12s %10.1f %10.1f %10.1f %8.1f %10.1f\n", models[m], "step", "relstab", best, median,
+               batch / (best * 1e-3), flops / (best * 1e-3) * 1e-9, cpu);
         fflush(stdout);
         job_close(&j);
     }

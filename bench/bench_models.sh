@@ -5,6 +5,7 @@
 #      against bench/torch_models.py train-lenet (same LeNet, data, normalisation, batch and SGD);
 #   b. training steps of VGG11 and ResNet18 on random 3x32x32 inputs, batch 128: BUILD_DIR/bench_models (the
 #      library called directly) against torch_models.py steps (channels-last and NCHW; the faster is compared);
+#   d. a LeNet epoch at the default thread count and at 1 thread while a busy loop holds a core (BUSY=0 skips it);
 #   c. D, G, R at every node, P = 500: `relstab measure --model lenet|vgg11 --init --data fashionmnist` (process
 #      wall and relstab's own timer) against torch_models.py measure (network passes + estimator only) on the very
 #      inputs relstab used (--dump), with the same weights (LeNet: a short relstab training run, loaded into torch;
@@ -76,7 +77,19 @@ row() {
 torch_run() {
     local t=$1
     shift
-    "$py" "$here/torch_models.py" --threads "$t" "$@" | tee "$tmp/py.txt"
+    rss "$py" "$here/torch_models.py" --threads "$t" "$@" >"$tmp/py.txt"
+    cat "$tmp/py.txt"
+    py_rss=$rss_mb
+}
+# rss CMD...: runs CMD under GNU time (when installed) and sets rss_mb to its peak resident memory in MB ("-" without).
+rss() {
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f %M -o "$tmp/rss.txt" "$@"
+        rss_mb=$(awk '{ v = $1 } END { printf "%.0f", v / 1024 }' "$tmp/rss.txt")
+    else
+        "$@"
+        rss_mb=-
+    fi
 }
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"; }
 
@@ -104,7 +117,7 @@ relstab_measure() {
     for ((r = 0; r < repeat; r++)); do
         local a b
         a=$(now)
-        "$relstab" measure --model "$model" --init --data "$data" --P 500 --threads "$t" --quiet --json "$tmp/m.json" \
+        rss "$relstab" measure --model "$model" --init --data "$data" --P 500 --threads "$t" --quiet --json "$tmp/m.json" \
             --out "$tmp/m.csv"
         b=$(now)
         walls+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }')")
@@ -112,6 +125,7 @@ relstab_measure() {
     done
     m_wall=$(best "${walls[@]}")
     m_in=$(best "${ins[@]}")
+    m_rss=$rss_mb
     echo "relstab measure $model --init, $t thread(s): best of $repeat: process wall $m_wall s, measure $m_in s"
 }
 
@@ -139,7 +153,7 @@ for t in $threads_list; do
         rates=() epochs=() walls=()
         for ((r = 0; r < repeat; r++)); do
             a=$(now)
-            "$relstab" train --model lenet --data "$data" --epochs 1 --threads "$t" --quiet --out "$tmp/train_run" \
+            rss "$relstab" train --model lenet --data "$data" --epochs 1 --threads "$t" --quiet --out "$tmp/train_run" \
                 >/dev/null
             b=$(now)
             walls+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }')")
@@ -150,13 +164,15 @@ for t in $threads_list; do
         rs_rate=$(best "${rates[@]}" | awk '{ printf "%.0f", -$1 }')
         rs_epoch=$(best "${epochs[@]}")
         rs_wall=$(best "${walls[@]}")
+        rs_rss=$rss_mb
         echo "relstab train lenet, 1 epoch, $t thread(s): best of $repeat: $rs_rate train images/s, epoch" \
             "(train + test) $rs_epoch s, process wall $rs_wall s"
-        tc_rate=- tc_epoch=- tc_wall=-
+        tc_rate=- tc_epoch=- tc_wall=- tc_rss=-
         if [ -n "$py" ]; then
             a=$(now)
             torch_run "$t" train-lenet --data "$fashion"
             b=$(now)
+            tc_rss=$py_rss
             tc_rate=$(field images_per_s "$tmp/py.txt" | awk '{ printf "%.0f", $1 }')
             tc_epoch=$(field epoch_s "$tmp/py.txt")
             tc_wall=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }')
@@ -165,12 +181,16 @@ for t in $threads_list; do
             "relstab: best of $repeat${py:+; torch: 1 run}"
         row "lenet epoch: train + test s, $t thr" "$rs_epoch" "$tc_epoch" time
         row "lenet epoch: process wall s, $t thr" "$rs_wall" "$tc_wall" time "incl. start-up and data loading"
+        row "lenet epoch: peak RSS MB, $t thr" "$rs_rss" "$tc_rss" time "maximum resident set (GNU time)"
     fi
     # ---------------------------------------------------------------------------------------- b. training steps
-    "$bm" --threads "$t" --steps "$steps" --warmup 1 | tee "$tmp/bm.txt"
+    rss "$bm" --threads "$t" --steps "$steps" --warmup 1 >"$tmp/bm.txt"
+    cat "$tmp/bm.txt"
+    bm_rss=$rss_mb
     : >"$tmp/py.txt"
+    py_rss=-
     [ -n "$py" ] && torch_run "$t" steps --steps "$steps" --warmup 1
-    for model in vgg11 resnet18; do
+    for model in vgg11 vgg11bn resnet18; do
         rs=$(awk -v m="$model" '$1 == m && $3 == "relstab" { print $4 }' "$tmp/bm.txt")
         tc=$(awk -v m="$model" '$1 == m && $3 ~ /^torch/ && (b == "" || $4 + 0 < b + 0) { b = $4 }
                                 END { print (b == "" ? "-" : b) }' "$tmp/py.txt")
@@ -178,32 +198,39 @@ for t in $threads_list; do
             END { if (cl != "" && nc != "") printf "torch: %s is faster (channels-last %s ms, NCHW %s ms)",
                                                    cl + 0 <= nc + 0 ? "channels-last" : "NCHW", cl, nc }' "$tmp/py.txt")
         row "$model step b128 ms, $t thr" "$rs" "$tc" time "$note"
+        rs=$(awk -v m="$model" '$1 == m && $3 == "relstab" { print $8 }' "$tmp/bm.txt")
+        tc=$(awk -v m="$model" '$1 == m && $3 ~ /^torch/ && (b == "" || $8 + 0 < b + 0) { b = $8 }
+                                END { print (b == "" ? "-" : b) }' "$tmp/py.txt")
+        row "$model step b128 CPU ms, $t thr" "$rs" "$tc" time "process CPU time, all threads (less load-sensitive)"
     done
+    row "steps (3 models): peak RSS MB, $t thr" "$bm_rss" "$py_rss" time "one process each side"
     # ---------------------------------------------------------------------------------------- c. D, G, R
     [ "$have_data" = 1 ] || continue
     relstab_measure lenet "$t"
-    tc=- nc="" t64=- n64="" tmo=- nmo=""
+    tc=- nc="" t64=- n64="" tmo=- nmo="" tc_mrss=-
     if [ -n "$py" ]; then
         torch_measure lenet "$t" float32 cdist "$repeat" "$tmp/lenet_run/last.safetensors"
-        tc=$tm_s nc=$tm_note
+        tc=$tm_s nc=$tm_note tc_mrss=$py_rss
         torch_measure lenet "$t" float64 cdist "$repeat" "$tmp/lenet_run/last.safetensors"
         t64=$tm_s n64=$tm_note
         torch_measure lenet "$t" float32 moments "$repeat" "$tmp/lenet_run/last.safetensors"
         tmo=$tm_s nmo=$tm_note
     fi
     row "measure lenet P500: wall s, $t thr" "$m_wall" "$tc" time "$nc"
+    row "measure lenet P500: peak RSS MB, $t thr" "$m_rss" "${tc_mrss:--}" time "torch: the float32 cdist job"
     row "measure lenet P500: timed s, $t thr" "$m_in" "$tc" time "relstab's own timer${nc:+; $nc}"
     if [ -n "$py" ]; then
         row "measure lenet P500: vs f64, $t thr" "$m_in" "$t64" time "$n64"
         row "measure lenet P500: vs moments, $t thr" "$m_in" "$tmo" time "$nmo"
     fi
     relstab_measure vgg11 "$t"
-    tmo=- nmo=""
+    tmo=- nmo="" tc_mrss=-
     if [ -n "$py" ]; then
         torch_measure vgg11 "$t" float32 moments 1 "$tmp/vgg11.safetensors"
-        tmo=$tm_s nmo=$tm_note
+        tmo=$tm_s nmo=$tm_note tc_mrss=$py_rss
     fi
     row "measure vgg11 P500: wall s, $t thr" "$m_wall" "$tmo" time "$nmo"
+    row "measure vgg11 P500: peak RSS MB, $t thr" "$m_rss" "${tc_mrss:--}" time "torch: the float32 moments job"
     row "measure vgg11 P500: timed s, $t thr" "$m_in" "$tmo" time "relstab's own timer${nmo:+; $nmo}"
     if [ -n "$py" ] && [ "${FULL:-0}" = 1 ] && [ "$t" = "$t1" ]; then
         torch_measure vgg11 "$t" float32 cdist 1 "$tmp/vgg11.safetensors"
@@ -212,6 +239,30 @@ for t in $threads_list; do
         row "measure vgg11 P500: vs f64, $t thr" "$m_in" "$tm_s" time "$tm_note"
     fi
 done
+
+# --------------------------------------------------------------------------- d. a busy machine (issue 11)
+# One other CPU-bound process (a shell busy loop) runs while relstab trains a LeNet epoch at its default thread
+# count and at --threads 1: the default must not be slower.
+if [ "$have_data" = 1 ] && [ "${BUSY:-1}" = 1 ]; then
+    echo
+    echo "# ===== busy machine: one CPU-bound process started"
+    (while :; do :; done) &
+    busy_pid=$!
+    busy_epoch() {
+        local tf=()
+        [ "$1" = default ] || tf=(--threads "$1")
+        "$relstab" train --model lenet --data "$data" --epochs 1 "${tf[@]}" --quiet --out "$tmp/busy_run" >/dev/null
+        awk -F, 'NR == 2 { print $8 }' "$tmp/busy_run/log.csv"
+        rm -rf "$tmp/busy_run"
+    }
+    b_def=$(busy_epoch default)
+    b_one=$(busy_epoch 1)
+    kill "$busy_pid"
+    wait "$busy_pid" 2>/dev/null || true
+    echo "relstab train lenet, 1 epoch, busy machine: default threads $b_def s, --threads 1 $b_one s"
+    row "busy: lenet epoch s, default thr" "$b_def" - time \
+        "--threads 1: $b_one s; default / 1 = $(awk -v a="$b_def" -v b="$b_one" 'BEGIN { printf "%.2f", a / b }')"
+fi
 
 echo
 if [ -n "$py" ]; then

@@ -162,6 +162,7 @@ static job conv_job(const char *name, int32_t batch, int32_t hw, int32_t ci, int
 }
 
 int main(int argc, char **argv) {
+    rs_threads_startup(argv); /* OpenMP's passive wait policy, as the relstab program runs */
     int threads = 0, with_ref = 1;
     const char *only = NULL;
     int32_t batch = 128;

@@ -24,6 +24,21 @@ secs=${SECONDS_PER:-1}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# The context every number below depends on: versions, oneDNN's ISA, thread counts, the machine's load.
+header() {
+    echo "# ---- $(date -u '+%Y-%m-%d %H:%M UTC'); $(uname -m), $(nproc) cores available to this process," \
+        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+    [ -x "$build/relstab" ] && "$build/relstab" --version | sed 's/^/# /'
+    echo "# bench threads: $threads (ops, FMA probe); models: ${THREADS:-1 2}; load average:" \
+        "$(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min; above $(nproc), other work shares the cores)"
+}
+header
+if [ -x "$build/bench_fma" ]; then
+    echo
+    "$build/bench_fma" --threads 1 --batch 32
+fi
+echo
+
 ref_flag=()
 [ "${NO_REF:-0}" = "1" ] && ref_flag=(--no-ref)
 "$bin" --threads "$threads" --seconds "$secs" --only "${ONLY:-}" "${ref_flag[@]}" | tee "$tmp/c.txt"
@@ -71,3 +86,5 @@ if [ "${MODELS:-1}" != "0" ]; then
     echo
     bash "$here/bench_models.sh" "$build"
 fi
+echo
+header

@@ -67,7 +67,7 @@ class LeNet(nn.Module):
 class VGG(nn.Module):
     CFG = {11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]}
 
-    def __init__(self, depth=11, channels=3, classes=10):
+    def __init__(self, depth=11, channels=3, classes=10, bn=False):
         super().__init__()
         seq = [nn.ZeroPad2d(2)] if channels == 1 else []
         c = channels
@@ -75,7 +75,7 @@ class VGG(nn.Module):
             if v == "M":
                 seq.append(nn.MaxPool2d(2, 2))
                 continue
-            seq += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU()]
+            seq += [nn.Conv2d(c, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if bn else []) + [nn.ReLU()]
             c = v
         seq.append(nn.AvgPool2d(1, 1))
         self.features = nn.Sequential(*seq)
@@ -127,9 +127,11 @@ def make_model(name, channels):
         return LeNet(channels)
     if name == "vgg11":
         return VGG(11, channels)
+    if name == "vgg11bn":
+        return VGG(11, channels, bn=True)
     if name == "resnet18":
         return ResNet18(channels)
-    raise SystemExit(f"torch_models.py: unknown model '{name}' (lenet, vgg11, resnet18)")
+    raise SystemExit(f"torch_models.py: unknown model '{name}' (lenet, vgg11, vgg11bn, resnet18)")
 
 
 def sgd(model, lr):
@@ -254,24 +256,26 @@ def cmd_train_lenet(a):
 def time_steps(step, warmup, steps):
     for _ in range(warmup):
         step()
-    t = []
+    t, c = [], []
     for _ in range(steps):
-        s = time.perf_counter()
+        s, sc = time.perf_counter(), time.process_time()
         step()
         t.append(1e3 * (time.perf_counter() - s))
+        c.append(1e3 * (time.process_time() - sc))
+    time_steps.cpu_ms = min(c)
     t.sort()
     mid = len(t) // 2
     return t[0], (t[mid] if len(t) % 2 else 0.5 * (t[mid - 1] + t[mid]))
 
 
 # forward FLOPs per image (2 x multiply-adds of conv and linear layers), as `relstab info MODEL` prints them
-FLOPS = {"vgg11": 305_539_072.0, "resnet18": 1_110_845_440.0}
+FLOPS = {"vgg11": 305_539_072.0, "vgg11bn": 305_539_072.0, "resnet18": 1_110_845_440.0}
 
 
 def cmd_steps(a):
     print(f"# torch_models steps: batch {a.batch}, {torch.get_num_threads()} threads, {a.warmup} warm-up + "
           f"{a.steps} timed steps, torch {torch.__version__}, mkldnn {torch.backends.mkldnn.is_available()}")
-    for name in ("vgg11", "resnet18"):
+    for name in ("vgg11", "vgg11bn", "resnet18"):
         if a.only not in name:
             continue
         for cl, path in ((True, "torch"), (False, "torch_nchw")):
@@ -291,7 +295,7 @@ def cmd_steps(a):
             best, median = time_steps(step, a.warmup, a.steps)
             flops = 3.0 * FLOPS[name] * a.batch
             print(f"{name:<12} {'step':<6} {path:<12} {best:10.1f} {median:10.1f} {a.batch / (best * 1e-3):10.1f} "
-                  f"{flops / (best * 1e-3) * 1e-9:8.1f}", flush=True)
+                  f"{flops / (best * 1e-3) * 1e-9:8.1f} {time_steps.cpu_ms:10.1f}", flush=True)
 
 
 def leaf_modules(model):

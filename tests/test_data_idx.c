@@ -267,8 +267,30 @@ static void test_directory_errors(void **state) {
     expect_open_fails("nosuchset", RS_SPLIT_TRAIN, "unknown dataset 'nosuchset'");
 }
 
+/* Splits with different image shapes (the test images larger): both splits are refused at open, naming both. */
+static void test_split_shapes_differ(void **state) {
+    (void)state;
+    fill_data();
+    for (int gz = 0; gz < 2; gz++) {
+        const char *dir = tu_tmpdir("idxsplit");
+        write_split_files(dir, gz);
+        static uint8_t big[N * (H + 2) * (W + 1)], buf[2048];
+        uint32_t dims[3] = {N, H + 2, W + 1};
+        char path[1100], spec[1100];
+        snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte%s", dir, gz ? ".gz" : "");
+        size_t len = make_idx(buf, 3, dims, big, sizeof big);
+        gz ? write_gz(path, buf, len) : write_bytes(path, buf, len);
+        snprintf(spec, sizeof spec, "idx:%s", dir);
+        expect_open_fails(spec, RS_SPLIT_TRAIN, "the training images are 1x4x3");
+        expect_open_fails(spec, RS_SPLIT_TEST, "but the test images are 1x6x4");
+        snprintf(spec, sizeof spec, "fashionmnist:%s", dir);
+        expect_open_fails(spec, RS_SPLIT_TEST, "both splits must have one image shape");
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_shapes_differ),
         cmocka_unit_test(test_roundtrip_plain_and_gz),
         cmocka_unit_test(test_hostile_plain),
         cmocka_unit_test(test_hostile_gzip),

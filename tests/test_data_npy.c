@@ -187,8 +187,29 @@ static void test_refusals(void **state) {
     tu_system(cmd);
 }
 
+/* Splits with different image shapes (more channels in the test images): both splits are refused at open. */
+static void test_split_shapes_differ(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir("npysplit");
+    char spec[1200];
+    snprintf(spec, sizeof spec, "npy:%s", dir);
+    write_images(dir, "train_images.npy", RS_DTYPE_U8, 0, 1);
+    write_labels(dir, "train_labels.npy", RS_DTYPE_I64, N, 0, 0);
+    write_images(dir, "test_images.npy", RS_DTYPE_U8, 0, 3);
+    write_labels(dir, "test_labels.npy", RS_DTYPE_I64, N, 0, 0);
+    expect_open_fails(spec, RS_SPLIT_TRAIN, "the training images are 1x5x6");
+    expect_open_fails(spec, RS_SPLIT_TEST, "but the test images are 3x5x6");
+    write_images(dir, "test_images.npy", RS_DTYPE_F32, 1, 3); /* NHWC float32: still 3x5x6 */
+    expect_open_fails(spec, RS_SPLIT_TEST, "but the test images are 3x5x6");
+    write_images(dir, "test_images.npy", RS_DTYPE_U8, 0, 0); /* (N, H, W): 1x5x6, agrees */
+    rs_dataset *ds = NULL;
+    assert_int_equal(rs_dataset_open(spec, RS_SPLIT_TEST, NULL, &ds), RS_OK);
+    rs_dataset_free(ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_shapes_differ),
         cmocka_unit_test(test_roundtrips),
         cmocka_unit_test(test_refusals),
     };

@@ -38,10 +38,35 @@ static void test_node_lists(void **state) {
     assert_int_equal(nodes[1], 0);
     rs_free(nodes);
     assert_int_equal(rs_measure_parse_nodes(net, "conv1,nope", &nodes, &n), RS_ERR_ARG);
-    assert_non_null(strstr(rs_last_error(), "unknown node 'nope'"));
+    assert_non_null(strstr(rs_last_error(), "'nope' is no node name, node type or pattern"));
     assert_non_null(strstr(rs_last_error(), "max_pool2d_1"));
     assert_int_equal(rs_measure_parse_nodes(net, "relu,relu", &nodes, &n), RS_ERR_ARG);
+    /* types, patterns, prefixes: the net's order within a token, duplicates across tokens skipped */
+    assert_int_equal(rs_measure_parse_nodes(net, "fc3,type:relu,linear", &nodes, &n), RS_OK);
+    const char *want[] = {"fc3", "relu", "relu_1", "relu_2", "relu_3", "fc1", "fc2"};
+    assert_int_equal(n, 7);
+    for (int32_t i = 0; i < n; i++) assert_string_equal(net->nodes[nodes[i]].name, want[i]);
+    rs_free(nodes);
+    assert_int_equal(rs_measure_parse_nodes(net, "*", &nodes, &n), RS_OK);
+    assert_int_equal(n, net->n_nodes - 1); /* a pattern never matches the input */
+    rs_free(nodes);
+    assert_int_equal(rs_measure_parse_nodes(net, "type:input", &nodes, &n), RS_OK);
+    assert_int_equal(n, 1);
+    rs_free(nodes);
+    assert_int_equal(rs_measure_parse_nodes(net, "conv*,", &nodes, &n), RS_OK); /* an empty token is skipped */
+    assert_int_equal(n, 2);
+    rs_free(nodes);
+    assert_int_equal(rs_measure_parse_nodes(net, "type:", &nodes, &n), RS_ERR_ARG);
+    assert_int_equal(rs_measure_parse_nodes(net, "[", &nodes, &n), RS_ERR_ARG);
+    assert_non_null(strstr(rs_last_error(), "pattern '['"));
     rs_net_free(net);
+    /* over named items without types: names and patterns only */
+    const char *names[3] = {"a.1", "a.2", "b"};
+    assert_int_equal(rs_select_nodes(names, NULL, 3, "a.*", &nodes, &n), RS_OK);
+    assert_int_equal(n, 2);
+    rs_free(nodes);
+    assert_int_equal(rs_select_nodes(names, NULL, 3, "relu", &nodes, &n), RS_ERR_ARG);
+    assert_non_null(strstr(rs_last_error(), "needs the nodes' types"));
 }
 
 /* Runs a measurement of node x of an input-only net on ds with the dump, returns the result; dir receives the

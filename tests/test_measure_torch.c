@@ -11,9 +11,9 @@
  * estimators' own sums are in double on both sides (~1e-15). Model of the net's error: every image's node output
  * a_p is off by a vector of norm at most EPS_NET ||a_p||. Justification: a float32 dot product of K <= 4608 terms
  * is off by ~sqrt(K) 2^-24 ~ 4e-6 of its scale, a dozen chained layers by ~1.4e-5, and batch statistics summed in
- * float32 over N*H*W = 16384 values add ~1e-5 after the first BN at init; EPS_NET = 1e-4 is test_models_golden.c's
- * bound for the same nets. (Measured while writing this test, max over images and nodes: 1.1e-6 LeNet, 1.5e-6
- * VGG11-BN eval, 2.7e-5 VGG11-BN init.) A difference u of two outputs is then off by at most EPS_NET s, s the sum of
+ * float32 over N*H*W = 16384 values would add ~1e-5 after the first BN at init; EPS_NET = 1e-4 is
+ * test_models_golden.c's bound for the same nets. (Measured while writing this test, max over images and nodes:
+ * 1.1e-6 LeNet, 1.5e-6 VGG11-BN eval, 2.7e-5 VGG11-BN init when oneDNN summed the batch statistics in float32.) A difference u of two outputs is then off by at most EPS_NET s, s the sum of
  * their norms, and ||u||^2 by at most 2 EPS_NET ||u|| s + EPS_NET^2 s^2. Averaged over images (D_num, G_num) or
  * pairs (deno), or through the median of the pair distances (a median moves by at most the largest move of its
  * values), this gives an absolute bound 2 EPS_NET K1 + EPS_NET^2 K2 per quantity, with K1, K2 computed by the
@@ -25,7 +25,11 @@
  * and R = D_num / G_num combine two bounds: a relative error at most (e1 + e2) / (1 - e2). A bound of 100 % or more
  * is refused (it would check nothing). Measured (the printed table): relative errors 5e-8 to 6e-5, at most 1.5 % of
  * their bounds; the plausible slips (deno over the P(P-1) pairs only, the upper median, a missing factor 2, one image
- * dropped) each move some node's numbers by 10 to 1800 times its bound (make_measure_fixtures.py prints this). */
+ * dropped) each move some node's numbers by 10 to 1800 times its bound (make_measure_fixtures.py prints this).
+ * BN at init (batch statistics) is held to a flat INIT_TOL = 1e-5 relative on top of that bound: every path
+ * accumulates batch statistics in double (issue 9 item 5), so what remains is the float32 convolutions' error,
+ * measured at most 3.3e-6 (oneDNN build) and 4.4e-6 (plain-C build) on D, G, R and their parts; oneDNN's float32 batch statistics gave up to 6.1e-5
+ * here and fail it. */
 #include "testutil.h"
 #include "fixture_hash.h"
 
@@ -39,6 +43,7 @@
 #include "relstab/models.h"
 
 #define EPS_NET 1e-4
+#define INIT_TOL 1e-5
 #define MAX_TENSORS 128
 #define MAX_ROWS 512
 
@@ -170,6 +175,8 @@ static void compare_row(const rs_sens *s, const fx_row *r, const char *model, st
     double e_d = abs_bound(r->k[0], r->k[1]) / r->v[Q_DNUM], e_g = abs_bound(r->k[2], r->k[3]) / r->v[Q_GNUM];
     double e_z = abs_bound(r->k[4], r->k[5]) / r->v[Q_DENO];
     double tol[NQ] = {e_d, e_g, e_z, (e_d + e_z) / (1 - e_z), (e_g + e_z) / (1 - e_z), (e_d + e_g) / (1 - e_g)};
+    if (!strcmp(r->mode, "init"))
+        for (int q = 0; q < NQ; q++) tol[q] = tol[q] < INIT_TOL ? tol[q] : INIT_TOL;
     double got[NQ] = {s->D_num, s->G_num, s->deno, s->D, s->G, s->R};
     for (int q = 0; q < NQ; q++) {
         assert_true(r->v[q] > 0 && tol[q] > 0 && tol[q] < 1); /* a bound of 100 % would check nothing */

@@ -218,6 +218,49 @@ static void test_conv2d_layers(void **state) {
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_conv_case(&cs[i], rs_stream(RS_PURPOSE_TEST, 101, i));
 }
 
+/* Winograd forward (RS_CONV_ALGO_WINOGRAD forces it wherever oneDNN has it; AUTO takes it from 64 channels): the
+ * VGG-like 3x3 stride-1 shapes (even and odd sizes, padding 1 and 0, 64 to 128 channels, with and without bias,
+ * one of 16384 output pixels that AUTO gives to Winograd)
+ * and the random set again, against the reference within the same gamma_K bounds as the direct algorithm. The
+ * forced Winograd output must differ from the direct one somewhere (different sums: proof that it ran). */
+static void test_conv2d_winograd(void **state) {
+    conv_case cs[] = {
+        fixed_conv(2, 8, 8, 64, 64, 3, 1, 1, 1, RS_PAD_ZERO),   fixed_conv(2, 16, 16, 64, 128, 3, 1, 1, 1, RS_PAD_ZERO),
+        fixed_conv(3, 7, 7, 128, 64, 3, 1, 1, 1, RS_PAD_ZERO),  fixed_conv(2, 10, 9, 64, 64, 3, 1, 0, 1, RS_PAD_ZERO),
+        fixed_conv(2, 4, 4, 128, 128, 3, 1, 1, 1, RS_PAD_ZERO), fixed_conv(2, 8, 8, 16, 32, 3, 1, 1, 1, RS_PAD_ZERO),
+    };
+    cs[1].bias = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        rs_set_conv_algo(pass == 0 ? RS_CONV_ALGO_WINOGRAD : RS_CONV_ALGO_AUTO);
+        for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
+            run_conv_case(&cs[i], rs_stream(RS_PURPOSE_TEST, 102, i));
+    }
+    conv_case big = fixed_conv(4, 64, 64, 64, 64, 3, 1, 1, 1, RS_PAD_ZERO); /* AUTO takes Winograd here */
+    run_conv_case(&big, rs_stream(RS_PURPOSE_TEST, 103, 0));
+    rs_set_conv_algo(RS_CONV_ALGO_WINOGRAD);
+    for (uint32_t i = 0; i < 24; i++) {
+        uint64_t s = rs_stream(RS_PURPOSE_TEST, 100, i);
+        conv_case cc = random_conv(s);
+        run_conv_case(&cc, s + 1000);
+    }
+    if (rs_have_onednn()) {
+        rs_conv2d_dims d = cs[0].d;
+        assert_int_equal(rs_conv2d_dims_finish(&d), RS_OK);
+        size_t nin = (size_t)d.n * d.h_in * d.w_in * d.c_in, nout = (size_t)d.n * d.h_out * d.w_out * d.c_out;
+        float *x = randn(nin, 11), *w = randn((size_t)d.c_out * d.c_in * 9, 12);
+        float *yw = rs_alloc(nout * 4), *yd = rs_alloc(nout * 4);
+        rs_workspace ws = {0};
+        rs_conv2d_forward_fast(yw, x, w, NULL, &d, &ws);
+        rs_set_conv_algo(RS_CONV_ALGO_DIRECT);
+        rs_conv2d_forward_fast(yd, x, w, NULL, &d, &ws);
+        assert_true(memcmp(yw, yd, nout * 4) != 0);
+        rs_free(x), rs_free(w), rs_free(yw), rs_free(yd);
+        rs_workspace_free(&ws);
+    }
+    rs_set_conv_algo(RS_CONV_ALGO_AUTO);
+    (void)state;
+}
+
 /* More distinct shapes (300) than the primitive cache has slots (256), then the first again: eviction keeps
  * results right. */
 static void test_conv2d_cache_eviction(void **state) {
@@ -527,7 +570,8 @@ static void test_batchnorm(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d_random), cmocka_unit_test(test_conv2d_layers),
-        cmocka_unit_test(test_conv2d_cache_eviction), cmocka_unit_test(test_pool_random),
+        cmocka_unit_test(test_conv2d_cache_eviction), cmocka_unit_test(test_conv2d_winograd),
+        cmocka_unit_test(test_pool_random),
         cmocka_unit_test(test_pool_layers), cmocka_unit_test(test_linear), cmocka_unit_test(test_batchnorm),
     };
     printf("fast path: %s\n", rs_have_onednn() ? "oneDNN" : "none (fast == reference)");

@@ -1,6 +1,6 @@
 /* io.h: files in and out. safetensors (weights and checkpoints), NPY arrays, PNG images, and the net checkpoint
- * helpers built on safetensors. Every writer is atomic (temporary file + rename): a reader never sees a half-written
- * file. Every reader validates what it reads and refuses a malformed file with a message naming the file and
+ * helpers built on safetensors. Every writer goes through rs_write_file_atomic (temporary file + rename for a
+ * regular file, so a reader never sees a half-written one; write-through for a device or FIFO; "-" = stdout). Every reader validates what it reads and refuses a malformed file with a message naming the file and
  * the problem. */
 #pragma once
 #include "relstab/nn.h"
@@ -65,6 +65,8 @@ typedef struct {
 } rs_npy;
 rs_status rs_npy_parse(const void *buf, size_t len, const char *source, rs_npy *out);
 rs_status rs_npy_read(const char *path, rs_npy *out);
+/* The header only (dtype, shape, nbytes checked against the file's size; data NULL): a cheap look at a big array. */
+rs_status rs_npy_read_header(const char *path, rs_npy *out);
 void rs_npy_free(rs_npy *a);
 /* Writes a row-major array atomically. */
 rs_status rs_npy_write(const char *path, rs_dtype dtype, int32_t ndim, const int64_t *shape, const void *data);

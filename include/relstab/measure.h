@@ -69,6 +69,8 @@ typedef struct {
     /* estimator and representation */
     rs_estimator estimator;
     int32_t channel_mean;  /* 1: every representation is its mean over channels, (H, W) per image (SPEC 4.2.3) */
+    int32_t aliased;       /* 1: the reference's in-place ReLU aliasing: a node followed by an nn.ReLU(inplace=True)
+                              of VGG / AlexNet (features.N, classifier.N) reports that ReLU's output (docs/measure.md) */
     rs_mode mode;          /* RS_MODE_EVAL for a trained net, RS_MODE_INIT_EVAL at init (BN batch statistics) */
     int32_t batch;         /* images per forward; 0: the net's built batch, or 100 when it is not built; at init
                               (RS_MODE_INIT_EVAL) a net with batch norm takes batch = P: see docs/measure.md */
@@ -93,11 +95,37 @@ rs_status rs_probe_select(const rs_dataset *ds, int64_t P, rs_probe_kind kind, u
 /* ---------------------------------------------------------------- nodes */
 /* Every node except the input "x" (the default list). *nodes is allocated (rs_free). */
 rs_status rs_measure_default_nodes(const rs_net *net, int32_t **nodes, int32_t *n);
-/* A comma-separated list of node names ("conv1,relu,fc3"; "all" = every node except the input, "x" allowed).
- * An unknown name is an error that lists the net's nodes. *nodes is allocated (rs_free). */
+/* A node selection, the one syntax of measure, forward and theory --compare (docs/measure.md): comma-separated
+ * tokens, each
+ *   a node name ("conv1", "x" allowed): that node (a name selected twice is an error);
+ *   a glob pattern on names (fnmatch: "features.*", "conv.?.mul"): every matching node but the input;
+ *   a node type: an op name (conv2d, relu, maxpool, batchnorm, linear, ... as rs_op_name) or an alias (conv, bn,
+ *     fc, pool, swish): every node of that type; a word that is both a node name and a type is the node;
+ *   "type:T" (T and the tokens after it are types), "name:N" (back to names);
+ *   "all": every node but the input.
+ * Pattern and type matches keep the net's order and skip nodes already selected. An unknown word, a pattern
+ * matching nothing or a type absent from the net is an error naming it. "reference" alone is
+ * rs_measure_reference_nodes. *nodes is allocated (rs_free). */
 rs_status rs_measure_parse_nodes(const rs_net *net, const char *list, int32_t **nodes, int32_t *n);
+/* The same over n items given by name and type name (ops may be NULL: then types cannot be selected; an item of
+ * type "input" is never matched by a pattern, a type other than input, or "all"). *sel: item indices. */
+rs_status rs_select_nodes(const char *const *names, const char *const *ops, int32_t n, const char *spec,
+                          int32_t **sel, int32_t *n_sel);
+/* The nodes the reference measurement keeps (the authors' torch.fx node list less x, size, view, squeeze, dropout
+ * and names containing size, sub, floordiv, numel or pow). */
+rs_status rs_measure_reference_nodes(const rs_net *net, int32_t **nodes, int32_t *n);
 
 /* ---------------------------------------------------------------- results */
+/* What a row's numbers are worth. A node whose clean representations are all equal (constant outputs, all-zero
+ * weights) has a denominator made of the 1e-10 guard alone, so D and G are meaningless (~1e13 x the numerator);
+ * a node whose noise numerator G_num is 0 (e.g. --delta 0: no deformation, so no noise either) has no R. */
+typedef enum {
+    RS_SENS_OK = 0,
+    RS_SENS_ZERO_DENOMINATOR = 1, /* deno is the 1e-10 guard alone, or G_num = 0 (R = D / G undefined) */
+    RS_SENS_NAN = 2,              /* a NaN or infinity in the representations (D_num, G_num or deno not finite) */
+} rs_sens_flag;
+const char *rs_sens_flag_name(rs_sens_flag f); /* "ok", "zero_denominator", "nan" */
+
 typedef struct {
     int32_t node;
     char name[RS_NAME_MAX];
@@ -106,6 +134,7 @@ typedef struct {
     double D, G, R;
     double D_se, G_se, R_se; /* standard errors (docs/measure.md: over images for one draw, over draws for K > 1) */
     double D_num, G_num, deno;
+    rs_sens_flag flag;     /* combined rows: the worst flag over the draws */
 } rs_sens;
 
 typedef struct {
@@ -120,6 +149,7 @@ typedef struct {
     int32_t batch;          /* images per forward actually used */
     int64_t images_forwarded;
     double seconds;
+    int32_t n_flagged;      /* rows whose flag is not RS_SENS_OK */
 } rs_measure_result;
 void rs_measure_result_free(rs_measure_result *r);
 
@@ -148,8 +178,11 @@ rs_status rs_measure_write_csv(const char *path, const rs_measure_result *r, con
 /* The same as JSON: {"settings": {...}, "nodes": [{...}, ...], "per_seed": [[...], ...]}. */
 rs_status rs_measure_write_json(const char *path, const rs_measure_result *r, const rs_measure_opts *o,
                                 const rs_measure_tags *t);
-/* An aligned table: node, op, neurons, D +- se, G +- se, R +- se. */
+/* An aligned table: node, op, neurons, D +- se, G +- se, R +- se, and the flag of rows that are not ok. */
 void rs_measure_print(FILE *f, const rs_measure_result *r);
+/* "relstab measure: warning: ..." lines on f naming the flagged nodes (one per flag kind); nothing when every row
+ * is ok. Returns the number of flagged rows. */
+int32_t rs_measure_warn_flags(FILE *f, const char *who, const rs_measure_result *r);
 
 /* For the trainer (train --track-every K): measures D, G, R at every node except the input of net on the fixed
  * probe set probe[0..o->P) of ds with options o, and appends the rows to csv_path (the tidy CSV above, with the

@@ -20,6 +20,9 @@ typedef enum { RS_BACKEND_FAST = 0, RS_BACKEND_REF = 1 } rs_backend;
 void rs_set_backend(rs_backend b);
 rs_backend rs_get_backend(void);
 int rs_have_onednn(void);
+/* The fast path in words, for logs and benchmarks: "oneDNN 2.7.3, ISA avx512_core_bf16" (the ISA oneDNN's JIT
+ * kernels use on this CPU) or that the build has no oneDNN. */
+void rs_backend_describe(char *buf, size_t n);
 
 /* ---------------------------------------------------------------- conv2d (and conv1d as H = 1) */
 typedef enum { RS_PAD_ZERO = 0, RS_PAD_CIRCULAR = 1 } rs_pad_mode;
@@ -38,6 +41,13 @@ void rs_conv2d_forward(float *out, const float *in, const float *weight, const f
                        const rs_conv2d_dims *d, rs_workspace *ws);
 void rs_conv2d_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                         const float *weight, const rs_conv2d_dims *d, rs_workspace *ws);
+/* Which algorithm the fast forward uses for 3x3 stride-1 convolutions (oneDNN builds): AUTO (the default) takes
+ * Winograd for layers of at least 64 input and output channels and 16384 output pixels (N H W), DIRECT never, WINOGRAD wherever oneDNN has it
+ * (tests). A process-wide switch like rs_set_backend; a net's forward treats AUTO as DIRECT except in training
+ * passes (rs_net_forward). */
+typedef enum { RS_CONV_ALGO_AUTO = 0, RS_CONV_ALGO_DIRECT = 1, RS_CONV_ALGO_WINOGRAD = 2 } rs_conv_algo;
+void rs_set_conv_algo(rs_conv_algo a);
+rs_conv_algo rs_get_conv_algo(void);
 void rs_conv2d_forward_ref(float *out, const float *in, const float *weight, const float *bias,
                            const rs_conv2d_dims *d, rs_workspace *ws);
 void rs_conv2d_backward_ref(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,

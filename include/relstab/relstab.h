@@ -1,6 +1,7 @@
 /* relstab.h: the whole public API of librelstab in one include. Link with `pkg-config --libs relstab`. */
 #pragma once
 #include "relstab/tensor.h"
+#include "relstab/progress.h"
 #include "relstab/ops.h"
 #include "relstab/nn.h"
 #include "relstab/io.h"

@@ -123,14 +123,26 @@ uint64_t rs_randint(uint64_t seed, uint64_t stream, uint64_t *index, uint64_t n)
 void rs_permutation(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream);
 
 /* ---------------------------------------------------------------- threads and time */
-/* Sets the number of threads for relstab and oneDNN (OpenMP); n <= 0 means all cores. Returns the number used. */
+/* Sets the number of threads for relstab and oneDNN (OpenMP); n <= 0 means every core this process may run on
+ * (rs_threads_available), and a larger n is capped at that. Returns the number used. */
 int rs_set_threads(int n);
 int rs_get_threads(void);
+/* The cores this process may run on (sched_getaffinity). */
+int rs_threads_available(void);
+/* Called first by a program's main: unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, re-executes the program
+ * (same argv, same pid) with OMP_WAIT_POLICY=passive, so that idle OpenMP threads sleep instead of spinning.
+ * Returns only when no re-execution happened (already set, or exec failed). */
+void rs_threads_startup(char **argv);
 double rs_now(void); /* seconds, monotonic */
 
 /* ---------------------------------------------------------------- files */
-/* Writes len bytes to path atomically: to "path.tmp.PID", fsync, rename. Nothing half-written is ever visible. */
+/* Writes len bytes to path: the one output-file writer of relstab. A regular file (or a missing one) is replaced
+ * atomically: written to "path.tmp.PID", fsync'ed, renamed, so nothing half-written is ever visible; a symbolic link
+ * is followed (its target replaced, the link kept). An existing file that is not a regular file (a device, a FIFO)
+ * is written through, never replaced. "-", /dev/stdout, /dev/stderr and /dev/fd/N write to that descriptor. */
 rs_status rs_write_file_atomic(const char *path, const void *data, size_t len);
+/* DIR/NAME into buf without doubling a slash ("out/" + "a" = "out/a"); RS_ERR_ARG if it does not fit. */
+rs_status rs_path_join(char *buf, size_t cap, const char *dir, const char *name);
 /* Reads a whole file into a new buffer (rs_free it). max_bytes guards against absurd sizes (0 = no limit). */
 rs_status rs_read_file(const char *path, void **data, size_t *len, size_t max_bytes);
 /* mkdir -p */

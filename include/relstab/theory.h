@@ -40,6 +40,8 @@ typedef struct {
     double noise_norm; /* <= 0: ||eta|| = ||x_d - x|| per probe (= sqrt 2); > 0: this fixed norm */
     uint64_t seed;
     uint32_t repeat;   /* noise stream sub-id (independent noise draws for the same seed) */
+    struct rs_bar_s *progress; /* not NULL: an rs_bar (relstab/progress.h) started by the caller, updated with the
+                                  probes done (total = 2 x probes: two passes); the results do not depend on it */
 } rs_theory_config;
 
 /* The defaults (SPEC 6.1): 1D, stride 2, filter 2, depth 8, automatic size, bias 0, zero padding, matched
@@ -195,6 +197,12 @@ typedef struct {
  * docs/theory.md describes; keeps nodes whose name contains node_filter (NULL or "" = all). *layers is
  * rs_free'd by the caller. */
 rs_status rs_theory_read_sens(const char *path, const char *node_filter, rs_theory_net_layer **layers, int *n);
+/* The same, then a node selection among the remaining nodes: nodes as rs_measure_parse_nodes (names, glob patterns,
+ * types from the op column, "all"), or NULL for the nodes the pooling model describes: the ReLU outputs before the
+ * first linear node (op column), else the conv.{l}.mul nodes of the 1-D nets, else every node. note (may be NULL)
+ * receives "K of M nodes (what)". */
+rs_status rs_theory_read_sens_nodes(const char *path, const char *node_filter, const char *nodes,
+                                    rs_theory_net_layer **layers, int *n, char *note, size_t note_len);
 
 /* ---------------------------------------------------------------- reports */
 /* The per-layer table, the fit range and the exponents with their uncertainties. */

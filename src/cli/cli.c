@@ -82,6 +82,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     return 2;
 }
 
-int cli_threads(int64_t n) { return rs_set_threads((int)n); }
+int64_t cli_threads_cap(int64_t n) {
+    const int avail = rs_threads_available();
+    if (n <= avail) return n;
+    fprintf(stderr, "relstab: --threads %lld capped at %d, the number of cores this process may run on\n",
+            (long long)n, avail);
+    return avail;
+}
+
+int cli_threads(int64_t n) { return rs_set_threads((int)cli_threads_cap(n)); }
 
 int cli_stderr_is_tty(void) { return isatty(2); }

@@ -16,8 +16,11 @@ int cli_parse_double_list(const char *cmd, const char *flag, const char *s, doub
 int cli_fail(const char *cmd, rs_status s);
 /* Print "relstab CMD: <formatted message>" and return 2 (usage errors). */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Sets the thread count (n <= 0: all cores) and returns it. */
+/* Sets the thread count (n <= 0: every core this process may run on; more is capped with a message) and
+ * returns it. */
 int cli_threads(int64_t n);
+/* n, or the number of cores this process may run on when n is larger (saying so on stderr); 0 stays 0 (default). */
+int64_t cli_threads_cap(int64_t n);
 /* 1 if stderr is a terminal (progress bars), else 0. */
 int cli_stderr_is_tty(void);
 

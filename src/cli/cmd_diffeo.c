@@ -1,6 +1,8 @@
 /* cmd_diffeo.c: `relstab diffeo`: the temperature range of the max-entropy diffeomorphism for an image size and
  * cutoff, and samples of it: a PNG grid of images deformed at temperatures from T_min to T_max, the fields and
  * deformed images as NPY. It measures nothing (that is `relstab measure`). */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/out_path.h"
 #include "relstab/data.h"
 #include "relstab/io.h"
 #include "relstab/perturb.h"
@@ -15,7 +18,7 @@
 const char rs_cmd_diffeo_help[] = "max-entropy diffeomorphisms: T range for an image size, PNG grids, fields as NPY";
 
 #define CMD "diffeo"
-#define MAX_INDEX 256
+#define MAX_INDEX (1 << 20) /* --index values at most (ranges expanded) */
 #define MAX_COLS 32
 
 static void usage(FILE *f) {
@@ -36,7 +39,8 @@ static void usage(FILE *f) {
         "  --data SPEC      a dataset (fashionmnist, mnist:DIR, cifar10:DIR, npy:DIR, twopoints, ...), its test split\n"
         "  --train          take the images from the training split instead\n"
         "  --npy FILE       an NPY array of images: (N, C, H, W), (N, H, W) or (H, W); float32, float64 or uint8\n"
-        "  --index LIST     comma-separated image indices in the dataset or array (default 0)\n"
+        "  --index LIST     image indices in the dataset or array, comma-separated, ranges A-B allowed\n"
+        "                   (default 0; at most 1048576 values)\n"
         "  --image NAME     the built-in image: checker (default, 4-pixel squares of 0.1 and 0.8) or gradient (a\n"
         "                   diagonal ramp from 0 to 1), of side --n,\n"
         "                   repeated for each --index (each copy gets the field of its index)\n"
@@ -58,8 +62,8 @@ typedef struct {
     rs_interp interp;
     uint64_t seed;
     const char *data, *npy, *image, *png, *out_npy;
-    int64_t index[MAX_INDEX];
-    int n_index;
+    int64_t *index;      /* (n_index): own_index ? allocated : the default {0} */
+    int n_index, own_index;
 } opts;
 
 /* The images to deform: x (B, C, H, W) and their indices (dataset or array rows; 0 for the built-in image). */
@@ -69,18 +73,53 @@ typedef struct {
     int32_t b, c, h, w;
 } images;
 
+/* One value or range of --index: "I" or "A-B" (inclusive); returns 0 or -1 after a message. */
+static int index_token(const char *tok, const char *all, int64_t *a, int64_t *b) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(tok, &end, 10), y = x;
+    if (*end == '-' && end != tok) y = strtoll(end + 1, &end, 10);
+    if (errno || end == tok || *end || x < 0 || y < x || !isdigit((unsigned char)tok[0]))
+        return cli_usage_error(CMD, "--index expects non-negative integers or ranges A-B (A <= B), got '%s' in '%s'",
+                               tok, all), -1;
+    *a = x, *b = y;
+    return 0;
+}
+
 static int parse_index_list(const char *s, opts *o) {
-    double v[MAX_INDEX];
-    int n = cli_parse_double_list(CMD, "--index", s, v, MAX_INDEX);
-    if (n < 0) return -1;
-    for (int i = 0; i < n; i++) {
-        if (v[i] < 0 || v[i] != floor(v[i]) || v[i] > 9.0e15) {
-            cli_usage_error(CMD, "--index expects non-negative integers, got '%s'", s);
-            return -1;
+    size_t len = strlen(s);
+    char *copy = malloc(len + 1), *save = NULL;
+    int64_t *v = NULL, n = 0, cap = 0;
+    if (!copy) return cli_fail(CMD, rs_error(RS_ERR_NOMEM, "out of memory")), -1;
+    memcpy(copy, s, len + 1);
+    int rc = 0;
+    for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+        int64_t a, b;
+        if ((rc = index_token(t, s, &a, &b))) break;
+        if (b - a + 1 > MAX_INDEX - n) {
+            rc = cli_usage_error(CMD, "--index takes at most %d values (ranges expanded), got more in '%.40s%s'",
+                                 MAX_INDEX, s, len > 40 ? "..." : "");
+            break;
         }
-        o->index[i] = (int64_t)v[i];
+        if (n + (b - a + 1) > cap) {
+            cap = n + (b - a + 1) + cap;
+            int64_t *t2 = realloc(v, (size_t)cap * sizeof *v);
+            if (!t2) {
+                rc = cli_fail(CMD, rs_error(RS_ERR_NOMEM, "out of memory for --index"));
+                break;
+            }
+            v = t2;
+        }
+        for (int64_t i = a; i <= b; i++) v[n++] = i;
     }
-    o->n_index = n;
+    free(copy);
+    if (!rc && n == 0) rc = cli_usage_error(CMD, "--index expects at least one index");
+    if (rc) {
+        free(v);
+        return -1;
+    }
+    if (o->own_index) free(o->index);
+    o->index = v, o->n_index = (int)n, o->own_index = 1;
     return 0;
 }
 
@@ -93,6 +132,8 @@ static int parse(int argc, char **argv, opts *o) {
         {"cols", 1, 0, 'k'}, {"zoom", 1, 0, 'z'}, {"out-npy", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     *o = (opts){.n = 32, .cut = 3, .repeats = 1, .threads = 0, .cols = 6, .zoom = 4, .delta = 1.0,
                 .interp = RS_INTERP_LINEAR, .n_index = 1};
+    static int64_t index0[1] = {0};
+    o->index = index0;
     int ch, rc = 0;
     int64_t seed = 0;
     opterr = 0;
@@ -383,11 +424,19 @@ static int run(const opts *o, images *im) {
 int rs_cmd_diffeo(int argc, char **argv) {
     opts o;
     int rc = parse(argc, argv, &o);
-    if (rc) return rc == 1 ? 0 : rc;
+    if (rc) {
+        if (o.own_index) free(o.index);
+        return rc == 1 ? 0 : rc;
+    }
+    if ((o.png && cli_check_out_file(CMD, "--png", o.png)) || (o.out_npy && cli_check_out_dir(CMD, "--out-npy", o.out_npy))) {
+        if (o.own_index) free(o.index);
+        return 1; /* before any work */
+    }
     cli_threads(o.threads);
     images im = {0};
     rc = run(&o, &im);
     rs_free(im.x);
     rs_free(im.index);
+    if (o.own_index) free(o.index);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/out_path.h"
 #include "relstab/io.h"
 #include "relstab/measure.h"
 
@@ -27,7 +28,8 @@ static void usage(FILE *f) {
         "  --width/--depth/--filter N, --strides LIST, --classes N   model options (--classes default 10)\n"
         "  --input X.npy       images (N, C, H, W) or (N, H, W), float32 (used as they are) or uint8 (divided by\n"
         "                      255); with --model the net takes this image size\n"
-        "  --nodes LIST        comma-separated node names, or all (default: the net's output node)\n"
+        "  --nodes SEL         node names, glob patterns on names ('features.*'), node types (relu, conv, bn, pool,\n"
+        "                      fc, or type:T,...), all, or reference (docs/measure.md); default: the output node\n"
         "  --out DIR           output directory (created)\n"
         "  --batch B           images per forward (default 100)\n"
         "  --mode init|trained batch norm with batch statistics (init; the default with --init or --checkpoint init)\n"
@@ -101,6 +103,10 @@ static int read_input(const char *path, float **x, int64_t dims[4]) {
         (*x)[i] = v;
     }
     rs_npy_free(&a);
+    if (rc) { /* the caller owns *x only on success (a NaN input used to leak it) */
+        rs_free(*x);
+        *x = NULL;
+    }
     return rc;
 }
 
@@ -117,7 +123,7 @@ static int is_vector(const rs_net *net, int32_t i) {
 
 static int run(const opts *o) {
     float *x = NULL;
-    int64_t dims[4];
+    int64_t dims[4] = {0};
     int rc = read_input(o->input, &x, dims);
     if (rc) return rc;
     rs_net_source src = o->src;
@@ -172,6 +178,7 @@ int rs_cmd_forward(int argc, char **argv) {
     opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc == 1 ? 0 : rc;
+    if (cli_check_out_dir(CMD, "--out", o.out)) return 1; /* before any work */
     cli_threads(o.threads);
     return run(&o);
 }

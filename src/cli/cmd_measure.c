@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/out_path.h"
 #include "relstab/measure.h"
 
 const char rs_cmd_measure_help[] = "D, G, R (sensitivity to diffeomorphisms and noise) at every node of a net";
@@ -48,8 +49,14 @@ static void usage(FILE *f) {
         "estimator and representation:\n"
         "  --estimator E       mean (default, the paper's) or median (NeurIPS 2021; holds activations in memory)\n"
         "  --median-mem MB     activations the median estimator may hold at once (default 1024)\n"
-        "  --channel-mean      measure the mean over channels of each node's output\n"
-        "  --nodes LIST        comma-separated node names (default: every node except the input x)\n"
+        "  --channel-mean      measure the mean over channels of each node's output (--no-channel-mean: not)\n"
+        "  on scale1d the defaults are the 1-D paper's: --noise rectified and --channel-mean (the header says so)\n"
+        "  --aliased           reproduce the reference's in-place ReLU aliasing (VGG, AlexNet: a conv or BN node\n"
+        "                      followed by nn.ReLU(inplace=True) reports the ReLU's output), to compare with\n"
+        "                      published numbers; the default measures every node's true output\n"
+        "  --nodes SEL         comma-separated node names, glob patterns on names ('features.*'), node types\n"
+        "                      (relu, conv, bn, pool, fc, or type:T,... when a type is also a node's name), all,\n"
+        "                      or reference (the nodes the authors' measurement keeps); default: all\n"
         "running and output:\n"
         "  --batch B           images per forward (default 100; at init, nets with batch norm use P)\n"
         "  --threads N         threads (default: all cores)\n"
@@ -65,6 +72,7 @@ typedef struct {
     const char *nodes, *out, *json, *mode;
     int64_t threads, shuffle;
     int have_T, have_delta, have_init_seed, append, quiet, have_batch;
+    int have_noise, have_chmean, no_chmean, task1d; /* task1d: scale1d defaults applied (noise, channel mean) */
 } opts;
 
 static int parse_perturb(const char *s, rs_move_kind *m) {
@@ -100,10 +108,12 @@ static int parse_option(int ch, opts *o) {
     case 'T': o->have_T = 1; return cli_parse_double(CMD, "--T", optarg, 1e-300, 1e6, &m->T);
     case 'c': return parse_int32("--cut", optarg, 2, RS_DIFFEO_MAX_CUT, &m->cut);
     case 'i': return rs_interp_parse(optarg, &m->interp) ? (cli_fail(CMD, RS_ERR_ARG), -1) : 0;
-    case 'n': return rs_noise_parse(optarg, &m->noise, &m->noise_norm) ? (cli_fail(CMD, RS_ERR_ARG), -1) : 0;
+    case 'n': o->have_noise = 1; return rs_noise_parse(optarg, &m->noise, &m->noise_norm) ? (cli_fail(CMD, RS_ERR_ARG), -1) : 0;
     case 'e': return rs_estimator_parse(optarg, &m->estimator) ? (cli_fail(CMD, RS_ERR_ARG), -1) : 0;
     case 'm': return cli_parse_double(CMD, "--median-mem", optarg, 1, 1e9, &d) ? -1 : (m->median_mem = d * 1048576.0, 0);
-    case 'C': m->channel_mean = 1; return 0;
+    case 'C': o->have_chmean = 1, m->channel_mean = 1; return 0;
+    case 'c' + 256: o->no_chmean = 1, m->channel_mean = 0; return 0;
+    case 'c' + 512: m->aliased = 1; return 0;
     case 'N': o->nodes = optarg; return 0;
     case 'b': o->have_batch = 1; return parse_int32("--batch", optarg, 1, 1 << 20, &m->batch);
     case 't': return cli_parse_int(CMD, "--threads", optarg, 0, 4096, &o->threads);
@@ -125,7 +135,7 @@ static int parse(int argc, char **argv, opts *o) {
         {"data", 1, 0, 'D'}, {"P", 1, 0, 'P'}, {"first", 0, 0, 'f'}, {"seed", 1, 0, 's'}, {"seeds", 1, 0, 'K'},
         {"resample", 0, 0, 'a'}, {"perturb", 1, 0, 'p'}, {"delta", 1, 0, 'd'}, {"T", 1, 0, 'T'}, {"cut", 1, 0, 'c'},
         {"interp", 1, 0, 'i'}, {"noise", 1, 0, 'n'}, {"estimator", 1, 0, 'e'}, {"median-mem", 1, 0, 'm'},
-        {"channel-mean", 0, 0, 'C'}, {"nodes", 1, 0, 'N'}, {"batch", 1, 0, 'b'}, {"threads", 1, 0, 't'},
+        {"channel-mean", 0, 0, 'C'}, {"aliased", 0, 0, 'c' + 512}, {"no-channel-mean", 0, 0, 'c' + 256}, {"nodes", 1, 0, 'N'}, {"batch", 1, 0, 'b'}, {"threads", 1, 0, 't'},
         {"out", 1, 0, 'O'}, {"append", 0, 0, 'A'}, {"json", 1, 0, 'j'}, {"dump", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -150,6 +160,11 @@ static int parse(int argc, char **argv, opts *o) {
     if (o->mode && strcmp(o->mode, "init") && strcmp(o->mode, "trained"))
         return cli_usage_error(CMD, "--mode expects init or trained, got '%s'", o->mode);
     if (o->append && !o->out) return cli_usage_error(CMD, "--append needs --out FILE");
+    if (o->have_chmean && o->no_chmean) return cli_usage_error(CMD, "give --channel-mean or --no-channel-mean, not both");
+    if (o->m.P < (o->m.estimator == RS_EST_MEDIAN ? 3 : 2))
+        return cli_usage_error(CMD, "--P %lld: the %s estimator needs P >= %d probe images (its denominator compares "
+                               "images)", (long long)o->m.P, rs_estimator_name(o->m.estimator),
+                               o->m.estimator == RS_EST_MEDIAN ? 3 : 2);
     if (!o->have_init_seed) o->src.init_seed = o->m.seed;
     return 0;
 }
@@ -163,6 +178,12 @@ static void print_header(const opts *o, const rs_net_source_info *info, const rs
            m->mode == RS_MODE_INIT_EVAL ? "init: batch statistics" : "trained: eval mode", info->data,
            (long long)r->P, m->probe == RS_PROBE_FIRST ? " (first)" : "", (int)r->seeds, r->seeds > 1 ? "s" : "",
            (unsigned long long)m->seed);
+    if (o->task1d)
+        printf("scale1d: the 1-D paper's setting by default (%s%s%s; --noise matched, --no-channel-mean to change)\n",
+               !o->have_noise ? "rectified noise" : "", !o->have_noise && m->channel_mean && !o->have_chmean ? ", " : "",
+               m->channel_mean && !o->have_chmean ? "channel mean" : "");
+    if (m->aliased)
+        printf("aliased: nodes followed by an in-place ReLU report its output (the reference's torch.fx extraction)\n");
     if (!strcmp(r->move, "diffeo"))
         printf("diffeo T = %.4e (delta %.3g px, c = %d, %s), noise %s, estimator %s%s%s\n", r->T, r->delta, (int)r->cut,
                rs_interp_name(m->interp), noise, rs_estimator_name(m->estimator),
@@ -183,6 +204,11 @@ static int run(opts *o) {
         return cli_usage_error(CMD, "no dataset: give --data SPEC");
     }
     o->m.mode = o->mode ? (strcmp(o->mode, "init") ? RS_MODE_EVAL : RS_MODE_INIT_EVAL) : info.mode;
+    if (!strcmp(ds->name, "scale1d") && (!o->have_noise || (!o->have_chmean && !o->no_chmean))) {
+        o->task1d = 1; /* the 1-D paper's setting, unless the flags say otherwise */
+        if (!o->have_noise) o->m.noise = RS_NOISE_RECTIFIED;
+        if (!o->have_chmean && !o->no_chmean) o->m.channel_mean = 1;
+    }
     o->m.progress = !o->quiet;
     int32_t *nodes = NULL, n_nodes = 0, shuffled = 0;
     if (o->nodes) s = rs_measure_parse_nodes(net, o->nodes, &nodes, &n_nodes);
@@ -210,6 +236,14 @@ static int run(opts *o) {
         if (o->json) printf("wrote %s\n", o->json);
         if (o->m.dump_dir) printf("wrote %s/{index,probe,deformed,noisy}.npy\n", o->m.dump_dir);
     }
+    if (!s) {
+        fflush(stdout);
+        rs_measure_warn_flags(stderr, "relstab " CMD, &r);
+        if (r.n_flagged == r.n_nodes) {
+            fprintf(stderr, "relstab %s: every node is degenerate (flag column): no usable D, G or R\n", CMD);
+            rc = 1;
+        }
+    }
     rs_measure_result_free(&r);
     rs_free(nodes);
     rs_dataset_free(ds);
@@ -221,6 +255,9 @@ int rs_cmd_measure(int argc, char **argv) {
     opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc == 1 ? 0 : rc;
+    if ((o.out && cli_check_out_file(CMD, "--out", o.out)) || (o.json && cli_check_out_file(CMD, "--json", o.json)) ||
+        (o.m.dump_dir && cli_check_out_dir(CMD, "--dump", o.m.dump_dir)))
+        return 1; /* before any work */
     cli_threads(o.threads);
     return run(&o);
 }

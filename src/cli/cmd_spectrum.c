@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/out_path.h"
 #include "relstab/measure.h"
 
 const char rs_cmd_spectrum_help[] = "grid-Laplacian spectra (frequency content) of every conv layer's filters";
@@ -100,6 +101,7 @@ int rs_cmd_spectrum(int argc, char **argv) {
     opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc == 1 ? 0 : rc;
+    if (o.out && cli_check_out_file(CMD, "--out", o.out)) return 1; /* before any work */
     rs_net *net = NULL;
     rs_net_source_info info;
     rs_status s = rs_net_source_open(&o.src, &net, NULL, &info);

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli/out_path.h"
+#include "relstab/progress.h"
 #include "relstab/theory.h"
 
 const char rs_cmd_theory_help[] = "the constant-filter pooling model: D, G, R per layer, laws and fitted exponents";
@@ -45,7 +47,13 @@ static void usage(FILE *f) {
             "comparison with a trained net:\n"
             "  --compare RUN      a run directory (its sens.csv) or a CSV file with columns node, D, G, R\n"
             "                     (optional layer, epoch, checkpoint, seed; docs/theory.md)\n"
-            "  --compare-nodes S  keep only the nodes whose name contains S (e.g. .mul)\n"
+            "  --nodes SEL        which nodes of the file: names, patterns (conv.*.mul), types from its op column\n"
+            "                     (relu), all (docs/measure.md); default: the nodes the model describes, the ReLU\n"
+            "                     outputs before the first linear node, else the conv.{l}.mul nodes, else all\n"
+            "  --compare-nodes S  keep only the nodes whose name contains S (e.g. .mul); then all of them\n"
+            "running:\n"
+            "  --max-mem MB       refuse a model run that needs more memory than this (default: the memory\n"
+            "                     available now, from /proc/meminfo)\n"
             "  --help             this text\n");
 }
 
@@ -53,7 +61,8 @@ typedef struct {
     rs_theory_config cfg;
     int depth_set, bias_study, nb, ne;
     int64_t threads, repeats;
-    const char *csv, *plot, *compare, *nodes;
+    const char *csv, *plot, *compare, *nodes, *select;
+    double max_mem;
     double biases[64], etas[128];
 } options;
 
@@ -64,6 +73,7 @@ static int parse(options *o, int argc, char **argv) {
         {"noise-norm", 1, 0, 'e'}, {"seed", 1, 0, 'S'},       {"threads", 1, 0, 't'},  {"csv", 1, 0, 'c'},
         {"plot", 1, 0, 'o'},    {"bias-study", 0, 0, 'B'},    {"biases", 1, 0, 'x'},   {"etas", 1, 0, 'y'},
         {"repeats", 1, 0, 'r'}, {"compare", 1, 0, 'C'},       {"compare-nodes", 1, 0, 'n'}, {"help", 0, 0, 'h'},
+        {"nodes", 1, 0, 'Q'},   {"max-mem", 1, 0, 'M'},
         {0, 0, 0, 0}};
     int64_t v;
     double d;
@@ -97,6 +107,8 @@ static int parse(options *o, int argc, char **argv) {
         case 'y': if ((o->ne = cli_parse_double_list(CMD, "--etas", optarg, o->etas, 128)) < 0) return -1; break;
         case 'C': o->compare = optarg; break;
         case 'n': o->nodes = optarg; break;
+        case 'Q': o->select = optarg; break;
+        case 'M': if (cli_parse_double(CMD, "--max-mem", optarg, 1, 1e12, &d)) return -1; o->max_mem = d * 1048576.0; break;
         case ':': return cli_usage_error(CMD, "%s needs a value", argv[optind - 1]), -1;
         default: return cli_usage_error(CMD, "unknown option '%s' (relstab theory --help lists them)", argv[optind - 1]), -1;
         }
@@ -108,6 +120,7 @@ static int parse(options *o, int argc, char **argv) {
     if (o->bias_study && o->cfg.noise_norm > 0)
         return cli_usage_error(CMD, "--noise-norm does not apply to --bias-study (give the norms with --etas)"), -1;
     if (!o->compare && o->nodes) return cli_usage_error(CMD, "--compare-nodes needs --compare"), -1;
+    if (!o->compare && o->select) return cli_usage_error(CMD, "--nodes needs --compare"), -1;
     if (o->plot && (strchr(o->plot, '\'') || strchr(o->plot, '\n')))
         return cli_usage_error(CMD, "--plot path may not contain quotes or newlines: %s", o->plot), -1;
     return 0;
@@ -150,7 +163,39 @@ static rs_status read_compare(const options *o, rs_theory_net_layer **net, int *
     } else {
         snprintf(path, sizeof path, "%s", o->compare);
     }
-    return rs_theory_read_sens(path, o->nodes, net, n_net);
+    char note[256];
+    const char *sel = o->select ? o->select : o->nodes ? "all" : NULL;
+    RS_TRY(rs_theory_read_sens_nodes(path, o->nodes, sel, net, n_net, note, sizeof note));
+    printf("compare %s: %s\n", path, note);
+    return RS_OK;
+}
+
+/* Bytes of memory available now (MemAvailable of /proc/meminfo), or -1 when unknown. */
+static double mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return -1;
+    char line[256];
+    double kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024.0;
+}
+
+/* Refuses a model run whose buffers (rs_theory_bytes) exceed --max-mem or the memory available, before any work;
+ * starts the progress bar of the run (two passes over the probes). */
+static rs_status check_memory(const options *o, rs_bar *bar) {
+    rs_theory_config c = o->cfg;
+    rs_bar_start(bar, "theory model", 1, "probes", 1, 0);
+    RS_TRY(rs_theory_resolve(&c));
+    rs_bar_start(bar, "theory model", 2 * c.probes, "probes", 0, -1);
+    double need = (double)rs_theory_bytes(&c, rs_get_threads());
+    double cap = o->max_mem > 0 ? o->max_mem : mem_available();
+    if (cap > 0 && need > cap)
+        return rs_error(RS_ERR_ARG, "the model run (size %lld, %lld probes, depth %d) needs about %.0f MB, more than "
+                        "the %.0f MB %s: lower --size, --probes or --depth", (long long)c.size, (long long)c.probes,
+                        c.depth, need / 1048576.0, cap / 1048576.0, o->max_mem > 0 ? "of --max-mem" : "available");
+    return RS_OK;
 }
 
 int rs_cmd_theory(int argc, char **argv) {
@@ -159,6 +204,8 @@ int rs_cmd_theory(int argc, char **argv) {
     o.cfg = rs_theory_defaults();
     int pr = parse(&o, argc, argv);
     if (pr) return pr > 0 ? 0 : 2;
+    if ((o.csv && cli_check_out_file(CMD, "--csv", o.csv)) || (o.plot && cli_check_out_file(CMD, "--plot", o.plot)))
+        return 1; /* before any work, and before gnuplot could complain in its own words */
     cli_threads(o.threads);
     if (o.bias_study) {
         if (!o.depth_set) o.cfg.depth = default_depth(&o);
@@ -174,10 +221,19 @@ int rs_cmd_theory(int argc, char **argv) {
         o.cfg.depth = default_depth(&o);
     }
     rs_theory_result r;
-    if ((st = rs_theory_run(&o.cfg, &r)) != RS_OK) {
+    rs_bar bar;
+    if ((st = check_memory(&o, &bar)) == RS_OK) {
+        o.cfg.progress = &bar;
+        st = rs_theory_run(&o.cfg, &r);
+        o.cfg.progress = NULL;
+    }
+    if (st != RS_OK) {
+        rs_bar_end(&bar);
         rs_free(net);
         return cli_fail(CMD, st);
     }
+    rs_bar_line(&bar, "theory: the model ran %lld probes x 2 passes, depth %d, in %.2f s", (long long)r.n_probes,
+                r.cfg.depth, r.seconds);
     rs_theory_print(stdout, &r);
     if (net) rs_theory_print_compare(stdout, &r, net, n_net);
     if (o.csv && (st = rs_theory_write_csv(o.csv, &r)) == RS_OK) printf("wrote %s\n", o.csv);

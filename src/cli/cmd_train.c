@@ -116,7 +116,7 @@ static int apply(rs_train_config *c, int opt, const char *arg) {
     case O_FILTER: if (cli_parse_int("train", "--filter", arg, 1, 1 << 12, &i)) return 2; c->filter = (int32_t)i; return 0;
     case O_STRIDES: return copy_str(c->strides, sizeof c->strides, arg, "--strides");
     case O_SEED: if (cli_parse_int("train", "--seed", arg, 0, INT64_MAX, &i)) return 2; c->seed = (uint64_t)i; return 0;
-    case O_THREADS: if (cli_parse_int("train", "--threads", arg, 0, 1024, &i)) return 2; c->threads = (int32_t)i; return 0;
+    case O_THREADS: if (cli_parse_int("train", "--threads", arg, 0, 1024, &i)) return 2; c->threads = (int32_t)cli_threads_cap(i); return 0;
     case O_QUIET: c->quiet = 1; return 0;
     case O_TRACK: if (cli_parse_int("train", "--track-every", arg, 0, 100000000, &i)) return 2; c->track_every = (int32_t)i; return 0;
     case O_TRACK_P: if (cli_parse_int("train", "--track-P", arg, 2, 1000000, &i)) return 2; c->track_P = (int32_t)i; return 0;

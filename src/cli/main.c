@@ -1,9 +1,11 @@
 /* main.c: `relstab <command> [options]`: dispatches to the subcommands listed in the generated commands.h.
  * The only place (with the subcommands) that decides an exit code. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "relstab/ops.h"
 #include "relstab/tensor.h"
 
 static void usage(FILE *f) {
@@ -15,6 +17,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    rs_threads_startup(argv); /* idle OpenMP threads must yield on a busy machine: see src/core/threads.c */
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -24,7 +27,13 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("relstab %s\n", RELSTAB_VERSION);
+        char fast[128];
+        rs_backend_describe(fast, sizeof fast);
+        const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+        printf("relstab %s\nfast path: %s; threads: %d by default (the cores this process may run on); OpenMP wait "
+               "policy: %s\n",
+               RELSTAB_VERSION, fast, rs_threads_available(),
+               wait ? wait : spin ? "GOMP_SPINCOUNT set" : "runtime default (spinning)");
         return 0;
     }
     for (const rs_command *c = rs_commands; c->name; c++)

@@ -25,6 +25,12 @@ struct rs_dataset_priv {
     char describe[12288];
 };
 
+/* ---------------------------------------------------------------- split consistency */
+/* Both splits of a file dataset must have one image shape (a model is built for one). Compares ds's shape with
+ * the other split's (c, h, w, read from other_path's header) and refuses a difference naming both shapes. */
+rs_status rs_data_check_other_split(const rs_dataset *ds, const char *own_path, const char *other_path, int32_t c,
+                                    int32_t h, int32_t w);
+
 /* ---------------------------------------------------------------- IDX */
 typedef struct {
     int32_t ndim;

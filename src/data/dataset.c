@@ -96,6 +96,19 @@ rs_status rs_kv_check_unused(const rs_kv *kv, int n, const char *spec, const cha
     return RS_OK;
 }
 
+/* ---------------------------------------------------------------- split consistency */
+rs_status rs_data_check_other_split(const rs_dataset *ds, const char *own_path, const char *other_path, int32_t c,
+                                    int32_t h, int32_t w) {
+    if (c == ds->channels && h == ds->height && w == ds->width) return RS_OK;
+    int own_train = ds->split == RS_SPLIT_TRAIN;
+    int32_t tc = own_train ? ds->channels : c, th = own_train ? ds->height : h, tw = own_train ? ds->width : w;
+    int32_t ec = own_train ? c : ds->channels, eh = own_train ? h : ds->height, ew = own_train ? w : ds->width;
+    return rs_error(RS_ERR_FORMAT, "%s: the training images are %dx%dx%d (%s) but the test images are %dx%dx%d (%s); "
+                    "both splits must have one image shape (channels x height x width)", ds->spec, (int)tc, (int)th,
+                    (int)tw, own_train ? own_path : other_path, (int)ec, (int)eh, (int)ew,
+                    own_train ? other_path : own_path);
+}
+
 /* ---------------------------------------------------------------- open / free */
 
 static rs_status check_options(const rs_data_options *opt, int split) {

@@ -258,6 +258,30 @@ static rs_status check_labels(const int32_t *labels, int64_t n, int32_t classes,
     return RS_OK;
 }
 
+/* The other split's image shape from the first 16 bytes of its file (gzip or plain: zlib reads both); nothing to
+ * compare when it has no images file (opening that split says so). */
+static rs_status check_other_split(const rs_dataset *ds, const char *dir, int split, const char *own_path) {
+    const char *prefix = split == RS_SPLIT_TRAIN ? "t10k" : "train";
+    char path[4096];
+    if (find_idx_file(dir, prefix, "images", 3, path, sizeof path) != RS_OK) {
+        rs_clear_error();
+        return RS_OK;
+    }
+    gzFile g = gzopen(path, "rb");
+    if (!g) return rs_error(RS_ERR_IO, "cannot open %s", path);
+    uint8_t h[16];
+    int got = gzread(g, h, sizeof h);
+    gzclose(g);
+    if (got != (int)sizeof h || h[0] || h[1] || h[2] != 0x08 || h[3] != 3)
+        return rs_error(RS_ERR_FORMAT, "%s: not an IDX file of uint8 images (N, H, W)", path);
+    uint32_t d[3];
+    for (int k = 0; k < 3; k++)
+        d[k] = (uint32_t)h[4 + 4 * k] << 24 | (uint32_t)h[5 + 4 * k] << 16 | (uint32_t)h[6 + 4 * k] << 8 | h[7 + 4 * k];
+    if (d[1] > INT32_MAX || d[2] > INT32_MAX)
+        return rs_error(RS_ERR_FORMAT, "%s: images of %u x %u pixels", path, (unsigned)d[1], (unsigned)d[2]);
+    return rs_data_check_other_split(ds, own_path, path, 1, (int32_t)d[1], (int32_t)d[2]);
+}
+
 rs_status rs_idx_open(rs_dataset *ds, const char *kind, const char *dir, int split) {
     struct rs_dataset_priv *p = ds->priv;
     if (split == RS_SPLIT_VAL) return rs_error(RS_ERR_ARG, "%s: IDX datasets have only a train and a test split", kind);
@@ -274,6 +298,7 @@ rs_status rs_idx_open(rs_dataset *ds, const char *kind, const char *dir, int spl
     ds->channels = 1;
     ds->height = (int32_t)a.dims[1];
     ds->width = (int32_t)a.dims[2];
+    RS_TRY(check_other_split(ds, dir, split, ipath));
     int32_t max_label = 0;
     int64_t nl = 0;
     RS_TRY(find_idx_file(dir, prefix, "labels", 1, lpath, sizeof lpath));

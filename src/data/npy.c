@@ -73,8 +73,13 @@ static rs_status read_labels(const char *path, int64_t n, const char *images_pat
     return RS_OK;
 }
 
-/* Sets channels / height / width and the layout from the image array's shape. */
-static rs_status image_shape(rs_dataset *ds, const rs_npy *a, const char *path, rs_layout layout) {
+/* Channels / height / width and the layout (nhwc 0/1) from the image array's shape. */
+typedef struct {
+    int32_t c, h, w;
+    int nhwc;
+} npy_geometry;
+
+static rs_status image_shape(npy_geometry *g, const rs_npy *a, const char *path, rs_layout layout) {
     if (a->dtype != RS_DTYPE_U8 && a->dtype != RS_DTYPE_F32)
         return rs_error(RS_ERR_FORMAT, "%s: images must be uint8 or float32, this array is %s", path,
                         rs_dtype_name(a->dtype));
@@ -95,11 +100,26 @@ static rs_status image_shape(rs_dataset *ds, const rs_npy *a, const char *path, 
         return rs_error(RS_ERR_UNSUPPORTED, "%s: %lld channels in the %s layout (at most %d; give layout=nchw or "
                         "layout=nhwc if the guess is wrong)", path, (long long)c, nhwc ? "NHWC" : "NCHW",
                         RS_DATA_MAXCH);
-    ds->priv->nhwc = nhwc;
-    ds->channels = (int32_t)c;
-    ds->height = (int32_t)(a->ndim == 3 ? a->shape[1] : nhwc ? a->shape[1] : a->shape[2]);
-    ds->width = (int32_t)(a->ndim == 3 ? a->shape[2] : nhwc ? a->shape[2] : a->shape[3]);
+    g->nhwc = nhwc;
+    g->c = (int32_t)c;
+    g->h = (int32_t)(a->ndim == 3 ? a->shape[1] : nhwc ? a->shape[1] : a->shape[2]);
+    g->w = (int32_t)(a->ndim == 3 ? a->shape[2] : nhwc ? a->shape[2] : a->shape[3]);
     return RS_OK;
+}
+
+/* The other split's image shape from its header; nothing to compare when it has no images file. */
+static rs_status check_other_split(const rs_dataset *ds, const char *dir, int split, rs_layout layout,
+                                   const char *own_path) {
+    char path[4200];
+    if (find_npy(dir, split == RS_SPLIT_TRAIN ? "test" : "train", 0, path, sizeof path) != RS_OK) {
+        rs_clear_error();
+        return RS_OK;
+    }
+    rs_npy a;
+    npy_geometry g;
+    RS_TRY(rs_npy_read_header(path, &a));
+    RS_TRY(image_shape(&g, &a, path, layout));
+    return rs_data_check_other_split(ds, own_path, path, g.c, g.h, g.w);
 }
 
 rs_status rs_npy_open(rs_dataset *ds, const char *dir_and_opts, int split, rs_layout layout) {
@@ -125,7 +145,13 @@ rs_status rs_npy_open(rs_dataset *ds, const char *dir_and_opts, int split, rs_la
     if (!a) return rs_error(RS_ERR_NOMEM, "cannot allocate an array");
     p->npy = a;
     RS_TRY(rs_npy_read(ipath, a));
-    RS_TRY(image_shape(ds, a, ipath, layout));
+    npy_geometry g;
+    RS_TRY(image_shape(&g, a, ipath, layout));
+    p->nhwc = g.nhwc;
+    ds->channels = g.c;
+    ds->height = g.h;
+    ds->width = g.w;
+    RS_TRY(check_other_split(ds, dir, split, layout, ipath));
     p->n_source = a->shape[0];
     int64_t per = (int64_t)ds->channels * ds->height * ds->width;
     if (a->dtype == RS_DTYPE_F32) {

@@ -228,8 +228,8 @@ rs_status rs_npy_parse(const void *buf, size_t len, const char *source, rs_npy *
     return RS_OK;
 }
 
-/* Reads the header, then the data straight into the array's buffer: the file is never held twice in memory. */
-rs_status rs_npy_read(const char *path, rs_npy *out) {
+/* Reads the header, then (with_data) the data straight into the array's buffer: the file is never held twice. */
+static rs_status read_npy(const char *path, rs_npy *out, int with_data) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f) return rs_error(RS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
@@ -254,7 +254,7 @@ rs_status rs_npy_read(const char *path, rs_npy *out) {
         if (s == RS_OK) s = parse_header(head, head_len, total, path, out, &off);
     }
     rs_free(head);
-    if (s == RS_OK) {
+    if (s == RS_OK && with_data) {
         out->data = rs_alloc(out->nbytes);
         if (!out->data) s = rs_error(RS_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, out->nbytes);
         else if (fseek(f, (long)off, SEEK_SET) != 0 || fread(out->data, 1, out->nbytes, f) != out->nbytes)
@@ -264,6 +264,9 @@ rs_status rs_npy_read(const char *path, rs_npy *out) {
     if (s != RS_OK) rs_npy_free(out);
     return s;
 }
+
+rs_status rs_npy_read(const char *path, rs_npy *out) { return read_npy(path, out, 1); }
+rs_status rs_npy_read_header(const char *path, rs_npy *out) { return read_npy(path, out, 0); }
 
 void rs_npy_free(rs_npy *a) {
     if (!a) return;

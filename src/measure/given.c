@@ -13,7 +13,7 @@ static rs_status given_pass(rs_net *net, gen *g, const int32_t *nodes, int32_t n
                             int32_t batch, rs_sens *out) {
     rep_layout L = {0};
     int64_t forwarded = 0;
-    rs_status s = rep_layout_init(&L, net, nodes, n_nodes, o->channel_mean);
+    rs_status s = rep_layout_init(&L, net, nodes, n_nodes, o->channel_mean, o->aliased);
     if (!s && o->estimator == RS_EST_MEAN) s = sens_mean_pass(net, g, &L, batch, o->mode, out, 0, &forwarded);
     else if (!s) s = sens_median_pass(net, g, &L, batch, o->mode, o->median_mem, out, 0, &forwarded);
     for (int32_t k = 0; k < n_nodes && !s; k++) {

@@ -3,6 +3,7 @@
  * seed combination. Not a public API. */
 #pragma once
 #include "relstab/measure.h"
+#include "relstab/progress.h"
 
 /* The resolved perturbation. */
 typedef enum { MV_DIFFEO = 0, MV_TRANSLATE2D = 1, MV_TRANSLATE1D = 2 } mv_kind;
@@ -31,6 +32,7 @@ typedef struct {
     int32_t *pos;         /* (bmax, 4) active pixels */
     float *x, *xd, *xn;   /* batch mode: (bmax, d), (K, bmax, d), (K, bmax, d); whole mode: (P, d), (K, P, d) x2 */
     float *xraw;          /* whole mode with smoothing: (P, d) raw images (for --dump) */
+    rs_bar *bar;          /* progress of the pass (probe images done), or NULL */
 } gen;
 
 /* Resolves the perturbation for ds and o (errors name the option), allocates for batches of bmax. */
@@ -53,8 +55,13 @@ typedef struct {
     int64_t *numel;       /* (n_nodes) */
     int64_t *off;         /* (n_nodes) prefix sums of numel */
     int64_t total;
+    int32_t *src;         /* (n_nodes) the node whose output is read: nodes[k], or with aliasing its in-place ReLU */
 } rep_layout;
-rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes, int32_t n, int32_t chmean);
+rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes, int32_t n, int32_t chmean,
+                          int32_t aliased);
+/* The ReLU node that overwrites node i's output in the reference (nn.ReLU(inplace=True) of VGG and AlexNet: a relu
+ * node named features.N or classifier.N whose input is i), or -1. */
+int32_t rs_inplace_relu_after(const rs_net *net, int32_t i);
 void rep_layout_free(rep_layout *L);
 /* Node k's representation of the n images of the last forward: a pointer to the tap itself (full
  * representation), or the channel mean written into scratch (n, n_k) and returned. */

@@ -83,6 +83,7 @@ static rs_status collect(rs_net *net, gen *g, const rep_layout *L, int32_t k0, i
             }
         }
         *forwarded += (int64_t)n * (1 + 2 * g->K);
+        if (g->bar) rs_bar_update(g->bar, pos0 + n, NULL);
     }
     return RS_OK;
 }

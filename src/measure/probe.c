@@ -99,64 +99,17 @@ rs_status rs_measure_default_nodes(const rs_net *net, int32_t **nodes, int32_t *
     return RS_OK;
 }
 
-/* "x, conv1, relu, ..." into buf (cut with "..." when long). */
-static const char *node_names(const rs_net *net, char *buf, size_t len) {
-    size_t k = 0;
-    buf[0] = 0;
-    for (int32_t i = 0; i < net->n_nodes && k + 8 < len; i++) {
-        int w = snprintf(buf + k, len - k, "%s%s", i ? ", " : "", net->nodes[i].name);
-        if (w < 0 || (size_t)w >= len - k - 4) {
-            snprintf(buf + k, len - k, ", ...");
-            break;
-        }
-        k += (size_t)w;
-    }
-    return buf;
-}
-
-rs_status rs_measure_parse_nodes(const rs_net *net, const char *list, int32_t **nodes, int32_t *n) {
-    if (!strcmp(list, "all")) return rs_measure_default_nodes(net, nodes, n);
-    size_t len = strlen(list);
-    *nodes = rs_alloc((len + 1) * sizeof(int32_t)); /* at most len + 1 names */
-    char *copy = rs_alloc(len + 1);
-    if (!*nodes || !copy) {
-        rs_free(*nodes), rs_free(copy);
-        *nodes = NULL;
-        return rs_error(RS_ERR_NOMEM, "out of memory for the node list");
-    }
-    memcpy(copy, list, len + 1);
-    *n = 0;
-    rs_status s = RS_OK;
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok && !s; tok = strtok_r(NULL, ",", &save)) {
-        int32_t id = rs_net_find(net, tok);
-        if (id < 0) {
-            char names[2048];
-            s = rs_error(RS_ERR_ARG, "unknown node '%s' (the net's nodes: %s)", tok, node_names(net, names, sizeof names));
-        } else {
-            for (int32_t i = 0; i < *n; i++)
-                if ((*nodes)[i] == id) s = rs_error(RS_ERR_ARG, "node '%s' is listed twice", tok);
-            (*nodes)[(*n)++] = id;
-        }
-    }
-    if (!s && *n == 0) s = rs_error(RS_ERR_ARG, "the node list '%s' names no node", list);
-    rs_free(copy);
-    if (s) {
-        rs_free(*nodes);
-        *nodes = NULL;
-    }
-    return s;
-}
-
 /* ---------------------------------------------------------------- representations */
-rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes, int32_t n, int32_t chmean) {
+rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes, int32_t n, int32_t chmean,
+                          int32_t aliased) {
     memset(L, 0, sizeof *L);
     L->n_nodes = n;
     L->nodes = nodes;
     L->chmean = chmean;
     L->numel = rs_alloc((size_t)n * sizeof(int64_t));
     L->off = rs_alloc((size_t)n * sizeof(int64_t));
-    if (!L->numel || !L->off) {
+    L->src = rs_alloc((size_t)n * sizeof(int32_t));
+    if (!L->numel || !L->off || !L->src) {
         rep_layout_free(L);
         return rs_error(RS_ERR_NOMEM, "out of memory for the node layout");
     }
@@ -166,6 +119,8 @@ rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes
         L->numel[k] = chmean ? (int64_t)d->h * d->w : rs_net_node_numel(net, nodes[k]);
         L->off[k] = L->total;
         L->total += L->numel[k];
+        int32_t r = aliased ? rs_inplace_relu_after(net, nodes[k]) : -1;
+        L->src[k] = r >= 0 ? r : nodes[k];
     }
     return RS_OK;
 }
@@ -173,12 +128,14 @@ rs_status rep_layout_init(rep_layout *L, const rs_net *net, const int32_t *nodes
 void rep_layout_free(rep_layout *L) {
     rs_free(L->numel);
     rs_free(L->off);
+    rs_free(L->src);
     L->numel = L->off = NULL;
+    L->src = NULL;
 }
 
 const float *rep_get(const rs_net *net, const rep_layout *L, int32_t k, int32_t n, float *scratch) {
-    const rs_node *d = &net->nodes[L->nodes[k]];
-    const float *t = rs_net_tap(net, L->nodes[k]); // (n, H, W, C)
+    const rs_node *d = &net->nodes[L->src[k]];
+    const float *t = rs_net_tap(net, L->src[k]); // (n, H, W, C)
     if (!L->chmean) return t;
     int64_t hw = (int64_t)d->h * d->w, c = d->c;
 #pragma omp parallel for schedule(static) if ((int64_t)n * hw * c > 65536)

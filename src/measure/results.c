@@ -13,6 +13,12 @@
 
 static const char csv_header[] =
     "node,op,neurons,D,G,R,D_se,G_se,R_se,D_num,G_num,deno,P,seeds,perturbation,T,delta,cut,interp,noise,"
+    "estimator,mode,checkpoint,epoch,shuffle,channel_mean,model,data,seed,aliased,flag\n";
+
+/* The header before the aliased and flag columns: such a file (a sens.csv of an older run) is extended on append,
+ * its rows getting aliased 0 and an empty flag (not measured then). */
+static const char csv_header_v1[] =
+    "node,op,neurons,D,G,R,D_se,G_se,R_se,D_num,G_num,deno,P,seeds,perturbation,T,delta,cut,interp,noise,"
     "estimator,mode,checkpoint,epoch,shuffle,channel_mean,model,data,seed\n";
 
 /* A growing text buffer. */
@@ -97,7 +103,7 @@ static void csv_rows(sbuf *b, const rs_measure_result *r, const rs_measure_opts 
         sb_printf(b, "%d,%d,", t ? (int)t->shuffle : 0, (int)o->channel_mean);
         sb_field(b, t ? t->model : NULL);
         sb_field(b, t ? t->data : NULL);
-        sb_printf(b, "%llu\n", (unsigned long long)o->seed);
+        sb_printf(b, "%llu,%d,%s\n", (unsigned long long)o->seed, (int)o->aliased, rs_sens_flag_name(q->flag));
     }
 }
 
@@ -109,14 +115,24 @@ rs_status rs_measure_write_csv(const char *path, const rs_measure_result *r, con
     struct stat st;
     if (append && stat(path, &st) == 0 && st.st_size > 0) {
         RS_TRY(rs_read_file(path, &old, &old_len, (size_t)1 << 30));
-        size_t hl = sizeof csv_header - 1;
-        if (old_len < hl || memcmp(old, csv_header, hl)) {
+        size_t hl = sizeof csv_header - 1, h1 = sizeof csv_header_v1 - 1;
+        const char *text = old;
+        if (old_len >= h1 && !memcmp(old, csv_header_v1, h1)) { /* the older columns: extend every row */
+            sb_printf(&b, "%s", csv_header);
+            for (size_t at = h1; at < old_len;) {
+                const char *nl = memchr(text + at, '\n', old_len - at);
+                size_t ll = nl ? (size_t)(nl - (text + at)) : old_len - at;
+                if (ll) sb_printf(&b, "%.*s,0,\n", (int)ll, text + at);
+                at += ll + 1;
+            }
+        } else if (old_len < hl || memcmp(old, csv_header, hl)) {
             rs_free(old);
             return rs_error(RS_ERR_FORMAT, "%s exists but is not a relstab measure CSV with the same columns: not "
                                            "appending to it", path);
+        } else {
+            sb_printf(&b, "%.*s", (int)old_len, text);
+            if (old_len && text[old_len - 1] != '\n') sb_printf(&b, "\n");
         }
-        sb_printf(&b, "%.*s", (int)old_len, (const char *)old);
-        if (old_len && ((const char *)old)[old_len - 1] != '\n') sb_printf(&b, "\n");
         rs_free(old);
     } else {
         sb_printf(&b, "%s", csv_header);
@@ -139,6 +155,7 @@ static cJSON *sens_json(const rs_sens *q) {
     for (int i = 0; i < 9; i++) /* JSON has no NaN: null */
         if (isfinite(v[i])) cJSON_AddNumberToObject(o, keys[i], v[i]);
         else cJSON_AddNullToObject(o, keys[i]);
+    cJSON_AddStringToObject(o, "flag", rs_sens_flag_name(q->flag));
     return o;
 }
 
@@ -160,6 +177,7 @@ static cJSON *settings_json(const rs_measure_result *r, const rs_measure_opts *o
     cJSON_AddStringToObject(s, "estimator", rs_estimator_name(o->estimator));
     cJSON_AddStringToObject(s, "mode", mode_name(o->mode));
     cJSON_AddBoolToObject(s, "channel_mean", o->channel_mean);
+    cJSON_AddBoolToObject(s, "aliased", o->aliased);
     cJSON_AddNumberToObject(s, "batch", r->batch);
     cJSON_AddNumberToObject(s, "shuffle", t ? t->shuffle : 0);
     cJSON_AddStringToObject(s, "checkpoint", t && t->checkpoint ? t->checkpoint : "");
@@ -196,7 +214,8 @@ rs_status rs_measure_write_json(const char *path, const rs_measure_result *r, co
 
 /* ---------------------------------------------------------------- the table */
 static const char *pm(char *buf, size_t len, double v, double se) {
-    if (isnan(se)) snprintf(buf, len, "%.4e", v);
+    if (isnan(v)) snprintf(buf, len, "nan"); /* printf may write "-nan" */
+    else if (isnan(se)) snprintf(buf, len, "%.4e", v);
     else snprintf(buf, len, "%.4e +- %.1e", v, se);
     return buf;
 }
@@ -208,12 +227,34 @@ void rs_measure_print(FILE *f, const rs_measure_result *r) {
         w = l > w ? l : w;
     }
     char a[64], b[64], c[64];
-    fprintf(f, "%-*s  %-17s %9s  %-22s %-22s %-22s\n", w, "node", "op", "neurons", "D", "G", "R");
+    fprintf(f, "%-*s  %-17s %9s  %-22s %-22s %-22s%s\n", w, "node", "op", "neurons", "D", "G", "R",
+            r->n_flagged ? " flag" : "");
     for (int32_t k = 0; k < r->n_nodes; k++) {
         const rs_sens *q = &r->rows[k];
-        fprintf(f, "%-*s  %-17s %9lld  %-22s %-22s %-22s\n", w, q->name, rs_op_name(q->op), (long long)q->neurons,
-                pm(a, sizeof a, q->D, q->D_se), pm(b, sizeof b, q->G, q->G_se), pm(c, sizeof c, q->R, q->R_se));
+        fprintf(f, "%-*s  %-17s %9lld  %-22s %-22s %-22s%s%s\n", w, q->name, rs_op_name(q->op), (long long)q->neurons,
+                pm(a, sizeof a, q->D, q->D_se), pm(b, sizeof b, q->G, q->G_se), pm(c, sizeof c, q->R, q->R_se),
+                q->flag ? " " : "", q->flag ? rs_sens_flag_name(q->flag) : "");
     }
+}
+
+int32_t rs_measure_warn_flags(FILE *f, const char *who, const rs_measure_result *r) {
+    static const char *why[3] = {
+        "",
+        ("zero denominator: constant representations over the probe set, or no noise (G = 0), so D, G or R is "
+         "undefined"),
+        "NaN or infinity in the representations"};
+    for (int flag = RS_SENS_ZERO_DENOMINATOR; flag <= RS_SENS_NAN; flag++) {
+        int32_t n = 0;
+        for (int32_t k = 0; k < r->n_nodes; k++) n += r->rows[k].flag == (rs_sens_flag)flag;
+        if (!n) continue;
+        fprintf(f, "%s: warning: %d of %d node%s flagged %s (%s):", who, (int)n, (int)r->n_nodes,
+                r->n_nodes == 1 ? "" : "s", rs_sens_flag_name((rs_sens_flag)flag), why[flag]);
+        int32_t shown = 0;
+        for (int32_t k = 0; k < r->n_nodes && shown < 40; k++)
+            if (r->rows[k].flag == (rs_sens_flag)flag) fprintf(f, "%s %s", shown++ ? "," : "", r->rows[k].name);
+        fprintf(f, "%s\n", n > shown ? ", ..." : "");
+    }
+    return r->n_flagged;
 }
 
 /* ---------------------------------------------------------------- the trainer's call */
@@ -223,6 +264,7 @@ rs_status rs_measure_track(rs_net *net, const rs_dataset *ds, const int64_t *pro
     rs_measure_result r;
     RS_TRY(rs_measure(net, ds, probe, NULL, 0, o, &r));
     rs_status s = rs_measure_write_csv(csv_path, &r, o, t, 1);
+    if (!s && r.n_flagged) rs_measure_warn_flags(stderr, "relstab train: tracking", &r);
     rs_measure_result_free(&r);
     return s;
 }

@@ -141,6 +141,7 @@ rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch
                     biv_add(&m.acc[(size_t)r * nn + k], m.dn[(size_t)k * batch + p], m.gn[(size_t)k * batch + p]);
         }
         *forwarded += (int64_t)n * (1 + 2 * K);
+        if (g->bar) rs_bar_update(g->bar, pos0 + n, NULL);
     }
     for (int32_t k = 0; k < nn && !s; k++) {
         double sum = 0;
@@ -202,6 +203,33 @@ static void combine(rs_measure_result *res) {
     }
 }
 
+/* ---------------------------------------------------------------- flags */
+const char *rs_sens_flag_name(rs_sens_flag f) {
+    return f == RS_SENS_NAN ? "nan" : f == RS_SENS_ZERO_DENOMINATOR ? "zero_denominator" : "ok";
+}
+
+static rs_sens_flag flag_of(const rs_sens *q) {
+    if (!isfinite(q->D_num) || !isfinite(q->G_num) || !isfinite(q->deno)) return RS_SENS_NAN;
+    if (!(q->deno - 1e-10 > 0) || !(q->G_num > 0)) return RS_SENS_ZERO_DENOMINATOR;
+    return RS_SENS_OK;
+}
+
+/* Every draw's flag, the combined rows' as the worst over draws (and their own numbers); res->n_flagged. */
+static void flag_rows(rs_measure_result *res) {
+    int32_t nn = res->n_nodes;
+    res->n_flagged = 0;
+    for (int32_t k = 0; k < nn; k++) {
+        rs_sens_flag worst = flag_of(&res->rows[k]);
+        for (int32_t s = 0; s < res->seeds; s++) {
+            rs_sens *q = &res->per_seed[(size_t)s * nn + k];
+            q->flag = flag_of(q);
+            worst = q->flag > worst ? q->flag : worst;
+        }
+        res->rows[k].flag = worst;
+        res->n_flagged += worst != RS_SENS_OK;
+    }
+}
+
 /* ---------------------------------------------------------------- rs_measure */
 void rs_measure_result_free(rs_measure_result *r) {
     rs_free(r->rows);
@@ -210,7 +238,12 @@ void rs_measure_result_free(rs_measure_result *r) {
 }
 
 static rs_status check_opts(const rs_net *net, const rs_dataset *ds, const int64_t *probe, const rs_measure_opts *o) {
-    if (o->P < 1) return rs_error(RS_ERR_ARG, "the probe set needs P >= 1 images, got %lld", (long long)o->P);
+    /* with P = 1 the denominator is the 1e-10 guard alone; the median of the P^2 pair distances (the diagonal
+       included) is 0 for P = 2 */
+    int64_t pmin = o->estimator == RS_EST_MEDIAN ? 3 : 2;
+    if (o->P < pmin)
+        return rs_error(RS_ERR_ARG, "the %s estimator needs P >= %lld probe images (the denominator compares images), "
+                        "got P = %lld", rs_estimator_name(o->estimator), (long long)pmin, (long long)o->P);
     if (o->P > INT32_MAX) return rs_error(RS_ERR_ARG, "P = %lld is too large", (long long)o->P);
     if (o->seeds < 1 || o->seeds > RS_MEASURE_MAX_SEEDS)
         return rs_error(RS_ERR_ARG, "seeds must be between 1 and %d, got %d", RS_MEASURE_MAX_SEEDS, o->seeds);
@@ -255,8 +288,13 @@ static rs_status run_passes(rs_net *net, const rs_dataset *ds, const int64_t *pr
     pb.probe = probe ? NULL : rs_alloc((size_t)o->P * sizeof(int64_t));
     if (!probe && !pb.probe) return rs_error(RS_ERR_NOMEM, "out of memory for the probe indices");
     rs_status s = RS_OK;
+    rs_bar bar;
     for (int32_t i = 0; i < passes && !s; i++) {
         double t0 = rs_now();
+        char label[64];
+        snprintf(label, sizeof label, "measure pass %d/%d", (int)i + 1, (int)passes);
+        rs_bar_start(&bar, label, o->P, "img", !o->progress, -1);
+        g->bar = &bar;
         for (int32_t r = 0; r < K; r++) pb.repeats[r] = (uint32_t)(o->resample ? i : r);
         if (!probe) s = rs_probe_select(ds, o->P, o->probe, o->seed, (uint32_t)(o->resample ? i : 0), pb.probe);
         if (!s) s = gen_start(g, probe ? probe : pb.probe, o->P, pb.repeats, K, o->dump_dir != NULL);
@@ -269,9 +307,12 @@ static rs_status run_passes(rs_net *net, const rs_dataset *ds, const int64_t *pr
             s = sens_mean_pass(net, g, L, batch, o->mode, res->per_seed, i, &res->images_forwarded);
         else if (!s)
             s = sens_median_pass(net, g, L, batch, o->mode, o->median_mem, res->per_seed, i, &res->images_forwarded);
-        if (!s && o->progress)
-            fprintf(stderr, "measure: pass %d/%d: %lld probe images, %d draw%s, %d nodes, %.2f s\n", (int)i + 1,
-                    (int)passes, (long long)o->P, (int)K, K > 1 ? "s" : "", (int)L->n_nodes, rs_now() - t0);
+        if (!s)
+            rs_bar_line(&bar, "measure: pass %d/%d: %lld probe images, %d draw%s, %d nodes, %.2f s", (int)i + 1,
+                        (int)passes, (long long)o->P, (int)K, K > 1 ? "s" : "", (int)L->n_nodes, rs_now() - t0);
+        else
+            rs_bar_end(&bar);
+        g->bar = NULL;
     }
     rs_free(pb.probe);
     return s;
@@ -293,7 +334,7 @@ rs_status rs_measure(rs_net *net, const rs_dataset *ds, const int64_t *probe, co
     rep_layout L = {0};
     gen g = {0};
     int have_gen = 0;
-    if (!s) s = rep_layout_init(&L, net, nodes, n_nodes, o->channel_mean);
+    if (!s) s = rep_layout_init(&L, net, nodes, n_nodes, o->channel_mean, o->aliased);
     if (!s) s = gen_init(&g, ds, o, batch), have_gen = !s;
     if (!s) {
         res->n_nodes = n_nodes, res->seeds = o->seeds, res->P = o->P, res->batch = batch, res->cut = o->cut;
@@ -316,7 +357,7 @@ rs_status rs_measure(rs_net *net, const rs_dataset *ds, const int64_t *probe, co
             q->op = net->nodes[nodes[i]].op;
             q->neurons = L.numel[i];
         }
-    if (!s) combine(res);
+    if (!s) combine(res), flag_rows(res);
     if (have_gen) gen_free(&g);
     rep_layout_free(&L);
     rs_free(own);

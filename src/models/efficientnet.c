@@ -7,8 +7,10 @@
  * Reference quirks kept: blocks with expand_ratio 1 still own conv1/bn1, which forward never uses (registered as
  * tensors without a node, so the state_dict matches); the drop-connect rate is 0 in every block (the reference
  * never advances its block counter), so there is no drop-connect node.
- * swish(x) = x * sigmoid(x) is one silu node named after the multiply in torch.fx ("mul", "layers.1.mul_1");
- * the intermediate sigmoid of a swish has no node. */
+ * swish(x) = x * sigmoid(x) is a silu node named after the multiply in torch.fx ("mul", "layers.1.mul_1"), preceded
+ * by a sigmoid node of the same input named after torch.fx's sigmoid ("sigmoid", "layers.1.sigmoid_1"): the
+ * sigmoid is a tap only (the silu computes the swish in one op, as exactly as before; nothing consumes the sigmoid
+ * node, so it adds no gradient), there so that the sigmoid outputs that the reference measurement keeps exist. */
 #include <math.h>
 
 #include "models/zoo_internal.h"
@@ -33,6 +35,15 @@ static int32_t named(eff_ctx *e, int32_t (*op)(rs_net *, const char *, int32_t),
     return op(e->net, nm, x);
 }
 
+/* swish(x) as torch.fx traces x * x.sigmoid(): the sigmoid node (a tap), then the product (one silu node). */
+static int32_t swish(eff_ctx *e, const char *sig, const char *mul, int32_t x) {
+    char nm[2 * RS_NAME_MAX];
+    ZOO_NAME(nm, "%s%s%s", e->p, e->p[0] ? "." : "", sig);
+    rs_net_sigmoid(e->net, nm, x);
+    ZOO_NAME(nm, "%s%s%s", e->p, e->p[0] ? "." : "", mul);
+    return rs_net_silu(e->net, nm, x);
+}
+
 /* The unused expansion conv1/bn1 of an expand_ratio-1 block. */
 static void register_unused_expansion(eff_ctx *e, int64_t c) {
     char nm[2 * RS_NAME_MAX];
@@ -52,16 +63,16 @@ static int32_t mbconv(eff_ctx *e, int32_t x, int32_t in, int32_t out, int32_t k,
         register_unused_expansion(e, ch);
     } else {
         y = conv_bn(e, "conv1", "bn1", y, ch, 1, 1, 1);
-        y = named(e, rs_net_silu, "mul", y);
+        y = swish(e, "sigmoid", "mul", y);
     }
     y = conv_bn(e, "conv2", "bn2", y, ch, k, stride, ch);
-    y = named(e, rs_net_silu, expand == 1 ? "mul" : "mul_1", y);
+    y = expand == 1 ? swish(e, "sigmoid", "mul", y) : swish(e, "sigmoid_1", "mul_1", y);
     /* squeeze-excitation */
     ZOO_NAME(nm, "%s.se.adaptive_avg_pool2d", e->p);
     int32_t s = rs_net_adaptive_avgpool(net, nm, y, 1, 1);
     ZOO_NAME(nm, "%s.se.se1", e->p);
     s = rs_net_conv2d(net, nm, s, in / 4, 1, 1, 0, 1, 1);
-    s = named(e, rs_net_silu, "se.mul", s);
+    s = swish(e, "se.sigmoid", "se.mul", s);
     ZOO_NAME(nm, "%s.se.se2", e->p);
     s = rs_net_conv2d(net, nm, s, ch, 1, 1, 0, 1, 1);
     s = named(e, rs_net_sigmoid, "se.sigmoid_1", s);
@@ -83,7 +94,7 @@ rs_status zoo_build_efficientnet(rs_net *net, const rs_model_opts *o, int32_t va
     eff_ctx e = {net, ""};
     int32_t x = rs_net_conv2d(net, "conv1", 0, 32, 3, 1, 1, 1, 0);
     x = rs_net_batchnorm(net, "bn1", x, 1e-5f, 0.1f);
-    x = rs_net_silu(net, "mul", x);
+    x = swish(&e, "sigmoid", "mul", x);
     int32_t in = 32, b = 0;
     for (int32_t g = 0; g < 7; g++)
         for (int32_t j = 0; j < blocks[g]; j++) {

@@ -189,7 +189,12 @@ rs_status rs_net_forward_nhwc(rs_net *net, const float *x, int32_t n, rs_mode mo
     if (x) memcpy(net->nodes[0].out, x, sizeof(float) * (size_t)n * in->h * in->w * in->c);
     net->cur_n = n;
     net->cur_mode = mode;
+    /* Winograd (the AUTO policy) only for training passes: it doubles the convolutions' rounding error, which the
+     * D, G, R measurements (eval and batch-statistics passes) would see against a float64 reference. */
+    const rs_conv_algo algo = rs_get_conv_algo();
+    if (mode != RS_MODE_TRAIN && algo == RS_CONV_ALGO_AUTO) rs_set_conv_algo(RS_CONV_ALGO_DIRECT);
     for (int32_t i = 1; i < net->n_nodes; i++) node_forward(net, i, n, mode);
+    rs_set_conv_algo(algo);
     if (mode == RS_MODE_TRAIN) net->step++;
     return RS_OK;
 }

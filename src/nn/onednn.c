@@ -9,7 +9,10 @@
 #include "relstab/ops.h"
 
 #ifndef RELSTAB_HAVE_ONEDNN
-/* No oneDNN in this build: the fast path is the reference path. */
+/* No oneDNN in this build: the fast path is the reference path, and the algorithm switch has nothing to choose. */
+static rs_conv_algo g_algo = RS_CONV_ALGO_AUTO;
+void rs_set_conv_algo(rs_conv_algo a) { g_algo = a; }
+rs_conv_algo rs_get_conv_algo(void) { return g_algo; }
 void rs_conv2d_forward_fast(float *out, const float *in, const float *weight, const float *bias,
                             const rs_conv2d_dims *d, rs_workspace *ws) {
     rs_conv2d_forward_ref(out, in, weight, bias, d, ws);

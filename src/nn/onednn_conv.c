@@ -176,6 +176,7 @@ static rs_workspace g_own_ws; /* used when the caller passes no workspace */
 
 void rs_conv2d_forward_fast(float *out, const float *in, const float *weight, const float *bias,
                             const rs_conv2d_dims *d, rs_workspace *ws) {
+    if (rs_dnnl_conv_wino_forward(out, in, weight, bias, d, ws ? ws : &g_own_ws)) return;
     conv_fwd *f = conv_fwd_get(d, bias != NULL);
     size_t off = 0;
     rs_dnnl_carve(NULL, &off, f->pad_bytes);

@@ -6,6 +6,7 @@
 #ifdef RELSTAB_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
 
+#include "relstab/ops.h"
 #include "relstab/tensor.h"
 
 /* oneDNN failures here are programmer errors (the dims were validated before): file:line, call, status, abort. */
@@ -68,6 +69,10 @@ void *rs_dnnl_carve(void *base, size_t *offset, size_t bytes);
  * enters the runtime, which may wait for the idle workers): starting a parallel region costs microseconds on
  * an idle machine and up to a scheduler tick (4 ms) when the other cores are busy. */
 #define RS_DNNL_PAR_MIN 65536
+/* The Winograd forward of onednn_wino.c: runs it and returns 1 when the policy and d's shape call for it, else
+ * returns 0 without touching out (the direct path then runs). ws holds its blocked copies. */
+int rs_dnnl_conv_wino_forward(float *out, const float *in, const float *weight, const float *bias,
+                              const rs_conv2d_dims *d, rs_workspace *ws);
 /* dst[i] += src[i] for n floats (OpenMP). */
 void rs_dnnl_add(float *dst, const float *src, int64_t n);
 /* sums (C) += the column sums of m (rows, C), each summed in double in row order (a bias gradient). */

@@ -4,7 +4,8 @@
  * caller's `saved` buffer, which rs_maxpool2d_saved_bytes sizes at 4 bytes per output element; it is asserted to
  * fit. That workspace is oneDNN's own format, so `saved` written by the fast forward must be read by the fast
  * backward (the backend is not switched between a forward and its backward). Without `saved` (inference) the
- * forward runs the inference primitive. oneDNN takes the first maximum of a window on ties, like PyTorch.
+ * forward runs the inference primitive. oneDNN takes the first maximum of a window on ties, like PyTorch. NaN:
+ * oneDNN's max ignores it; an input with a NaN has its output recomputed by the reference, which propagates it.
  * Floor mode: the right/bottom padding handed to oneDNN is whatever makes its output size equal h_out, w_out
  * (it may be negative: the last input rows are then not covered, as in PyTorch).
  * Backward ACCUMULATES: oneDNN writes diff_src into scratch, which is added into d_in.
@@ -142,8 +143,25 @@ static void pool_backward(float *d_in, const float *d_out, const void *saved, co
     rs_dnnl_add(d_in, diff_src, (int64_t)(e->diff_src_bytes / sizeof(float)));
 }
 
+/* Whether x (n floats) holds a NaN: one vectorised pass (OpenMP above RS_DNNL_PAR_MIN). */
+static int any_nan(const float *x, int64_t n) {
+    int found = 0;
+    if (n < RS_DNNL_PAR_MIN) {
+#pragma omp simd reduction(| : found)
+        for (int64_t i = 0; i < n; i++) found |= x[i] != x[i];
+        return found;
+    }
+#pragma omp parallel for simd schedule(static) reduction(| : found)
+    for (int64_t i = 0; i < n; i++) found |= x[i] != x[i];
+    return found;
+}
+
 void rs_maxpool2d_forward_fast(float *out, void *saved, const float *in, const rs_pool2d_dims *d) {
     pool_forward(out, saved, in, d, dnnl_pooling_max);
+    /* oneDNN's max skips NaN (an all-NaN window gives -FLT_MAX); PyTorch and the reference propagate it. When the
+     * input holds a NaN, the output is recomputed by the reference, which equals oneDNN's bit for bit elsewhere;
+     * oneDNN's workspace is kept, so a backward routes a NaN window's gradient to its largest non-NaN element. */
+    if (any_nan(in, (int64_t)d->n * d->h_in * d->w_in * d->c)) rs_maxpool2d_forward_ref(out, NULL, in, d);
 }
 
 void rs_maxpool2d_backward_fast(float *d_in, const float *d_out, const void *saved, const rs_pool2d_dims *d) {

@@ -4,6 +4,7 @@
  * checkpoint and mode (rows at "init" are dropped). Several rows of one node (seeds) are combined by geometric
  * mean; other columns (such as those of relstab measure's CSV) are ignored. RFC 4180 quoting is understood. */
 #include "relstab/io.h"
+#include "relstab/measure.h"
 #include "relstab/theory.h"
 
 #include <math.h>
@@ -14,6 +15,8 @@
 
 typedef struct {
     char node[96];
+    char op[32];       /* the op column, "" without one */
+    int keep;
     int layer, line;
     double epoch, D, G, R;
     int init;
@@ -35,7 +38,7 @@ static int parse_num(const char *s, double *out) {
 }
 
 typedef struct {
-    int node, D, G, R, layer, epoch, checkpoint, mode, n;
+    int node, D, G, R, layer, epoch, checkpoint, mode, n, op;
 } columns;
 
 static rs_status parse_row(const char *path, int line, char **f, int nf, const columns *c, row *r) {
@@ -46,6 +49,7 @@ static rs_status parse_row(const char *path, int line, char **f, int nf, const c
     memset(r, 0, sizeof *r);
     r->line = line;
     snprintf(r->node, sizeof r->node, "%s", f[c->node]);
+    if (c->op >= 0) snprintf(r->op, sizeof r->op, "%s", f[c->op]);
     r->bad = -1;
     for (int q = 2; q >= 0; q--)
         if (parse_num(f[idx[q]], dst[q]) != 0 || !isfinite(*dst[q])) {
@@ -83,7 +87,7 @@ static rs_status read_rows(const char *path, char *text, const char *filter, row
     if (!line) return rs_error(RS_ERR_FORMAT, "%s is empty", path);
     int nf = rs_csv_split(line, f, MAX_FIELDS);
     columns c = {find(f, nf, "node"), find(f, nf, "D"), find(f, nf, "G"), find(f, nf, "R"), find(f, nf, "layer"),
-                 find(f, nf, "epoch"), find(f, nf, "checkpoint"), find(f, nf, "mode"), nf};
+                 find(f, nf, "epoch"), find(f, nf, "checkpoint"), find(f, nf, "mode"), nf, find(f, nf, "op")};
     if (nf < 0 || c.node < 0 || c.D < 0 || c.G < 0 || c.R < 0)
         return rs_error(RS_ERR_FORMAT, "%s: the header must have the columns node, D, G and R (docs/theory.md)", path);
     row *rows = NULL;
@@ -127,11 +131,11 @@ static int cmp_layer(const void *a, const void *b) {
 /* nodes in order of first appearance, seeds combined by geometric mean */
 static rs_status group(const char *path, const row *rows, int n, rs_theory_net_layer *out, int *n_out) {
     double last = -INFINITY;
-    for (int i = 0; i < n; i++) last = rows[i].epoch > last ? rows[i].epoch : last;
+    for (int i = 0; i < n; i++) last = rows[i].keep && rows[i].epoch > last ? rows[i].epoch : last;
     int m = 0;
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
-        if (r->epoch != last) continue;
+        if (r->epoch != last || !r->keep) continue;
         if (!(r->D > 0 && r->G > 0 && r->R > 0))
             return rs_error(RS_ERR_FORMAT,
                             "%s line %d: D, G and R must be positive (geometric mean over seeds; --compare-nodes keeps "
@@ -166,7 +170,78 @@ static rs_status group(const char *path, const row *rows, int n, rs_theory_net_l
     return RS_OK;
 }
 
+/* The distinct nodes of rows[0..n) in order of first appearance: names and ops point into rows. */
+static int distinct(const row *rows, int n, const char **names, const char **ops) {
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < m && strcmp(names[j], rows[i].node)) j++;
+        if (j == m) names[m] = rows[i].node, ops[m] = rows[i].op, m++;
+    }
+    return m;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* The nodes the pooling model describes (one per layer, after its nonlinearity): the ReLU nodes before the first
+ * linear one when the file has an op column, else the 1-D nets' conv.{l}.mul nodes (sqrt(f) ReLU(...)), else
+ * every node. keep[j] for the m distinct nodes; returns a description. */
+static const char *default_nodes(const char **names, const char **ops, int m, char *keep) {
+    int relu = 0, mul = 0;
+    for (int j = 0; j < m; j++) {
+        if (!strcmp(ops[j], "linear")) break;
+        relu += !strcmp(ops[j], "relu");
+    }
+    for (int j = 0; j < m; j++) mul += ends_with(names[j], ".mul");
+    for (int j = 0, seen_linear = 0; j < m; j++) {
+        seen_linear |= !strcmp(ops[j], "linear");
+        keep[j] = relu ? !seen_linear && !strcmp(ops[j], "relu") : mul ? ends_with(names[j], ".mul") : 1;
+    }
+    return relu ? "the ReLU outputs of the convolutional part" : mul ? "the conv.{l}.mul nodes" : "every node";
+}
+
+static rs_status select_rows(row *rows, int n, const char *spec, char *note, size_t note_len) {
+    const char **names = rs_alloc((size_t)(n > 0 ? n : 1) * 2 * sizeof(char *));
+    char *keep = rs_calloc((size_t)(n > 0 ? n : 1));
+    if (!names || !keep) {
+        rs_free(names), rs_free(keep);
+        return rs_error(RS_ERR_NOMEM, "out of memory selecting nodes");
+    }
+    const char **ops = names + n;
+    int m = distinct(rows, n, names, ops), have_ops = 0;
+    for (int j = 0; j < m; j++) have_ops |= ops[j][0] != 0;
+    rs_status s = RS_OK;
+    const char *what = NULL;
+    if (spec) {
+        int32_t *sel = NULL, ns = 0;
+        s = rs_select_nodes(names, have_ops ? ops : NULL, m, spec, &sel, &ns);
+        for (int32_t i = 0; i < ns && !s; i++) keep[sel[i]] = 1;
+        rs_free(sel);
+        what = spec;
+    } else {
+        what = default_nodes(names, ops, m, keep);
+    }
+    int kept = 0;
+    for (int j = 0; j < m; j++) kept += keep[j];
+    if (note) snprintf(note, note_len, "%d of %d nodes (%s)", kept, m, what);
+    for (int i = 0; i < n && !s; i++) {
+        int j = 0;
+        while (strcmp(names[j], rows[i].node)) j++;
+        rows[i].keep = keep[j];
+    }
+    rs_free(names), rs_free(keep);
+    return s;
+}
+
 rs_status rs_theory_read_sens(const char *path, const char *node_filter, rs_theory_net_layer **layers, int *n) {
+    return rs_theory_read_sens_nodes(path, node_filter, "all", layers, n, NULL, 0);
+}
+
+rs_status rs_theory_read_sens_nodes(const char *path, const char *node_filter, const char *nodes,
+                                    rs_theory_net_layer **layers, int *n, char *note, size_t note_len) {
     void *data;
     size_t len;
     *layers = NULL;
@@ -194,6 +269,10 @@ rs_status rs_theory_read_sens(const char *path, const char *node_filter, rs_theo
         return rs_error(RS_ERR_FORMAT, "%s: no rows left after the node filter '%s' and dropping checkpoint=init", path,
                         node_filter ? node_filter : "");
     }
+    if ((st = select_rows(rows, nr, nodes, note, note_len)) != RS_OK) {
+        free(rows);
+        return st;
+    }
     rs_theory_net_layer *out = rs_calloc((size_t)nr * sizeof *out);
     if (!out) {
         free(rows);
@@ -201,6 +280,8 @@ rs_status rs_theory_read_sens(const char *path, const char *node_filter, rs_theo
     }
     st = group(path, rows, nr, out, n);
     free(rows);
+    if (st == RS_OK && *n == 0)
+        st = rs_error(RS_ERR_FORMAT, "%s: none of the selected nodes has a row at the last epoch", path);
     if (st != RS_OK) {
         rs_free(out);
         *n = 0;

@@ -114,7 +114,7 @@ rs_status rs_theory_resolve(rs_theory_config *c) {
         c->probes = m;
     } else {
         /* whole rows of N probes (the shift runs along the rows); default about 1024 probes */
-        int64_t want = c->probes == 0 ? 1024 : c->probes;
+        int64_t want = c->probes == 0 ? (m < 1024 ? m : 1024) : c->probes;
         if (want < 1 || want > m)
             return rs_error(RS_ERR_ARG, "--probes must be between 1 and %lld (= size^2), got %lld", (long long)m,
                             (long long)want);

@@ -10,6 +10,8 @@
 #include <omp.h>
 #include <string.h>
 
+#include "relstab/progress.h"
+
 typedef struct {
     int dim, F, s, pad, circular, depth;
     double scale, bias;
@@ -207,6 +209,7 @@ typedef struct {
     const model *m;
     const int64_t *pos;   /* (P) probe positions */
     int64_t P, n_chunk;
+    int64_t done;         /* probes through a pass (progress), both passes counted */
     double *dnum, *gnum, *dev; /* (P, L) */
     double *posmean;      /* (P) */
     double *acc;          /* (n_chunk, total) */
@@ -257,6 +260,15 @@ static void mean_se(const double *x, int64_t n, int64_t stride, double *mean, do
     *se = n > 1 ? sqrt(v / (double)(n - 1) / (double)n) : 0;
 }
 
+/* Counts n more probes done; thread 0 redraws the caller's bar (relstab/progress.h). */
+static void progress(job *J, int64_t n) {
+    if (!J->cfg->progress) return;
+    int64_t done;
+#pragma omp atomic capture
+    done = J->done += n;
+    if (omp_get_thread_num() == 0) rs_bar_update(J->cfg->progress, done, NULL);
+}
+
 static rs_status run_passes(job *J, int64_t M) {
     int failed = 0;
 #pragma omp parallel
@@ -269,7 +281,10 @@ static rs_status run_passes(job *J, int64_t M) {
         }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < J->n_chunk; ch++)
-            if (ok) pass1_chunk(J, &s, ch);
+            if (ok) {
+                pass1_chunk(J, &s, ch);
+                progress(J, (ch + 1) * J->P / J->n_chunk - ch * J->P / J->n_chunk);
+            }
 #pragma omp single
         {
             /* abar = sum of the chunk sums in chunk order, / P */
@@ -283,7 +298,7 @@ static rs_status run_passes(job *J, int64_t M) {
         }
 #pragma omp for schedule(dynamic, 4)
         for (int64_t i = 0; i < J->P; i++)
-            if (ok) pass2_probe(J, &s, i);
+            if (ok) pass2_probe(J, &s, i), progress(J, 1);
         rs_free(s.block);
     }
     if (failed) return rs_error(RS_ERR_NOMEM, "cannot allocate the theory model's buffers (%lld values)", (long long)M);

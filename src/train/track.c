@@ -17,6 +17,7 @@ rs_status rs_tracker_init(rs_tracker *tk, const rs_train_config *c, const rs_dat
     tk->opts.P = c->track_P < test->n ? c->track_P : test->n;
     tk->opts.seed = c->seed;
     tk->opts.batch = 0;
+    tk->opts.progress = !c->quiet; /* a bar per tracking pass, and its line */
     tk->probe = rs_alloc((size_t)tk->opts.P * sizeof(int64_t));
     if (!tk->probe) return rs_error(RS_ERR_NOMEM, "tracking probe set");
     RS_TRY(rs_probe_select(test, tk->opts.P, RS_PROBE_SAMPLE, c->seed, 0, tk->probe));

@@ -102,7 +102,9 @@ static rs_status evaluate(trainer *t, rs_dataset *ds, loss_err *out) {
     int64_t wrong_sum = 0;
     int64_t idx[4096];
     RS_ASSERT(b <= 4096);
-    for (int64_t at = 0; at < ds->n; at += b) {
+    rs_bar bar;
+    rs_bar_start(&bar, ds == t->test ? "test pass" : "validation pass", ds->n, "img", t->c->quiet, -1);
+    for (int64_t at = 0; at < ds->n; at += b, rs_bar_update(&bar, at < ds->n ? at : ds->n, NULL)) {
         int32_t n = (int32_t)(ds->n - at < b ? ds->n - at : b);
         for (int32_t i = 0; i < n; i++) idx[i] = at + i;
         RS_TRY(rs_dataset_batch(ds, idx, n, 0, t->x, t->labels, t->targets));
@@ -111,6 +113,7 @@ static rs_status evaluate(trainer *t, rs_dataset *ds, loss_err *out) {
         loss_sum += batch_loss(t, n, 0, &wrong) * n;
         wrong_sum += wrong;
     }
+    rs_bar_end(&bar);
     out->loss = loss_sum / (double)ds->n;
     out->err = (double)wrong_sum / (double)ds->n;
     return RS_OK;

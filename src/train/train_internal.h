@@ -1,6 +1,7 @@
 /* train_internal.h: the pieces of the trainer shared by its files (train.c: the loop; run.c: the run directory;
  * progress.c: the progress display; model.c: building the configured model). Not part of the public API. */
 #pragma once
+#include "relstab/progress.h"
 #include <stdio.h>
 
 #include "relstab/io.h"
@@ -45,6 +46,7 @@ typedef struct {
     int32_t epoch, epochs;
     int64_t total;
     double t0, last_draw;
+    rs_bar bar; /* the shared facility (relstab/progress.h) */
 } rs_progress;
 void rs_progress_start(rs_progress *p, int quiet, int32_t epoch, int32_t epochs, int64_t total);
 void rs_progress_update(rs_progress *p, int64_t done, double loss, double err);

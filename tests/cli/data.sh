@@ -87,4 +87,22 @@ expect_in "$out" "images     2 x 1 x 2 x 2 (uint8)" "tiny IDX"
 expect_in "$out" "classes    3" "tiny IDX classes = 1 + largest label"
 expect_in "$out" "labels     0:0 1:1 2:1" "tiny IDX histogram"
 
+# an IDX dataset whose test images (1x6x6) are larger than its training images (1x4x4): refused by `data info`
+# (whatever the split asked for), naming both shapes
+byte() { printf "\\x$(printf %02x "$1")"; }
+idx_file() { # idx_file PATH N H W: N uint8 images of H x W (H = 0: N labels, all 0)
+    local nd=3 k; [ "$3" = 0 ] && nd=1
+    { printf '\0\0\10'; byte "$nd"
+      for k in "$2" "$3" "$4"; do [ "$k" = 0 ] && break; printf '\0\0\0'; byte "$k"; done
+      head -c $(( $2 * ( nd == 3 ? $3 * $4 : 1 ) )) /dev/zero; } > "$1"
+}
+mkdir -p "$TMP/idx"
+idx_file "$TMP/idx/train-images-idx3-ubyte" 4 4 4; idx_file "$TMP/idx/train-labels-idx1-ubyte" 4 0 0
+idx_file "$TMP/idx/t10k-images-idx3-ubyte" 2 6 6; idx_file "$TMP/idx/t10k-labels-idx1-ubyte" 2 0 0
+expect_error 1 "the training images are 1x4x4" info "idx:$TMP/idx"
+expect_error 1 "but the test images are 1x6x6" info "idx:$TMP/idx" --split test
+expect_error 1 "both splits must have one image shape" info "idx:$TMP/idx" --split train
+idx_file "$TMP/idx/t10k-images-idx3-ubyte" 2 4 4
+"$BIN" data info "idx:$TMP/idx" >/dev/null || fail "data info on agreeing splits failed"
+
 cli_done

@@ -79,7 +79,7 @@ expect_in "$out" "conv2 (5x5, 96 filters)" "spectrum table"
 [ "$(wc -l < "$TMP/spec.csv")" -eq 51 ] || fail "spectrum CSV: 2 layers x 25 rows + header"
 
 # ---------------------------------------------------------------- errors
-expect_error 2 "unknown node 'foo'" measure --model lenet --init --data "$DATA" --P 10 --nodes conv1,foo
+expect_error 2 "'foo' is no node name" measure --model lenet --init --data "$DATA" --P 10 --nodes conv1,foo
 expect_error 2 "is larger than the" measure --model lenet --init --data "$DATA" --P 100000
 expect_error 2 "give --run DIR or --model NAME" measure --P 10
 expect_error 2 "--model needs --data" measure --model lenet --init

@@ -66,7 +66,7 @@ expect_in "$out" "trained net next to the model" "--compare table"
 expect_in "$out" "conv.6.mul" "--compare reads every layer"
 expect_in "$out" "D -1.000 +- 0.000 (law -1)" "--compare fits the net's exponents"
 [ -s "$TMP/cmp.png" ] || fail "--compare --plot wrote no PNG"
-expect_error 1 "both map to layer 1" --compare "$FIX"
+expect_error 1 "both map to layer 1" --compare "$FIX" --nodes all
 expect_error 1 "cannot open $TMP/nowhere" --compare "$TMP/nowhere"
 
 # The bias study

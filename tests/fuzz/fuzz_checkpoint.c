@@ -1,0 +1,49 @@
+/* fuzz_checkpoint.c: libFuzzer target for loading a checkpoint into a built net (rs_net_load): the input is a
+ * safetensors file whose tensors must match the net's parameters by name and shape. Every input is either loaded
+ * (then every parameter came from the file) or refused with a message; never a crash, a leak or a read out of
+ * bounds; a refused file leaves the net's parameters as they were (rs_net_load converts into a scratch copy).
+ * The net is a small ConvNetGAPMF (conv weights and biases of several shapes, a linear readout). */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fuzz_files.h"
+#include "relstab/io.h"
+#include "relstab/models.h"
+
+static rs_net *net_once(void) {
+    static rs_net *net;
+    if (net) return net;
+    rs_model_opts o;
+    rs_model_opts_init(&o);
+    o.channels = 1, o.height = 8, o.width = 8, o.classes = 1, o.hidden = 4, o.depth = 2;
+    if (rs_model_resolve("gapmf", &o) || rs_model_build("gapmf", &o, &net) || rs_net_build(net, 1, 0)) abort();
+    rs_net_init(net, 1);
+    return net;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    rs_net *net = net_once();
+    const char *path = fuzz_write(0, "ckpt.safetensors", data, size);
+    rs_safetensors *meta = NULL;
+    static float *before;
+    if (!before && !(before = malloc(net->params.total * sizeof(float)))) abort();
+    memcpy(before, net->params.data, net->params.total * sizeof(float));
+    rs_clear_error();
+    rs_status s = rs_net_load(net, path, &meta);
+    if (s != RS_OK) {
+        if (meta || rs_last_error()[0] == 0) abort();
+        if (memcmp(before, net->params.data, net->params.total * sizeof(float))) abort(); /* a partial load */
+        return 0;
+    }
+    if (!meta) abort();
+    /* loaded: every parameter is in the file with its shape */
+    for (int32_t i = 0; i < net->params.count; i++) {
+        const rs_param *q = &net->params.items[i];
+        const rs_st_tensor *t = rs_safetensors_get(meta, q->name);
+        if (!t || t->ndim != q->ndim) abort();
+        for (int32_t d = 0; d < q->ndim; d++)
+            if (t->shape[d] != q->shape[d]) abort();
+    }
+    rs_safetensors_free(meta);
+    return 0;
+}
