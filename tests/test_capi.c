@@ -51,6 +51,7 @@ static void accum_on_taps(rs_net *net, rs_estimator est, int32_t chmean, const c
         const rs_sens *e = &r->rows[k];
         assert_int_equal(q.neurons, e->neurons);
         assert_int_equal(rs_accum_count(a, k), NP);
+        assert_int_equal(q.flag, e->flag);
         double got[7] = {q.D, q.G, q.R, q.D_num, q.G_num, q.deno, q.D_se}, want[7] = {e->D, e->G, e->R, e->D_num,
                                                                                    e->G_num, e->deno, e->D_se};
         for (int j = 0; j < 7; j++)
@@ -122,6 +123,15 @@ static void test_accum_refuses_bad_batches(void **state) {
     assert_true(fabs(ra.deno - (dsum / 16 + 1e-10)) <= 1e-13 * ra.deno);
     assert_true(fabs(ra.D_num - dn / 2) <= 1e-13 * ra.D_num);
     rs_accum_free(a), rs_accum_free(b);
+    /* identical clean images: deno is the 1e-10 guard alone, flagged as rs_measure flags it */
+    double same[12];
+    for (int i = 0; i < 12; i++) same[i] = x[i % 6];
+    assert_int_equal(rs_accum_new(1, RS_EST_MEAN, 0, &a), RS_OK);
+    assert_int_equal(rs_accum_add(a, 0, 1, same, y, z, 2, 6, 1, 0), RS_OK);
+    assert_int_equal(rs_accum_result(a, 0, &ra), RS_OK);
+    assert_true(ra.deno == 1e-10);
+    assert_int_equal(ra.flag, RS_SENS_ZERO_DENOMINATOR);
+    rs_accum_free(a);
 }
 
 static void test_measure_kv(void **state) {

@@ -269,7 +269,7 @@ rs_status rs_accum_new(int32_t n_nodes, rs_estimator est, int32_t channel_mean, 
 rs_status rs_accum_add(rs_accum *a, int32_t node, int32_t dtype, const void *clean, const void *deformed,
                        const void *noisy, int64_t n, int64_t numel, int64_t channels, int32_t channels_last);
 int64_t rs_accum_count(const rs_accum *a, int32_t node); /* images added to node (-1: no such node) */
-/* One draw's D, G, R, standard errors, numerators and denominator of node; out->node = node, out->neurons = values
+/* One draw's D, G, R, standard errors, numerators, denominator and flag of node; out->node = node, out->neurons = values
  * per image after the channel mean, out->name empty, out->op = RS_OP_COUNT. */
 rs_status rs_accum_result(const rs_accum *a, int32_t node, rs_sens *out);
 void rs_accum_free(rs_accum *a);

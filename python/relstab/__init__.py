@@ -152,6 +152,7 @@ def _row(s, name):
     r = {"node": name, "neurons": int(s.neurons)}
     for c in _COLUMNS:
         r[c] = float(getattr(s, c))
+    r["flag"] = _lib_.rs_sens_flag_name(s.flag).decode()  # ok, zero_denominator (R undefined), nan
     return r
 
 
@@ -218,7 +219,8 @@ class Sensitivity:
 
     def result(self):
         """A list of dicts, one per node in the order given: node, D, G, R, D_se, G_se, R_se, D_num, G_num, deno,
-        neurons (values per image, after the channel mean) and P (images added)."""
+        neurons (values per image, after the channel mean), P (images added) and flag ("ok", or "zero_denominator"
+        when deno is the 1e-10 guard alone or G_num = 0, as `relstab measure` flags rows)."""
         rows = []
         for i, name in enumerate(self.nodes):
             s = _lib.Sens()
@@ -405,18 +407,19 @@ class Net:
         return out
 
     def measure(self, dataset, P=500, nodes=None, seed=0, seeds=1, delta=None, T=None, cut=3, interp="linear",
-                noise="matched", estimator="mean", channel_mean=False, mode="trained", batch=None, first=False,
-                perturb="auto", resample=False, median_mem=None, dump=None):
-        """`relstab measure` on this net: the same options, the same numbers. dataset: a spec or a Dataset (its
-        test split is used). Returns a list of dicts, one per node (node, op, neurons, D, G, R and standard errors,
-        D_num, G_num, deno), and sets self.last_measure = {P, T, delta, batch}."""
+                noise=None, estimator="mean", channel_mean=None, mode="trained", batch=None, first=False,
+                perturb="auto", resample=False, median_mem=None, dump=None, aliased=False):
+        """`relstab measure` on this net: the same options, the same defaults (None: the CLI's, e.g. on scale1d
+        rectified noise and the channel mean), the same numbers. dataset: a spec or a Dataset (its test split is
+        used). Returns a list of dicts, one per node (node, op, neurons, D, G, R and standard errors, D_num, G_num,
+        deno, flag), and sets self.last_measure = {P, T, delta, batch}."""
         ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
         if isinstance(nodes, (list, tuple)):
             nodes = ",".join(nodes)
         opts = _lib.options(P=int(P), seed=int(seed), seeds=int(seeds), delta=delta, T=T, cut=int(cut),
                             interp=interp, noise=noise, estimator=estimator, channel_mean=channel_mean, mode=mode,
                             batch=batch, first=first, perturb=perturb, resample=resample, median_mem=median_mem,
-                            dump=dump)
+                            dump=dump, aliased=aliased)
         rows = (_lib.Sens * len(self.nodes))()
         n = ctypes.c_int32()
         info = (ctypes.c_double * 4)()

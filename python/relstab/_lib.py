@@ -82,7 +82,7 @@ class Sens(ctypes.Structure):
     """rs_sens of measure.h (its size is checked against the library's at import)."""
     _fields_ = [("node", c_i32), ("name", ctypes.c_char * RS_NAME_MAX), ("op", ctypes.c_int), ("neurons", c_i64),
                 ("D", c_dbl), ("G", c_dbl), ("R", c_dbl), ("D_se", c_dbl), ("G_se", c_dbl), ("R_se", c_dbl),
-                ("D_num", c_dbl), ("G_num", c_dbl), ("deno", c_dbl)]
+                ("D_num", c_dbl), ("G_num", c_dbl), ("deno", c_dbl), ("flag", ctypes.c_int)]
 
 
 _PROTOS = {
@@ -91,6 +91,7 @@ _PROTOS = {
     "rs_set_threads": (ctypes.c_int, [ctypes.c_int]),
     "rs_get_threads": (ctypes.c_int, []),
     "rs_op_name": (c_str, [ctypes.c_int]),
+    "rs_sens_flag_name": (c_str, [ctypes.c_int]),
     # perturb.h
     "rs_diffeo_tmin": (ctypes.c_int, [c_i32, c_i32, c_p]),
     "rs_diffeo_tmax": (ctypes.c_int, [c_i32, c_p]),

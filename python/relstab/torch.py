@@ -60,6 +60,8 @@ def _combine(per_draw):
                     row[q], se = sum(v) / K, float("nan")
                 if q in ("D", "G", "R"):
                     row[q + "_se"] = se
+            flags = [d[k]["flag"] for d in per_draw]  # the worst over the draws, as relstab measure
+            row["flag"] = "nan" if "nan" in flags else "zero_denominator" if "zero_denominator" in flags else "ok"
         out.append(row)
     return out
 
@@ -116,7 +118,7 @@ def measure(model, images, nodes="all", P=500, delta=1.0, T=None, cut=3, seeds=1
     gaussian (then the clean images are smooth(images)). estimator: mean or median. channel_mean: measure each
     output's mean over axis 1. batch: images per forward. device: where the model runs (default: its parameters').
     Returns one dict per node (node, op = the module's class, neurons, D, G, R, D_se, G_se, R_se, D_num, G_num,
-    deno, P), as a pandas DataFrame when pandas is installed and as_frame is not False.
+    deno, P, flag), as a pandas DataFrame when pandas is installed and as_frame is not False.
     """
     x_all = _as_numpy_images(images)
     P, batch, seeds = int(P), int(batch), int(seeds)

@@ -92,6 +92,7 @@ class TestAgainstCli(TmpCase):
                 self.assertEqual(r["neurons"], c["neurons"])
                 for q in ("D", "G", "R", "D_num", "G_num", "deno") + (("D_se", "R_se") if est == "mean" else ()):
                     self.assertLess(rel(r[q], c[q]), 1e-12, "%s %s %s: %r vs %r" % (est, r["node"], q, r[q], c[q]))
+                self.assertEqual(r["flag"], c["flag"])
 
     def test_net_measure_equals_cli(self):
         w = self.weights("vgg11bn", 5)
@@ -104,7 +105,17 @@ class TestAgainstCli(TmpCase):
             for q in ("D", "G", "R", "D_se", "G_se", "R_se", "deno"):
                 # the same computation; the JSON's doubles are printed with 15 digits when they (nearly) round-trip
                 self.assertLess(rel(r[q], cli[r["node"]][q]), 1e-14, "%s %s" % (r["node"], q))
+            self.assertEqual(r["flag"], cli[r["node"]]["flag"])
         self.assertLess(rel(net.last_measure["T"], settings["T"]), 1e-14)
+        # --aliased: features.2 (BN; features.0 is the 1-channel ZeroPad2d) followed by the in-place ReLU
+        # features.3 reports the ReLU's output, as the CLI does
+        cli, _ = self.cli_measure("--model", "vgg11bn", "--weights", w, "--data", "fashionmnist", "--P", "12",
+                                  "--aliased", "--nodes", "features.2,features.3")
+        rows = net.measure("fashionmnist", P=12, aliased=True, nodes="features.2,features.3")
+        self.assertEqual(rows[0]["D"], rows[1]["D"])
+        self.assertNotEqual(rows[0]["D"], net.measure("fashionmnist", P=12, nodes="features.2")[0]["D"])
+        for r in rows:
+            self.assertLess(rel(r["D"], cli[r["node"]]["D"]), 1e-14)
 
     def test_weights_round_trip(self):
         w = self.weights("lenet", 9)

@@ -236,14 +236,18 @@ rs_status rs_accum_result(const rs_accum *a, int32_t k, rs_sens *out) {
         double sum = 0;
         for (int64_t j = 0; j < N; j++) sum += q->m2[j];
         sens_from_biv(out, &q->acc, 2.0 * sum / (double)P + 1e-10);
-        return RS_OK;
+    } else {
+        const double *x = q->keep, *xd = q->keep + (size_t)q->cap * N, *xn = q->keep + 2 * (size_t)q->cap * N;
+        RS_TRY(median_deno(x, P, N, &out->deno));
+        RS_TRY(median_num(x, xd, P, N, &out->D_num));
+        RS_TRY(median_num(x, xn, P, N, &out->G_num));
+        out->D = out->D_num / out->deno, out->G = out->G_num / out->deno, out->R = out->D / out->G;
+        out->D_se = out->G_se = out->R_se = NAN;
     }
-    const double *x = q->keep, *xd = q->keep + (size_t)q->cap * N, *xn = q->keep + 2 * (size_t)q->cap * N;
-    RS_TRY(median_deno(x, P, N, &out->deno));
-    RS_TRY(median_num(x, xd, P, N, &out->D_num));
-    RS_TRY(median_num(x, xn, P, N, &out->G_num));
-    out->D = out->D_num / out->deno, out->G = out->G_num / out->deno, out->R = out->D / out->G;
-    out->D_se = out->G_se = out->R_se = NAN;
+    /* rs_measure's flags (sensitivity.c) */
+    if (!isfinite(out->D_num) || !isfinite(out->G_num) || !isfinite(out->deno)) out->flag = RS_SENS_NAN;
+    else if (!(out->deno - 1e-10 > 0) || !(out->G_num > 0)) out->flag = RS_SENS_ZERO_DENOMINATOR;
+    else out->flag = RS_SENS_OK;
     return RS_OK;
 }
 

@@ -2,7 +2,8 @@
  * other languages (python/relstab), which then need no copy of rs_measure_opts. The keys and their meaning are
  * `relstab measure`'s flags: P, first (0/1), seed, seeds, resample (0/1), perturb (auto, diffeo, translate), delta,
  * T, cut, interp, noise (matched, rectified, norm=X, diffeo), estimator (mean, median), median_mem (MB),
- * channel_mean (0/1), mode (trained, init), batch (0: as the CLI: 100, or P at init with batch norm), dump (DIR).
+ * channel_mean (0/1), aliased (0/1), mode (trained, init), batch (0: as the CLI: 100, or P at init with batch norm),
+ * dump (DIR). Omitted keys take the CLI's defaults, including its scale1d ones (rectified noise, channel mean).
  * It does not open nets or datasets (the caller does) or write result files. */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ static rs_status set_opt(rs_measure_opts *o, const char *k, const char *v) {
     if (!strcmp(k, "estimator")) return rs_estimator_parse(v, &o->estimator);
     if (!strcmp(k, "median_mem")) return num(k, v, 1, 1e9, &x) ? RS_ERR_ARG : (o->median_mem = x * 1048576.0, RS_OK);
     if (!strcmp(k, "channel_mean")) return num(k, v, 0, 1, &x) ? RS_ERR_ARG : (o->channel_mean = (int32_t)x, RS_OK);
+    if (!strcmp(k, "aliased")) return num(k, v, 0, 1, &x) ? RS_ERR_ARG : (o->aliased = (int32_t)x, RS_OK);
     if (!strcmp(k, "batch")) return num(k, v, 0, 1 << 20, &x) ? RS_ERR_ARG : (o->batch = (int32_t)x, RS_OK);
     if (!strcmp(k, "dump")) return (o->dump_dir = v, RS_OK);
     if (!strcmp(k, "mode")) {
@@ -77,7 +79,7 @@ rs_status rs_measure_kv(rs_net *net, const rs_dataset *ds, const char *nodes, co
     if (!buf) return rs_error(RS_ERR_NOMEM, "out of memory");
     memcpy(buf, options ? options : "", len + 1);
     rs_status s = RS_OK;
-    int have_batch = 0, have_T = 0, have_delta = 0;
+    int have_batch = 0, have_T = 0, have_delta = 0, have_noise = 0, have_chmean = 0;
     char *save = NULL;
     for (char *line = strtok_r(buf, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
         char *eq = strchr(line, '=');
@@ -87,9 +89,14 @@ rs_status rs_measure_kv(rs_net *net, const rs_dataset *ds, const char *nodes, co
         }
         *eq = 0;
         have_batch |= !strcmp(line, "batch"), have_T |= !strcmp(line, "T"), have_delta |= !strcmp(line, "delta");
+        have_noise |= !strcmp(line, "noise"), have_chmean |= !strcmp(line, "channel_mean");
         s = set_opt(&o, line, eq + 1);
     }
     if (!s && have_T && have_delta) s = rs_error(RS_ERR_ARG, "give delta or T, not both");
+    if (!strcmp(ds->name, "scale1d")) { /* the CLI's 1-D defaults */
+        if (!have_noise) o.noise = RS_NOISE_RECTIFIED;
+        if (!have_chmean) o.channel_mean = 1;
+    }
     int32_t *sel = NULL, n_sel = 0;
     if (!s && nodes && *nodes) s = rs_measure_parse_nodes(net, nodes, &sel, &n_sel);
     if (!s && !have_batch) o.batch = cli_batch(net, &o);
