@@ -209,6 +209,15 @@ double rs_schedule_lr(const rs_schedule *s, int32_t epoch);
 const char *rs_sched_name(rs_sched_type t);
 rs_status rs_sched_parse(const char *s, rs_sched_type *out);
 
+/* ---------------------------------------------------------------- for bindings (access.c) */
+int32_t rs_net_node_count(const rs_net *net);
+const char *rs_net_node_name(const rs_net *net, int32_t i);     /* NULL outside 0..count-1 */
+rs_status rs_net_node_dims(const rs_net *net, int32_t i, int32_t dims[4]); /* op, C, H, W */
+int32_t rs_net_built_batch(const rs_net *net);                  /* 0: not built */
+int32_t rs_net_has_params(const rs_net *net);
+/* Node's output of the last forward into dst (room for capacity floats): NCHW, or NHWC (the internal order). */
+rs_status rs_net_tap_copy(const rs_net *net, int32_t node, int32_t nhwc, float *dst, int64_t capacity);
+
 #ifdef __cplusplus
 }
 #endif
