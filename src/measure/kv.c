@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kv.h"
 #include "relstab/measure.h"
 
 static rs_status num(const char *k, const char *v, double lo, double hi, double *out) {
@@ -62,6 +63,19 @@ static rs_status set_opt(rs_measure_opts *o, const char *k, const char *v) {
     return rs_error(RS_ERR_ARG, "unknown measure option '%s'", k);
 }
 
+/* The setter of rs_kv_each, remembering which keys were given (for the defaults that depend on them). */
+typedef struct {
+    rs_measure_opts *o;
+    int batch, T, delta, noise, chmean;
+} kv_seen;
+
+static rs_status set_seen(void *ctx, const char *k, const char *v) {
+    kv_seen *e = ctx;
+    e->batch |= !strcmp(k, "batch"), e->T |= !strcmp(k, "T"), e->delta |= !strcmp(k, "delta");
+    e->noise |= !strcmp(k, "noise"), e->chmean |= !strcmp(k, "channel_mean");
+    return set_opt(e->o, k, v);
+}
+
 /* The batch `relstab measure` uses when none is given. */
 static int32_t cli_batch(const rs_net *net, const rs_measure_opts *o) {
     int has_bn = 0;
@@ -74,32 +88,16 @@ rs_status rs_measure_kv(rs_net *net, const rs_dataset *ds, const char *nodes, co
     *n_rows = 0;
     rs_measure_opts o;
     rs_measure_opts_default(&o);
-    size_t len = options ? strlen(options) : 0;
-    char *buf = malloc(len + 1);
-    if (!buf) return rs_error(RS_ERR_NOMEM, "out of memory");
-    memcpy(buf, options ? options : "", len + 1);
-    rs_status s = RS_OK;
-    int have_batch = 0, have_T = 0, have_delta = 0, have_noise = 0, have_chmean = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
-        char *eq = strchr(line, '=');
-        if (!eq) {
-            s = rs_error(RS_ERR_ARG, "measure option '%s' has no value (key=value)", line);
-            break;
-        }
-        *eq = 0;
-        have_batch |= !strcmp(line, "batch"), have_T |= !strcmp(line, "T"), have_delta |= !strcmp(line, "delta");
-        have_noise |= !strcmp(line, "noise"), have_chmean |= !strcmp(line, "channel_mean");
-        s = set_opt(&o, line, eq + 1);
-    }
-    if (!s && have_T && have_delta) s = rs_error(RS_ERR_ARG, "give delta or T, not both");
+    kv_seen seen = {&o, 0, 0, 0, 0, 0};
+    rs_status s = rs_kv_each(options, "measure option", set_seen, &seen);
+    if (!s && seen.T && seen.delta) s = rs_error(RS_ERR_ARG, "give delta or T, not both");
     if (!strcmp(ds->name, "scale1d")) { /* the CLI's 1-D defaults */
-        if (!have_noise) o.noise = RS_NOISE_RECTIFIED;
-        if (!have_chmean) o.channel_mean = 1;
+        if (!seen.noise) o.noise = RS_NOISE_RECTIFIED;
+        if (!seen.chmean) o.channel_mean = 1;
     }
     int32_t *sel = NULL, n_sel = 0;
     if (!s && nodes && *nodes) s = rs_measure_parse_nodes(net, nodes, &sel, &n_sel);
-    if (!s && !have_batch) o.batch = cli_batch(net, &o);
+    if (!s && !seen.batch) o.batch = cli_batch(net, &o);
     rs_measure_result r = {0};
     if (!s) s = rs_measure(net, ds, NULL, sel, n_sel, &o, &r);
     if (!s && r.n_nodes > max_rows) s = rs_error(RS_ERR_ARG, "%d result rows for room for %d", r.n_nodes, max_rows);
@@ -110,6 +108,5 @@ rs_status rs_measure_kv(rs_net *net, const rs_dataset *ds, const char *nodes, co
     }
     rs_measure_result_free(&r);
     rs_free(sel);
-    free(buf);
     return s;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kv.h"
 #include "relstab/models.h"
 
 static rs_status kv_int(const char *key, const char *v, int64_t lo, int64_t hi, int32_t *out) {
@@ -67,21 +68,12 @@ static rs_status kv_set(rs_model_opts *o, const char *k, const char *v) {
                                 "filter, stride, strides, pbc, batch_norm, last_bias, alpha)", k);
 }
 
+static rs_status kv_set_any(void *o, const char *k, const char *v) { return kv_set(o, k, v); }
+
 rs_status rs_model_build_kv(const char *name, const char *options, rs_net **out) {
     *out = NULL;
     rs_model_opts o;
     rs_model_opts_init(&o);
-    size_t len = options ? strlen(options) : 0;
-    char *buf = malloc(len + 1);
-    if (!buf) return rs_error(RS_ERR_NOMEM, "out of memory");
-    memcpy(buf, options ? options : "", len + 1);
-    rs_status s = RS_OK;
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
-        char *eq = strchr(line, '=');
-        if (!eq) s = rs_error(RS_ERR_ARG, "model option '%s' has no value (key=value)", line);
-        else *eq = 0, s = kv_set(&o, line, eq + 1);
-    }
-    free(buf);
-    return s ? s : rs_model_build(name, &o, out);
+    RS_TRY(rs_kv_each(options, "model option", kv_set_any, &o));
+    return rs_model_build(name, &o, out);
 }

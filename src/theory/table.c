@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kv.h"
 #include "relstab/theory.h"
 
 static rs_status tnum(const char *k, const char *v, double lo, double hi, double *out) {
@@ -41,22 +42,12 @@ static rs_status tset(rs_theory_config *c, const char *k, const char *v) {
     return s;
 }
 
+static rs_status tset_any(void *c, const char *k, const char *v) { return tset(c, k, v); }
+
 rs_status rs_theory_run_table(const char *options, double *out, int32_t max_rows, int32_t *rows, int64_t *n_probes) {
     *rows = 0;
     rs_theory_config c = rs_theory_defaults();
-    size_t len = options ? strlen(options) : 0;
-    char *buf = malloc(len + 1);
-    if (!buf) return rs_error(RS_ERR_NOMEM, "out of memory");
-    memcpy(buf, options ? options : "", len + 1);
-    rs_status s = RS_OK;
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
-        char *eq = strchr(line, '=');
-        if (!eq) s = rs_error(RS_ERR_ARG, "theory option '%s' has no value (key=value)", line);
-        else *eq = 0, s = tset(&c, line, eq + 1);
-    }
-    free(buf);
-    if (s) return s;
+    RS_TRY(rs_kv_each(options, "theory option", tset_any, &c));
     if (c.depth > max_rows) return rs_error(RS_ERR_ARG, "depth %d: room for %d rows only", c.depth, max_rows);
     rs_theory_result r;
     RS_TRY(rs_theory_run(&c, &r));
