@@ -53,6 +53,28 @@ ox_value *ox_find(ox_ctx *c, const char *name) {
     return NULL;
 }
 
+ox_value *ox_input(ox_ctx *c, size_t k) {
+    if (k >= c->cur->n_input || !c->cur->input[k] || !c->cur->input[k][0]) return NULL;
+    return ox_find(c, c->cur->input[k]);
+}
+
+rs_status ox_need_node(ox_ctx *c, size_t k, ox_value **v) {
+    *v = ox_input(c, k);
+    if (!*v) return ox_fail(c, RS_ERR_FORMAT, "input %zu is missing", k);
+    if ((*v)->node < 0)
+        return ox_fail(c, RS_ERR_UNSUPPORTED, "input %zu ('%s') is a constant; it must be computed from the net's input",
+                       k, (*v)->name);
+    return RS_OK;
+}
+
+rs_status ox_need_const(ox_ctx *c, size_t k, ox_value **v) {
+    *v = ox_input(c, k);
+    if (!*v) return ox_fail(c, RS_ERR_FORMAT, "input %zu is missing", k);
+    if ((*v)->node >= 0)
+        return ox_fail(c, RS_ERR_UNSUPPORTED, "input %zu ('%s') must be a constant (an initializer)", k, (*v)->name);
+    return RS_OK;
+}
+
 ox_value *ox_add(ox_ctx *c, const char *name) {
     if (c->n_vals == c->cap_vals) {
         int32_t cap = c->cap_vals ? 2 * c->cap_vals : 64;

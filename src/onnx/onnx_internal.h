@@ -33,6 +33,11 @@ typedef struct {
 rs_status ox_fail(ox_ctx *c, rs_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 ox_value *ox_find(ox_ctx *c, const char *name);
 ox_value *ox_add(ox_ctx *c, const char *name);
+/* The current node's input k: NULL when absent or empty. */
+ox_value *ox_input(ox_ctx *c, size_t k);
+/* Input k, which must be computed from the net's input (a node) / must be a constant (an initializer). */
+rs_status ox_need_node(ox_ctx *c, size_t k, ox_value **v);
+rs_status ox_need_const(ox_ctx *c, size_t k, ox_value **v);
 /* Converts a TensorProto into a constant (checks type, dims, data size). */
 rs_status ox_tensor_values(const Onnx__TensorProto *t, int32_t *rank, int64_t *dims, double **v, int64_t *numel);
 /* The parameter holding constant v (registered on first use under its name, with shape dims[0..rank) or, when

@@ -15,25 +15,6 @@
 #define FAIL(...) return ox_fail(c, RS_ERR_UNSUPPORTED, __VA_ARGS__)
 #define BAD(...) return ox_fail(c, RS_ERR_FORMAT, __VA_ARGS__)
 
-/* Input k: NULL when absent or empty. */
-static ox_value *input(ox_ctx *c, size_t k) {
-    if (k >= c->cur->n_input || !c->cur->input[k] || !c->cur->input[k][0]) return NULL;
-    return ox_find(c, c->cur->input[k]);
-}
-
-static rs_status need_node(ox_ctx *c, size_t k, ox_value **v) {
-    *v = input(c, k);
-    if (!*v) BAD("input %zu is missing", k);
-    if ((*v)->node < 0) FAIL("input %zu ('%s') is a constant; it must be computed from the net's input", k, (*v)->name);
-    return RS_OK;
-}
-
-static rs_status need_const(ox_ctx *c, size_t k, ox_value **v) {
-    *v = input(c, k);
-    if (!*v) BAD("input %zu is missing", k);
-    if ((*v)->node >= 0) FAIL("input %zu ('%s') must be a constant (an initializer)", k, (*v)->name);
-    return RS_OK;
-}
 
 static int64_t *alloc_i64(ox_ctx *c, int64_t n) { return rs_calloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1)); }
 
@@ -85,9 +66,9 @@ static rs_status read_window(ox_ctx *c, const ox_value *x, const int64_t *kernel
 static rs_status op_conv(ox_ctx *c) {
     static const char *const at[] = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", NULL};
     RS_TRY(ox_check_attrs(c, at));
-    ox_value *x, *W, *B = input(c, 2);
-    RS_TRY(need_node(c, 0, &x));
-    RS_TRY(need_const(c, 1, &W));
+    ox_value *x, *W, *B = ox_input(c, 2);
+    RS_TRY(ox_need_node(c, 0, &x));
+    RS_TRY(ox_need_const(c, 1, &W));
     if (B && B->node >= 0) FAIL("a computed bias is not supported");
     if (W->rank != x->rank) BAD("weight of rank %d for an input of rank %d", W->rank, x->rank);
     window w;
@@ -122,7 +103,7 @@ static rs_status op_pool(ox_ctx *c, int max) {
                                        "strides", NULL};
     RS_TRY(ox_check_attrs(c, max ? amax : aavg));
     ox_value *x;
-    RS_TRY(need_node(c, 0, &x));
+    RS_TRY(ox_need_node(c, 0, &x));
     window w;
     RS_TRY(read_window(c, x, NULL, &w));
     if (ox_attr_int(c->cur, "ceil_mode", 0)) FAIL("ceil_mode 1 is not supported");
@@ -150,7 +131,7 @@ static rs_status op_avgpool(ox_ctx *c) { return op_pool(c, 0); }
 static rs_status op_gap(ox_ctx *c) {
     RS_TRY(ox_check_attrs(c, NULL));
     ox_value *x;
-    RS_TRY(need_node(c, 0, &x));
+    RS_TRY(ox_need_node(c, 0, &x));
     if (x->rank < 3) FAIL("a rank-%d input (3 or 4 supported)", x->rank);
     int32_t i = rs_net_adaptive_avgpool(c->net, c->cur_name, x->node, 1, 1);
     int64_t dims[4] = {-1, x->dims[1], 1, 1};
@@ -165,10 +146,10 @@ static rs_status op_bn(ox_ctx *c) {
     if (ox_attr_int(c->cur, "training_mode", 0)) FAIL("training_mode 1 is not supported (inference only)");
     if (c->opset < 7 && !ox_attr_int(c->cur, "is_test", 0)) FAIL("is_test 0 (training) is not supported");
     ox_value *x, *p[4];
-    RS_TRY(need_node(c, 0, &x));
+    RS_TRY(ox_need_node(c, 0, &x));
     if (x->rank < 2) FAIL("a rank-1 input");
     for (int k = 0; k < 4; k++) {
-        RS_TRY(need_const(c, (size_t)k + 1, &p[k]));
+        RS_TRY(ox_need_const(c, (size_t)k + 1, &p[k]));
         if (p[k]->numel != x->dims[1] || p[k]->rank != 1) BAD("'%s' does not have %lld values", p[k]->name, (long long)x->dims[1]);
         if (p[k]->param >= 0) FAIL("'%s' is also used by another operator", p[k]->name);
         if (strlen(p[k]->name) >= RS_NAME_MAX) FAIL("name '%s' is too long", p[k]->name);
@@ -192,7 +173,7 @@ static rs_status op_bn(ox_ctx *c) {
 static rs_status op_unary(ox_ctx *c, int32_t (*build)(rs_net *, const char *, int32_t)) {
     RS_TRY(ox_check_attrs(c, NULL));
     ox_value *x;
-    RS_TRY(need_node(c, 0, &x));
+    RS_TRY(ox_need_node(c, 0, &x));
     return ox_set_node(c, build(c->net, c->cur_name, x->node), x->rank, x->dims);
 }
 static rs_status op_relu(ox_ctx *c) { return op_unary(c, rs_net_relu); }
@@ -304,7 +285,7 @@ rs_status ox_const_node(ox_ctx *c, ox_value *v, int32_t rank, ox_value *out) {
 static rs_status op_addmul(ox_ctx *c, rs_binary_kind kind, float kb) {
     static const char *const legacy[] = {"broadcast", "axis", NULL};
     RS_TRY(ox_check_attrs(c, c->opset < 7 ? legacy : NULL));
-    ox_value *a = input(c, 0), *b = input(c, 1);
+    ox_value *a = ox_input(c, 0), *b = ox_input(c, 1);
     if (!a || !b) BAD("an input is missing");
     if (ox_attr_int(c->cur, "broadcast", 0)) {
         int same = a->rank == b->rank;
@@ -326,8 +307,8 @@ static rs_status op_reducemean(ox_ctx *c) {
     static const char *const at[] = {"axes", "keepdims", NULL};
     RS_TRY(ox_check_attrs(c, at));
     ox_value *x;
-    RS_TRY(need_node(c, 0, &x));
-    if (input(c, 1)) FAIL("axes as an input is not supported");
+    RS_TRY(ox_need_node(c, 0, &x));
+    if (ox_input(c, 1)) FAIL("axes as an input is not supported");
     int64_t ax[4];
     int32_t n = ox_attr_ints(c->cur, "axes", ax, 4), keep = ox_attr_int(c->cur, "keepdims", 1) != 0;
     int spatial = x->rank >= 3 && n == x->rank - 2, seen = 0;

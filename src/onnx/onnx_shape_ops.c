@@ -14,24 +14,6 @@
 #define FAIL(...) return ox_fail(c, RS_ERR_UNSUPPORTED, __VA_ARGS__)
 #define BAD(...) return ox_fail(c, RS_ERR_FORMAT, __VA_ARGS__)
 
-static ox_value *input(ox_ctx *c, size_t k) {
-    if (k >= c->cur->n_input || !c->cur->input[k] || !c->cur->input[k][0]) return NULL;
-    return ox_find(c, c->cur->input[k]);
-}
-
-static rs_status need_node(ox_ctx *c, size_t k, ox_value **v) {
-    *v = input(c, k);
-    if (!*v) BAD("input %zu is missing", k);
-    if ((*v)->node < 0) FAIL("input %zu ('%s') is a constant; it must be computed from the net's input", k, (*v)->name);
-    return RS_OK;
-}
-
-static rs_status need_const(ox_ctx *c, size_t k, ox_value **v) {
-    *v = input(c, k);
-    if (!*v) BAD("input %zu is missing", k);
-    if ((*v)->node >= 0) FAIL("input %zu ('%s') must be a constant (an initializer)", k, (*v)->name);
-    return RS_OK;
-}
 
 static rs_status axis_of(ox_ctx *c, int64_t a, int32_t rank, int32_t *out) {
     if (a < 0) a += rank;
@@ -51,9 +33,9 @@ static void hwc(int32_t r, const int64_t *d, int32_t *h, int32_t *w, int32_t *ch
 rs_status ox_op_gemm(ox_ctx *c) {
     static const char *const at[] = {"alpha", "beta", "transA", "transB", "broadcast", NULL};
     RS_TRY(ox_check_attrs(c, at));
-    ox_value *a, *B, *C = input(c, 2);
-    RS_TRY(need_node(c, 0, &a));
-    RS_TRY(need_const(c, 1, &B));
+    ox_value *a, *B, *C = ox_input(c, 2);
+    RS_TRY(ox_need_node(c, 0, &a));
+    RS_TRY(ox_need_const(c, 1, &B));
     if (C && C->node >= 0) FAIL("a computed C is not supported");
     if (ox_attr_int(c->cur, "transA", 0)) FAIL("transA 1 transposes the batch dimension: not supported");
     if (a->rank != 2 || B->rank != 2) FAIL("A of rank %d and B of rank %d (2 and 2 supported)", a->rank, B->rank);
@@ -86,8 +68,8 @@ rs_status ox_op_gemm(ox_ctx *c) {
 rs_status ox_op_matmul(ox_ctx *c) {
     RS_TRY(ox_check_attrs(c, NULL));
     ox_value *a, *B;
-    RS_TRY(need_node(c, 0, &a));
-    RS_TRY(need_const(c, 1, &B));
+    RS_TRY(ox_need_node(c, 0, &a));
+    RS_TRY(ox_need_const(c, 1, &B));
     if (a->rank != 2 || B->rank != 2) FAIL("A of rank %d and B of rank %d (2 and 2 supported)", a->rank, B->rank);
     if (B->dims[0] != a->dims[1] || B->dims[1] < 1 || B->dims[1] > (1 << 24)) BAD("B does not fit A");
     int32_t wp = ox_param(c, B, RS_PARAM_TRAINABLE, 0);
@@ -101,7 +83,7 @@ rs_status ox_op_flatten(ox_ctx *c) {
     static const char *const at[] = {"axis", NULL};
     RS_TRY(ox_check_attrs(c, at));
     ox_value *x;
-    RS_TRY(need_node(c, 0, &x));
+    RS_TRY(ox_need_node(c, 0, &x));
     int32_t ax = 0;
     int64_t a = ox_attr_int(c->cur, "axis", 1);
     if (a == x->rank) FAIL("axis %lld folds the batch into the features: not supported", (long long)a);
@@ -149,8 +131,8 @@ rs_status ox_op_reshape(ox_ctx *c) {
     static const char *const at[] = {"allowzero", NULL};
     RS_TRY(ox_check_attrs(c, at));
     ox_value *x, *sh;
-    RS_TRY(need_node(c, 0, &x));
-    RS_TRY(need_const(c, 1, &sh));
+    RS_TRY(ox_need_node(c, 0, &x));
+    RS_TRY(ox_need_const(c, 1, &sh));
     if (sh->rank != 1 || sh->numel < 1 || sh->numel > 4) FAIL("a target shape of %lld dimensions (1 to 4)", (long long)sh->numel);
     int32_t ro = (int32_t)sh->numel;
     int64_t out[4] = {-1, 1, 1, 1}, per = ox_sample_numel(x->rank, x->dims), known = 1;
@@ -204,7 +186,7 @@ rs_status ox_op_concat(ox_ctx *c) {
     ox_value *xs[RS_EXT_MAX_IN], made[RS_EXT_MAX_IN];
     int32_t r = 0;
     for (int32_t k = 0; k < nx; k++) {
-        xs[k] = input(c, (size_t)k);
+        xs[k] = ox_input(c, (size_t)k);
         if (!xs[k]) BAD("input %d is missing", k);
         if (xs[k]->node >= 0 && !r) r = xs[k]->rank;
     }
@@ -257,7 +239,7 @@ rs_status ox_op_pad(ox_ctx *c) {
     const char *mode = ox_attr_string(c->cur, "mode", buf, sizeof buf, "constant");
     if (strcmp(mode, "constant")) FAIL("mode '%s' is not supported (constant only)", mode);
     ox_value *x, *pv = NULL, *cv = NULL;
-    RS_TRY(need_node(c, 0, &x));
+    RS_TRY(ox_need_node(c, 0, &x));
     int32_t r = x->rank;
     int64_t pads[8];
     float value = 0;
@@ -265,12 +247,12 @@ rs_status ox_op_pad(ox_ctx *c) {
         if (ox_attr_ints(c->cur, "pads", pads, 8) != 2 * r) BAD("pads must have %d values", 2 * r);
         value = ox_attr_float(c->cur, "value", 0);
     } else {
-        RS_TRY(need_const(c, 1, &pv));
+        RS_TRY(ox_need_const(c, 1, &pv));
         if (pv->numel != 2 * r || pv->rank != 1) BAD("pads must have %d values", 2 * r);
         for (int32_t i = 0; i < 2 * r; i++) pads[i] = (int64_t)pv->v[i];
-        if (input(c, 3)) FAIL("the axes input is not supported");
-        if (input(c, 2)) {
-            RS_TRY(need_const(c, 2, &cv));
+        if (ox_input(c, 3)) FAIL("the axes input is not supported");
+        if (ox_input(c, 2)) {
+            RS_TRY(ox_need_const(c, 2, &cv));
             if (cv->numel != 1) BAD("constant_value must be a scalar");
             value = (float)cv->v[0];
         }
@@ -315,7 +297,7 @@ rs_status ox_op_slice(ox_ctx *c) {
     static const char *const at_old[] = {"starts", "ends", "axes", NULL};
     RS_TRY(ox_check_attrs(c, c->opset < 10 ? at_old : NULL));
     ox_value *x;
-    RS_TRY(need_node(c, 0, &x));
+    RS_TRY(ox_need_node(c, 0, &x));
     int32_t r = x->rank, n = 0;
     double st[4], en[4], ax[4] = {0, 1, 2, 3}, sp[4] = {1, 1, 1, 1};
     if (c->opset < 10) {
@@ -328,7 +310,7 @@ rs_status ox_op_slice(ox_ctx *c) {
     } else {
         ox_value *v[5] = {NULL};
         for (int k = 1; k < 5; k++) {
-            v[k] = input(c, (size_t)k);
+            v[k] = ox_input(c, (size_t)k);
             if (k <= 2 && !v[k]) BAD("input %d is missing", k);
             if (v[k] && (v[k]->node >= 0 || v[k]->rank != 1)) FAIL("input %d must be a 1-D constant", k);
         }
@@ -383,7 +365,7 @@ rs_status ox_op_softmax(ox_ctx *c) {
     static const char *const at[] = {"axis", NULL};
     RS_TRY(ox_check_attrs(c, at));
     ox_value *x;
-    RS_TRY(need_node(c, 0, &x));
+    RS_TRY(ox_need_node(c, 0, &x));
     int32_t r = x->rank, ax = 0;
     RS_TRY(axis_of(c, ox_attr_int(c->cur, "axis", c->opset < 13 ? 1 : -1), r, &ax));
     if (ax == 0) FAIL("softmax over the batch dimension is not supported");
@@ -425,7 +407,7 @@ static rs_status copy_const(ox_ctx *c, const ox_value *from) {
 
 rs_status ox_op_identity(ox_ctx *c) {
     RS_TRY(ox_check_attrs(c, NULL));
-    ox_value *x = input(c, 0);
+    ox_value *x = ox_input(c, 0);
     if (!x) BAD("input 0 is missing");
     if (x->node < 0) return copy_const(c, x);
     return ox_set_node(c, rs_net_dropout(c->net, c->cur_name, x->node, 0), x->rank, x->dims);
@@ -434,8 +416,8 @@ rs_status ox_op_identity(ox_ctx *c) {
 rs_status ox_op_dropout(ox_ctx *c) {
     static const char *const at[] = {"ratio", "is_test", "seed", NULL};
     RS_TRY(ox_check_attrs(c, at));
-    ox_value *x, *rv = input(c, 1), *tm = input(c, 2);
-    RS_TRY(need_node(c, 0, &x));
+    ox_value *x, *rv = ox_input(c, 1), *tm = ox_input(c, 2);
+    RS_TRY(ox_need_node(c, 0, &x));
     float ratio = ox_attr_float(c->cur, "ratio", 0.5f);
     if (rv) {
         if (rv->node >= 0 || rv->numel != 1) FAIL("a computed or non-scalar ratio");
