@@ -5,19 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nn/net_internal.h"
 #include "relstab/nn_ext.h"
-
-static int32_t ext_fail(rs_net *net, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int32_t ext_fail(rs_net *net, const char *fmt, ...) {
-    if (net->status == RS_OK) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(net->error, sizeof net->error, fmt, ap);
-        va_end(ap);
-        net->status = RS_ERR_ARG;
-    }
-    return -1;
-}
 
 static int64_t node_numel(const rs_net *net, int32_t i) {
     const rs_node *d = &net->nodes[i];
@@ -28,12 +17,12 @@ static int64_t node_numel(const rs_net *net, int32_t i) {
 static rs_ext_node *ext_new(rs_net *net, const char *name, rs_op_type op, int32_t in0, int32_t in1, int32_t h,
                             int32_t w, int32_t c, size_t extra, int32_t *idx) {
     *idx = -1;
-    if (h <= 0 || w <= 0 || c <= 0) return ext_fail(net, "node %s: output shape %dx%dx%d", name, c, h, w), NULL;
+    if (h <= 0 || w <= 0 || c <= 0) return rs_net_build_fail(net, "node %s: output shape %dx%dx%d", name, c, h, w), NULL;
     int32_t i = rs_net_append_node(net, name, op, in0, in1);
     if (i < 0) return NULL;
     rs_ext_node *e = rs_calloc(sizeof *e + extra);
     if (!e) {
-        ext_fail(net, "out of memory");
+        rs_net_build_fail(net, "out of memory");
         net->status = RS_ERR_NOMEM;
         return NULL;
     }
@@ -49,9 +38,9 @@ static rs_ext_node *ext_new(rs_net *net, const char *name, rs_op_type op, int32_
 int32_t rs_net_gather(rs_net *net, const char *name, int32_t n_src, const int32_t *srcs, int32_t h, int32_t w,
                       int32_t c, const int32_t *which, const int64_t *off, float fill) {
     if (net->status != RS_OK) return -1;
-    if (n_src < 1 || n_src > RS_EXT_MAX_IN) return ext_fail(net, "node %s: %d inputs (1 to %d)", name, n_src, RS_EXT_MAX_IN);
+    if (n_src < 1 || n_src > RS_EXT_MAX_IN) return rs_net_build_fail(net, "node %s: %d inputs (1 to %d)", name, n_src, RS_EXT_MAX_IN);
     for (int32_t k = 0; k < n_src; k++)
-        if (srcs[k] < 0 || srcs[k] >= net->n_nodes) return ext_fail(net, "node %s: input %d out of range", name, k);
+        if (srcs[k] < 0 || srcs[k] >= net->n_nodes) return rs_net_build_fail(net, "node %s: input %d out of range", name, k);
     int64_t per = (int64_t)h * w * c;
     int32_t idx;
     rs_ext_node *e = ext_new(net, name, RS_OP_GATHER, srcs[0], -1, h, w, c,
@@ -63,7 +52,7 @@ int32_t rs_net_gather(rs_net *net, const char *name, int32_t n_src, const int32_
     memcpy(e->src, srcs, sizeof(int32_t) * (size_t)n_src);
     for (int64_t j = 0; j < per; j++) {
         if (which[j] >= n_src || (which[j] >= 0 && (off[j] < 0 || off[j] >= node_numel(net, srcs[which[j]]))))
-            return ext_fail(net, "node %s: gather index %lld out of range", name, (long long)j);
+            return rs_net_build_fail(net, "node %s: gather index %lld out of range", name, (long long)j);
         e->which[j] = which[j] < 0 ? -1 : which[j];
         e->off[j] = off[j];
     }
@@ -73,11 +62,11 @@ int32_t rs_net_gather(rs_net *net, const char *name, int32_t n_src, const int32_
 
 int32_t rs_net_softmax(rs_net *net, const char *name, int32_t in, int64_t groups, int64_t len, const int64_t *idx) {
     if (net->status != RS_OK) return -1;
-    if (in < 0 || in >= net->n_nodes) return ext_fail(net, "node %s: input out of range", name);
+    if (in < 0 || in >= net->n_nodes) return rs_net_build_fail(net, "node %s: input out of range", name);
     const rs_node *a = &net->nodes[in];
     int64_t per = node_numel(net, in);
     if (groups <= 0 || len <= 0 || groups * len != per)
-        return ext_fail(net, "node %s: softmax groups %lld x %lld do not cover %lld values", name, (long long)groups,
+        return rs_net_build_fail(net, "node %s: softmax groups %lld x %lld do not cover %lld values", name, (long long)groups,
                         (long long)len, (long long)per);
     int32_t i;
     rs_ext_node *e = ext_new(net, name, RS_OP_SOFTMAX, in, -1, a->h, a->w, a->c, (size_t)per * sizeof(int64_t), &i);
@@ -85,7 +74,7 @@ int32_t rs_net_softmax(rs_net *net, const char *name, int32_t in, int64_t groups
     e->idx = (int64_t *)(e + 1);
     e->groups = groups, e->len = len;
     for (int64_t j = 0; j < per; j++) {
-        if (idx[j] < 0 || idx[j] >= per) return ext_fail(net, "node %s: softmax index out of range", name);
+        if (idx[j] < 0 || idx[j] >= per) return rs_net_build_fail(net, "node %s: softmax index out of range", name);
         e->idx[j] = idx[j];
     }
     return i;
@@ -96,14 +85,14 @@ static int32_t binary_node(rs_net *net, const char *name, rs_binary_kind kind, i
                            int32_t b_batch, const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c,
                            float ka, float kb) {
     if (net->status != RS_OK) return -1;
-    if (a < 0 || a >= net->n_nodes || b >= net->n_nodes) return ext_fail(net, "node %s: input out of range", name);
+    if (a < 0 || a >= net->n_nodes || b >= net->n_nodes) return rs_net_build_fail(net, "node %s: input out of range", name);
     if (b < 0 && (b_param < 0 || b_param >= net->params.count))
-        return ext_fail(net, "node %s: no second operand", name);
+        return rs_net_build_fail(net, "node %s: no second operand", name);
     int64_t per = (int64_t)h * w * c, na = node_numel(net, a);
     int64_t nb = b >= 0 ? node_numel(net, b) : net->params.items[b_param].numel;
     if (b < 0 && b_batch > 0) {
         if (b_batch > net->params.items[b_param].numel || nb % b_batch)
-            return ext_fail(net, "node %s: %lld values are not %d samples", name, (long long)nb, b_batch);
+            return rs_net_build_fail(net, "node %s: %lld values are not %d samples", name, (long long)nb, b_batch);
         nb /= b_batch;
     }
     if (kind == RS_BIN_CONST) ia = NULL, na = per; /* A is not read */
@@ -121,12 +110,12 @@ static int32_t binary_node(rs_net *net, const char *name, rs_binary_kind kind, i
     const int64_t lim[2] = {na, nb};
     for (int m = 0; m < 2; m++) {
         if (!maps[m]) {
-            if (lim[m] != per) return ext_fail(net, "node %s: operand %d has %lld values, not %lld", name, m,
+            if (lim[m] != per) return rs_net_build_fail(net, "node %s: operand %d has %lld values, not %lld", name, m,
                                                (long long)lim[m], (long long)per);
             continue;
         }
         for (int64_t j = 0; j < per; j++) {
-            if (maps[m][j] < 0 || maps[m][j] >= lim[m]) return ext_fail(net, "node %s: broadcast index out of range", name);
+            if (maps[m][j] < 0 || maps[m][j] >= lim[m]) return rs_net_build_fail(net, "node %s: broadcast index out of range", name);
             tab[j] = maps[m][j];
         }
         if (m == 0) e->bin.ia = tab;
@@ -144,7 +133,7 @@ int32_t rs_net_binary(rs_net *net, const char *name, rs_binary_kind kind, int32_
 int32_t rs_net_binary_batched(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b_param,
                               int32_t b_batch, const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c,
                               float ka, float kb) {
-    if (b_param < 0) return ext_fail(net, "node %s: no constant operand", name);
+    if (b_param < 0) return rs_net_build_fail(net, "node %s: no constant operand", name);
     return binary_node(net, name, kind, a, -1, b_param, b_batch, ia, ib, h, w, c, ka, kb);
 }
 
