@@ -153,6 +153,9 @@ int32_t rs_dataset_task_points(const rs_dataset *ds, int64_t i, int32_t *rc);
 rs_status rs_dataset_batch_points(const rs_dataset *ds, const int64_t *indices, const int32_t *rc, int32_t n,
                                   uint64_t epoch, float *x);
 
+/* For bindings (access.c): *n images; dims = channels, height, width, classes, label kind. */
+rs_status rs_dataset_dims(const rs_dataset *ds, int64_t *n, int32_t dims[5]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -235,6 +235,7 @@ void rs_spectra_free(rs_spectrum *s, int32_t n);
 typedef struct {
     const char *run_dir, *checkpoint;
     const char *model, *weights;
+    const char *onnx;            /* an ONNX model (onnx.h): net and weights from the file */
     int32_t init;
     uint64_t init_seed;
     const char *data;            /* dataset spec; NULL: the run's dataset (none for a model without a run) */
@@ -256,6 +257,30 @@ void rs_net_source_init(rs_net_source *src);
 /* Builds and loads the net (not built for a batch size: rs_measure builds it) and opens the test split of the
  * dataset when one is known (*test may be NULL then; pass test = NULL not to open it). */
 rs_status rs_net_source_open(const rs_net_source *src, rs_net **net, rs_dataset **test, rs_net_source_info *info);
+
+/* ---------------------------------------------------------------- for bindings (accum.c, kv.c) */
+/* A streaming D, G, R estimator over representations the caller gives (e.g. a PyTorch net's activations): per node,
+ * batches of n images in probe order, each image numel values (float32: dtype 0, or float64: dtype 1) for the
+ * clean, deformed and noisy input. Same formulas, arithmetic and order as rs_measure's passes (mean: streaming,
+ * memory per node two doubles per value; median: every representation held). With channel_mean, an image's values
+ * are (channels, numel/channels), or (numel/channels, channels) when channels_last, and the node's representation
+ * is their mean over channels. A batch with a NaN or infinity, or whose sizes differ from the node's first batch,
+ * is refused (RS_ERR_NUMERIC / RS_ERR_ARG) and nothing of it is accumulated. */
+typedef struct rs_accum rs_accum;
+rs_status rs_accum_new(int32_t n_nodes, rs_estimator est, int32_t channel_mean, rs_accum **out);
+rs_status rs_accum_add(rs_accum *a, int32_t node, int32_t dtype, const void *clean, const void *deformed,
+                       const void *noisy, int64_t n, int64_t numel, int64_t channels, int32_t channels_last);
+int64_t rs_accum_count(const rs_accum *a, int32_t node); /* images added to node (-1: no such node) */
+/* One draw's D, G, R, standard errors, numerators, denominator and flag of node; out->node = node, out->neurons = values
+ * per image after the channel mean, out->name empty, out->op = RS_OP_COUNT. */
+rs_status rs_accum_result(const rs_accum *a, int32_t node, rs_sens *out);
+void rs_accum_free(rs_accum *a);
+size_t rs_sens_size(void); /* sizeof(rs_sens), for bindings that mirror the struct */
+/* rs_measure with `relstab measure`'s options as "key=value" lines (kv.c lists the keys) and nodes as a
+ * comma-separated list (NULL or "": the default nodes). rows (max_rows) receives the combined rows; info receives
+ * P, T, delta and the batch used. */
+rs_status rs_measure_kv(rs_net *net, const rs_dataset *ds, const char *nodes, const char *options, rs_sens *rows,
+                        int32_t max_rows, int32_t *n_rows, double info[4]);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,9 @@ int64_t rs_net_flops(const rs_net *net);
  * rs_params_count_trainable only. */
 int64_t rs_node_param_count(const rs_net *net, int32_t node);
 
+/* rs_model_build with the options as "key=value" lines (build_kv.c lists the keys), for bindings. */
+rs_status rs_model_build_kv(const char *name, const char *options, rs_net **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,7 +50,9 @@ int64_t rs_params_count_trainable(const rs_params *p);
 typedef enum {
     RS_OP_INPUT = 0, RS_OP_CONV2D, RS_OP_LINEAR, RS_OP_RELU, RS_OP_SILU, RS_OP_SIGMOID, RS_OP_MAXPOOL,
     RS_OP_AVGPOOL, RS_OP_ADAPTIVE_AVGPOOL, RS_OP_BATCHNORM, RS_OP_ADD, RS_OP_MUL_CHANNEL, RS_OP_FLATTEN,
-    RS_OP_DROPOUT, RS_OP_DROPCONNECT, RS_OP_ZEROPAD, RS_OP_SCALE, RS_OP_COUNT
+    RS_OP_DROPOUT, RS_OP_DROPCONNECT, RS_OP_ZEROPAD, RS_OP_SCALE,
+    RS_OP_GATHER, RS_OP_SOFTMAX, RS_OP_BINARY, /* the graph-import ops of nn_ext.h (net_ext.c) */
+    RS_OP_COUNT
 } rs_op_type;
 const char *rs_op_name(rs_op_type op); /* "conv2d", "relu", ... */
 
@@ -73,6 +75,7 @@ typedef struct {
     float *out;               /* (B, H, W, C) */
     float *d_out;             /* (B, H, W, C) or NULL in an inference-only build */
     void *saved;              /* maxpool argmax; bn mean + invstd (2C) */
+    void *ext;                /* gather / softmax / binary: their tables (nn_ext.h), owned by the net */
 } rs_node;
 
 typedef enum {
@@ -108,6 +111,12 @@ typedef struct rs_net {
     uint64_t step;       /* incremented by each training forward: dropout masks differ per step */
     int32_t n_config;    /* the model configuration (0 entries for a net built by hand) */
     rs_net_config_entry config[RS_NET_CONFIG_MAX];
+    /* synchronised batch norm (data-parallel training): when bn_sum is set, TRAIN-mode batch norm takes its
+     * statistics over every replica (rs_batchnorm_forward_sync); bn_work holds 2 C + 1 doubles for the widest BN.
+     * Set and freed by whoever sets them (the trainer), NULL otherwise. */
+    rs_sum_fn bn_sum;
+    void *bn_sum_ctx;
+    double *bn_work;
 } rs_net;
 
 /* Creates a net whose input node "x" takes (C, H, W) images. */
@@ -212,6 +221,15 @@ typedef struct {
 double rs_schedule_lr(const rs_schedule *s, int32_t epoch);
 const char *rs_sched_name(rs_sched_type t);
 rs_status rs_sched_parse(const char *s, rs_sched_type *out);
+
+/* ---------------------------------------------------------------- for bindings (access.c) */
+int32_t rs_net_node_count(const rs_net *net);
+const char *rs_net_node_name(const rs_net *net, int32_t i);     /* NULL outside 0..count-1 */
+rs_status rs_net_node_dims(const rs_net *net, int32_t i, int32_t dims[4]); /* op, C, H, W */
+int32_t rs_net_built_batch(const rs_net *net);                  /* 0: not built */
+int32_t rs_net_has_params(const rs_net *net);
+/* Node's output of the last forward into dst (room for capacity floats): NCHW, or NHWC (the internal order). */
+rs_status rs_net_tap_copy(const rs_net *net, int32_t node, int32_t nhwc, float *dst, int64_t capacity);
 
 #ifdef __cplusplus
 }

@@ -140,6 +140,18 @@ void rs_batchnorm_backward_fast(float *d_in, float *d_gamma, float *d_beta, cons
                                 const float *gamma, const float *save_mean, const float *save_invstd,
                                 int64_t rows, int32_t c, rs_bn_mode mode);
 
+/* Batch norm over the rows of several replicas (data-parallel training, --sync-bn; batchnorm_sync.c), always in
+ * training mode: sum(buf, n, ctx) must add buf over the replicas in place (identity for one replica). Forward
+ * updates the running statistics with all rows; backward gives d_in from all rows and adds this replica's part of
+ * d_gamma, d_beta. work: 2C + 1 doubles. */
+typedef void (*rs_sum_fn)(double *buf, int64_t n, void *ctx);
+void rs_batchnorm_forward_sync(float *out, float *save_mean, float *save_invstd, const float *in, const float *gamma,
+                               const float *beta, float *running_mean, float *running_var, int64_t rows, int32_t c,
+                               float eps, float momentum, rs_sum_fn sum, void *ctx, double *work);
+void rs_batchnorm_backward_sync(float *d_in, float *d_gamma, float *d_beta, const float *d_out, const float *in,
+                                const float *gamma, const float *save_mean, const float *save_invstd, int64_t rows,
+                                int32_t c, rs_sum_fn sum, void *ctx, double *work);
+
 /* ---------------------------------------------------------------- structural ops */
 void rs_add_forward(float *out, const float *a, const float *b, int64_t n);            /* residual add */
 void rs_add_backward(float *d_a, float *d_b, const float *d_out, int64_t n);

@@ -154,6 +154,13 @@ rs_status rs_translate1d_positions(int32_t *pos, int64_t b, int32_t len, int32_t
 rs_status rs_translate1d_batch(float *out, const float *in, int64_t b, int32_t len, int32_t xi,
                                const int64_t *indices, uint64_t seed, uint32_t repeat);
 
+/* ---------------------------------------------------------------- for bindings (images.c) */
+/* rs_diffeo_batch of B images (C, H, W) with a plan made for the call: the same output bit for bit. fields (B, 2,
+ * H, W) or NULL. interp is an rs_interp value. */
+rs_status rs_diffeo_images(float *out, float *fields, const float *in, int64_t b, int32_t c, int32_t h, int32_t w,
+                           const int64_t *indices, double T, int32_t cut, int32_t interp, uint64_t seed,
+                           uint32_t repeat);
+
 #ifdef __cplusplus
 }
 #endif

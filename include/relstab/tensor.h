@@ -133,6 +133,9 @@ int rs_threads_available(void);
  * (same argv, same pid) with OMP_WAIT_POLICY=passive, so that idle OpenMP threads sleep instead of spinning.
  * Returns only when no re-execution happened (already set, or exec failed). */
 void rs_threads_startup(char **argv);
+/* > 0: the thread count rs_set_threads(0) means (set by rs_dist_init: the cores divided by the ranks on this
+ * machine); 0: all cores. */
+extern int rs_threads_default;
 double rs_now(void); /* seconds, monotonic */
 
 /* ---------------------------------------------------------------- files */

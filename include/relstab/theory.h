@@ -220,6 +220,11 @@ rs_status rs_theory_write_bias_csv(const char *path, const rs_theory_bias_config
 rs_status rs_theory_plot(const char *png, const rs_theory_result *r, const rs_theory_net_layer *net, int n_net,
                          const rs_theory_bias_config *bc, const rs_theory_bias_result *br);
 
+/* For bindings (table.c): rs_theory_run with the configuration as "key=value" lines; out (max_rows,
+ * RS_THEORY_COLUMNS) rows k, width, rf, d_num, d_num_se, g_num, g_num_se, deno, D, G, R, D_se, G_se. */
+#define RS_THEORY_COLUMNS 13
+rs_status rs_theory_run_table(const char *options, double *out, int32_t max_rows, int32_t *rows, int64_t *n_probes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -56,6 +56,8 @@ typedef struct {
     int32_t quiet;
     int32_t track_every;     /* measure D, G, R every K epochs into sens.csv (0 = off) */
     int32_t track_P;
+    int32_t sync_bn;         /* under mpirun: batch norm statistics over the whole global batch (all ranks); also
+                                on one rank, then through the same (double) kernel. 0: each rank's own (default) */
 } rs_train_config;
 
 /* Defaults: no recipe, SGD lr 0.05, momentum 0.9, wd 5e-4 on weights only, paper schedule, batch 128, 10 epochs,

@@ -26,3 +26,6 @@ int cli_stderr_is_tty(void);
 
 /* The options that say where a net comes from (--run, --model, --weights, ... and every model option) are parsed
  * by model_cli.c (model_cli_net_source). */
+
+/* `relstab onnx info FILE [--tensors]` (cmd_onnx.c), also reached by `relstab info --onnx FILE`. */
+int rs_cmd_onnx_info(const char *path, int tensors);

@@ -22,9 +22,11 @@ static void usage(FILE *f) {
     fprintf(f,
         "usage: relstab forward (--run DIR [--checkpoint C] | --model NAME (--weights F | --init)) --input X.npy\n"
         "                       --out DIR [options]\n"
-        "Writes DIR/<node>.npy (float32) for every node asked: (N, C, H, W) for feature maps, (N, C) for vectors\n"
-        "(the outputs of linear and flatten nodes and what follows them), as PyTorch would give them.\n\n"
+        "Writes DIR/<node>.npy (float32; a '/' in the name becomes '_') for every node asked: (N, C, H, W) for\n"
+        "feature maps, (N, C) for vectors (the outputs of linear and flatten nodes and what follows them), as\n"
+        "PyTorch would give them.\n\n"
         "  --run DIR           a training run directory; --checkpoint best (default), last or init\n"
+        "  --onnx FILE         an ONNX model with its weights (docs/onnx.md)\n"
         "  --model NAME        a zoo model with --weights F.safetensors or --init (from --seed)\n"
         "  model options (with --model; every one as for relstab info / train, the input size and classes\n"
         "  default to --data's and must agree with it): --channels --size --classes --width --depth\n"
@@ -51,7 +53,7 @@ typedef struct {
 
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
-        {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
+        {"run", 1, 0, 'r'}, {"onnx", 1, 0, 'X'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
         {"init", 0, 0, 'I'}, {"seed", 1, 0, 'J'}, MODEL_CLI_LONG_OPTIONS, {"input", 1, 0, 'i'},
         {"nodes", 1, 0, 'N'}, {"out", 1, 0, 'O'}, {"batch", 1, 0, 'b'}, {"mode", 1, 0, 'o'},
         {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -79,7 +81,7 @@ static int parse(int argc, char **argv, opts *o) {
     if (rc) return 2;
     model_cli_finish_source(&o->mc, &o->src);
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!o->src.run_dir && !o->src.model) return cli_usage_error(CMD, "give --run DIR or --model NAME");
+    if (!o->src.run_dir && !o->src.model && !o->src.onnx) return cli_usage_error(CMD, "give --run DIR or --model NAME or --onnx FILE");
     if (!o->input) return cli_usage_error(CMD, "give --input X.npy");
     if (!o->out) return cli_usage_error(CMD, "give --out DIR");
     if (o->mode && strcmp(o->mode, "init") && strcmp(o->mode, "trained"))
@@ -171,8 +173,10 @@ static int run(const opts *o) {
         const rs_node *d = &net->nodes[nodes[k]];
         char path[4096];
         int64_t sh[4] = {N, d->c, d->h, d->w};
-        if (snprintf(path, sizeof path, "%s/%s.npy", o->out, d->name) >= (int)sizeof path)
-            s = rs_error(RS_ERR_ARG, "--out: path too long");
+        int at = snprintf(path, sizeof path, "%s/%s.npy", o->out, d->name);
+        for (char *q = path + strlen(o->out) + 1; at < (int)sizeof path && *q; q++)
+            if (*q == '/') *q = '_'; /* ONNX node names hold '/': still one file per node */
+        if (at >= (int)sizeof path) s = rs_error(RS_ERR_ARG, "--out: path too long");
         else s = rs_npy_write(path, RS_DTYPE_F32, is_vector(net, nodes[k]) ? 2 : 4, sh, outs[k]);
         if (!s) printf("wrote %s (%s)\n", path, is_vector(net, nodes[k]) ? "N, C" : "N, C, H, W");
     }

@@ -20,6 +20,7 @@ static void usage(FILE *f) {
                "and linear layers; bias additions, BN, activations and pooling are not counted).\n\n"
                "  --list              list the models\n"
                "  --tensors           also list every tensor of the state_dict (name, shape, kind)\n"
+               "  --onnx FILE         an ONNX model instead (as `relstab onnx info FILE`; give --tensors first)\n"
                "  -h, --help          this help\n\n");
     fputs(model_cli_help, f);
 }
@@ -96,7 +97,7 @@ static void print_net(const char *model, const rs_model_opts *o, const rs_net *n
 int rs_cmd_info(int argc, char **argv) {
     static const struct option longopts[] = {
         {"help", no_argument, 0, 'h'}, {"list", no_argument, 0, 'l'}, {"tensors", no_argument, 0, 't'},
-        MODEL_CLI_LONG_OPTIONS, {0, 0, 0, 0},
+        {"onnx", required_argument, 0, 'X'}, MODEL_CLI_LONG_OPTIONS, {0, 0, 0, 0},
     };
     model_cli m;
     model_cli_init(&m);
@@ -111,6 +112,7 @@ int rs_cmd_info(int argc, char **argv) {
         case 'h': usage(stdout); return 0;
         case 'l': list = 1; break;
         case 't': tensors = 1; break;
+        case 'X': return rs_cmd_onnx_info(optarg, tensors); /* an ONNX model: `relstab onnx info` */
         case ':': return cli_usage_error("info", "%s needs a value", argv[optind - 1]);
         default: return cli_usage_error("info", "unknown option '%s' (relstab info --help)", argv[optind - 1]);
         }

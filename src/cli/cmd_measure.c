@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/model_cli.h"
+#include "relstab/dist.h"
 #include "cli/out_path.h"
 #include "relstab/plot.h"
 #include "relstab/measure.h"
@@ -30,6 +31,7 @@ static void usage(FILE *f) {
         "the net:\n"
         "  --run DIR           a training run directory (config.json, *.safetensors); its dataset by default\n"
         "  --checkpoint C      best (default), last or init (init: batch norm with batch statistics)\n"
+        "  --onnx FILE         an ONNX model with its weights (docs/onnx.md)\n"
         "  --model NAME        a zoo model (relstab info --list), with --weights F.safetensors or --init\n"
         "  --init              a fresh initialisation from --init-seed (default: --seed)\n"
         "  model options (with --model; every one as for relstab info / train, the input size and classes\n"
@@ -137,7 +139,7 @@ static int parse_option(int ch, opts *o) {
 /* Returns 0 to go on, 1 after --help, 2 on a usage error (message printed). */
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
-        {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
+        {"run", 1, 0, 'r'}, {"onnx", 1, 0, 'X'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
         {"init", 0, 0, 'I'}, {"init-seed", 1, 0, 'J'}, MODEL_CLI_LONG_OPTIONS, {"mode", 1, 0, 'o'}, {"shuffle", 1, 0, 'u'},
         {"data", 1, 0, 'D'}, {"P", 1, 0, 'P'}, {"first", 0, 0, 'f'}, {"seed", 1, 0, 's'}, {"seeds", 1, 0, 'K'},
         {"resample", 0, 0, 'a'}, {"perturb", 1, 0, 'p'}, {"delta", 1, 0, 'd'}, {"T", 1, 0, 'T'}, {"cut", 1, 0, 'c'},
@@ -164,9 +166,10 @@ static int parse(int argc, char **argv, opts *o) {
     model_cli_finish_source(&o->mc, &o->src);
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (o->have_T && o->have_delta) return cli_usage_error(CMD, "give --delta or --T, not both");
-    if (!o->src.run_dir && !o->src.model)
-        return cli_usage_error(CMD, "give --run DIR or --model NAME (relstab measure --help)");
+    if (!o->src.run_dir && !o->src.model && !o->src.onnx)
+        return cli_usage_error(CMD, "give --run DIR or --model NAME or --onnx FILE (relstab measure --help)");
     if (o->src.model && !o->src.data) return cli_usage_error(CMD, "--model needs --data SPEC (the probe images)");
+    if (o->src.onnx && !o->src.data) return cli_usage_error(CMD, "--onnx needs --data SPEC (the probe images)");
     if (o->mode && strcmp(o->mode, "init") && strcmp(o->mode, "trained"))
         return cli_usage_error(CMD, "--mode expects init or trained, got '%s'", o->mode);
     if (o->append && !o->out) return cli_usage_error(CMD, "--append needs --out FILE");
@@ -230,7 +233,9 @@ static int run(opts *o) {
         if (!o->have_noise) o->m.noise = RS_NOISE_RECTIFIED;
         if (!o->have_chmean && !o->no_chmean) o->m.channel_mean = 1;
     }
-    o->m.progress = !o->quiet;
+    int root = rs_dist_rank() == 0; /* under mpirun: every rank measures its share, rank 0 writes */
+    o->m.progress = !o->quiet && root;
+    if (!root) o->m.dump_dir = NULL; /* the inputs do not depend on where they are written */
     int32_t *nodes = NULL, n_nodes = 0, shuffled = 0;
     if (o->nodes) s = rs_measure_parse_nodes(net, o->nodes, &nodes, &n_nodes);
     if (!s) s = rs_shuffle_channels(net, (int32_t)o->shuffle, o->m.seed, &shuffled);
@@ -244,11 +249,11 @@ static int run(opts *o) {
     if (!s) s = rs_measure(net, ds, NULL, nodes, n_nodes, &o->m, &r);
     rs_measure_tags t = {.model = info.model, .data = info.data, .checkpoint = info.checkpoint, .epoch = info.epoch,
                          .shuffle = (int32_t)o->shuffle};
-    if (!s && o->out) s = rs_measure_write_csv(o->out, &r, &o->m, &t, o->append);
-    if (!s && o->json) s = rs_measure_write_json(o->json, &r, &o->m, &t);
-    if (!s && o->plot) s = plot_depth(o, &r, &t); /* from --out, or a temporary CSV */
+    if (!s && o->out && root) s = rs_measure_write_csv(o->out, &r, &o->m, &t, o->append);
+    if (!s && o->json && root) s = rs_measure_write_json(o->json, &r, &o->m, &t);
+    if (!s && o->plot && root) s = plot_depth(o, &r, &t); /* from --out, or a temporary CSV */
     int rc = s ? cli_fail(CMD, s) : 0;
-    if (!s && !o->quiet) {
+    if (!s && !o->quiet && root) {
         print_header(o, &info, &r);
         if (o->shuffle) printf("shuffled %d conv weight%s (mode %d)\n", (int)shuffled, shuffled == 1 ? "" : "s", (int)o->shuffle);
         rs_measure_print(stdout, &r);

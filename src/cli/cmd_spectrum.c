@@ -25,6 +25,7 @@ static void usage(FILE *f) {
         "Degenerate eigenvalues: omega_j of one eigenvector depends on the basis chosen inside the eigenspace; the\n"
         "columns level / omega_level (summed over the eigenspace) do not. docs/measure.md has the details.\n\n"
         "  --run DIR           a training run directory; --checkpoint best (default), last or init\n"
+        "  --onnx FILE         an ONNX model with its weights (docs/onnx.md)\n"
         "  --model NAME        a zoo model with --weights F.safetensors or --init (from --seed)\n"
         "  --data SPEC         dataset giving the model's input size and classes (default for --model: 3x32x32,\n"
         "                      10 classes; --run: the run's)\n"
@@ -48,7 +49,7 @@ typedef struct {
 
 static int parse(int argc, char **argv, opts *o) {
     static const struct option lo[] = {
-        {"run", 1, 0, 'r'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
+        {"run", 1, 0, 'r'}, {"onnx", 1, 0, 'X'}, {"checkpoint", 1, 0, 'k'}, {"model", 1, 0, 'M'}, {"weights", 1, 0, 'w'},
         {"init", 0, 0, 'I'}, {"seed", 1, 0, 'J'}, {"data", 1, 0, 'D'}, MODEL_CLI_LONG_OPTIONS, {"shuffle", 1, 0, 'u'}, {"out", 1, 0, 'O'},
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -71,7 +72,7 @@ static int parse(int argc, char **argv, opts *o) {
     if (rc) return 2;
     model_cli_finish_source(&o->mc, &o->src);
     if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!o->src.run_dir && !o->src.model) return cli_usage_error(CMD, "give --run DIR or --model NAME");
+    if (!o->src.run_dir && !o->src.model && !o->src.onnx) return cli_usage_error(CMD, "give --run DIR or --model NAME or --onnx FILE");
     return 0;
 }
 

@@ -39,7 +39,7 @@ static void usage(FILE *f) {
             "output:\n"
             "  --csv FILE         per-layer CSV (numerators, denominators, D, G, R, laws, exact values)\n"
             "  --plot FILE        figure of D, G, R per layer with the law lines (gnuplot; .png or .svg)\n"
-            "bias study (SPEC 6.3):\n"
+            "bias study (docs/science.md 6.3):\n"
             "  --bias-study       G_L / eta^2 against the noise norm eta for several biases, noise not rectified\n"
             "  --biases LIST      comma-separated biases (default 0,1e-4,1e-3,1e-2,1e-1)\n"
             "  --etas LIST        comma-separated noise norms (default 1e-4 .. 1e4, two per decade)\n"

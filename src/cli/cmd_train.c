@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "model_cli.h"
+#include "relstab/dist.h"
 #include "relstab/plot.h"
 #include "relstab/train.h"
 
@@ -38,12 +39,15 @@ static void usage(FILE *f) {
             "  --corrupt STD       Gaussian corruption x + STD z / sqrt(CHW) of train and test images\n"
             "  --ptr N             train on a random subset of N images\n"
             "  --ridge X           the 1-D task's penalty X sum W^2 / (width depth) on conv weights\n"
-            "  --stop epochs|zero-loss   stop rule (zero-loss: the 1-D task's rule of SPEC 5.2)\n"
+            "  --stop epochs|zero-loss   stop rule (zero-loss: the 1-D task's rule of docs/science.md 5.2)\n"
             "  --seed N            seed of initialisation, data order, augmentation (default 0)\n"
             "  --threads N         threads (default: all cores)\n"
             "  --track-every K     measure D, G, R at every node at init and every K epochs into DIR/sens.csv\n"
             "  --track-P P         probe images of the test split for --track-every (default 500, or the whole test\n"
             "                      split if smaller; more than the test split holds is an error)\n"
+            "  --sync-bn           under mpirun: batch norm statistics over the whole global batch (default:\n"
+            "                      each rank's share); mpirun -n N relstab train ... splits every batch over\n"
+            "                      the N ranks (docs/cluster.md)\n"
             "  --quiet             no progress output\n\n"
             "%s(the input channels, size and classes default to the data's and, if given, must agree with it)\n",
             rs_train_recipe_names(), model_cli_help);
@@ -52,7 +56,7 @@ static void usage(FILE *f) {
 enum {
     O_MODEL = 1000, O_DATA, O_RECIPE, O_OUT, O_RESUME, O_EPOCHS, O_BATCH, O_TEST_BATCH, O_OPT, O_LR, O_MOMENTUM,
     O_WD, O_DECAY1D, O_NESTEROV, O_SCHED, O_STEP_SIZE, O_GAMMA, O_LOSS, O_CROP, O_FLIP, O_CORRUPT, O_PTR, O_RIDGE,
-    O_STOP, O_SEED, O_THREADS, O_QUIET, O_TRACK, O_TRACK_P, O_HELP
+    O_STOP, O_SEED, O_THREADS, O_QUIET, O_TRACK, O_TRACK_P, O_SYNC_BN, O_HELP
 };
 
 static const struct option options[] = {
@@ -65,7 +69,7 @@ static const struct option options[] = {
     {"crop-padding", 1, 0, O_CROP}, {"flip", 0, 0, O_FLIP},         {"corrupt", 1, 0, O_CORRUPT},
     {"ptr", 1, 0, O_PTR},           {"ridge", 1, 0, O_RIDGE},       {"stop", 1, 0, O_STOP},
     {"seed", 1, 0, O_SEED},         {"threads", 1, 0, O_THREADS},   MODEL_CLI_LONG_OPTIONS,
-    {"track-every", 1, 0, O_TRACK}, {"track-P", 1, 0, O_TRACK_P},
+    {"track-every", 1, 0, O_TRACK}, {"track-P", 1, 0, O_TRACK_P}, {"sync-bn", 0, 0, O_SYNC_BN},
     {"quiet", 0, 0, O_QUIET},       {"help", 0, 0, O_HELP},         {0, 0, 0, 0},
 };
 
@@ -140,6 +144,7 @@ static int apply(rs_train_config *c, int opt, const char *arg) {
     case O_QUIET: c->quiet = 1; return 0;
     case O_TRACK: return set_number(c, "track_every", arg);
     case O_TRACK_P: return set_number(c, "track_P", arg);
+    case O_SYNC_BN: c->sync_bn = 1; return 0;
     }
     return cli_usage_error("train", "unknown option");
 }
@@ -165,7 +170,8 @@ static int resume_config(rs_train_config *c, const rs_train_config *flags, const
     struct stat sb;
     if (stat(c->out, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return cli_usage_error("train", "--resume: %s is not a run directory (no config.json)", c->out);
-    if (rs_run_lock_acquire(c->out, lock) != RS_OK) return cli_fail("train", RS_ERR_ARG);
+    /* under mpirun rank 0 alone locks (its failure aborts the job: rs_dist_finalize) */
+    if (rs_dist_rank() == 0 && rs_run_lock_acquire(c->out, lock) != RS_OK) return cli_fail("train", RS_ERR_ARG);
     char path[1100];
     if (rs_path_join(path, sizeof path, flags->out, "config.json") != RS_OK ||
         rs_train_config_read(c, path) != RS_OK)
@@ -233,6 +239,7 @@ int rs_cmd_train(int argc, char **argv) {
     rs_status s = rs_train_run(&c, &res);
     rs_run_lock_release(lock);
     if (s != RS_OK) return cli_fail("train", s);
+    if (rs_dist_rank() != 0) return 0; /* under mpirun the other ranks trained the same run */
     if (res.already_finished) {
         printf("run already finished: %d epoch%s (best test error %.4f at epoch %d) in %s; use --epochs M (M > %d) "
                "to extend it\n", res.epochs_done, res.epochs_done == 1 ? "" : "s", res.best_test_err, res.best_epoch, c.out, res.epochs_done);

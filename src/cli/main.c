@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "relstab/dist.h"
 #include "relstab/ops.h"
 #include "relstab/tensor.h"
 
@@ -16,8 +17,18 @@ static void usage(FILE *f) {
     for (const rs_command *c = rs_commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->help);
 }
 
+static int run(int argc, char **argv);
+
+/* Under mpirun every rank runs the same command (rs_dist_init joins the job; alone it does nothing). */
 int main(int argc, char **argv) {
     rs_threads_startup(argv); /* idle OpenMP threads must yield on a busy machine: see src/core/threads.c */
+    rs_dist_init(&argc, &argv); /* under mpirun: join the job (after the re-execution above, if any) */
+    int rc = run(argc, argv);
+    rs_dist_finalize(rc);
+    return rc;
+}
+
+static int run(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -112,6 +112,7 @@ int model_cli_net_source(model_cli *m, const char *cmd, int ch, const char *arg,
     case 'r': src->run_dir = arg; return 0;
     case 'k': src->checkpoint = arg; return 0;
     case 'M': src->model = arg; return 0;
+    case 'X': src->onnx = arg; return 0;
     case 'w': src->weights = arg; return 0;
     case 'I': src->init = 1; return 0;
     case 'J':

@@ -36,7 +36,7 @@ void model_cli_init(model_cli *m);
 int model_cli_handle(model_cli *m, const char *cmd, int id, const char *arg);
 /* Applies what depends on the model (the meaning of a one-number --size). */
 void model_cli_finish(model_cli *m, const char *model);
-/* Where a net comes from, by getopt code: r --run, k --checkpoint, M --model, w --weights, I --init, J the
+/* Where a net comes from, by getopt code: r --run, X --onnx, k --checkpoint, M --model, w --weights, I --init, J the
  * initialisation seed (flag name per command), D --data; and every model option (model_cli_handle). Returns 0 when
  * ch was one of them and parsed, -1 after printing a parse error, 1 when ch is not one of them. */
 int model_cli_net_source(model_cli *m, const char *cmd, int ch, const char *arg, rs_net_source *src);

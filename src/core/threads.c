@@ -25,8 +25,11 @@ int rs_threads_available(void) {
     return omp_get_num_procs();
 }
 
+int rs_threads_default = 0;
+
 int rs_set_threads(int n) {
     const int avail = rs_threads_available();
+    if (n <= 0 && rs_threads_default > 0) n = rs_threads_default; /* under mpirun: this rank's share */
     if (n <= 0 || n > avail) n = avail;
     omp_set_num_threads(n);
     return n;

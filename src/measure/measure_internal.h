@@ -99,5 +99,13 @@ static inline void biv_add(biv *a, double d, double g) {
     a->m2g += dg * (g - a->mg);
     a->cdg += dd * (g - a->mg);
 }
+/* Sharded measurement (merge.c): Chan's pairwise merge of per-neuron Welford states (a += b) and of bivariate
+ * accumulators; sens_merge_ranks merges every rank's state (n_local images) on rank 0 in rank order and gives the
+ * merged state to every rank (a no-op on one rank). */
+void sens_welford_merge(double *mean_a, double *m2_a, int64_t na, const double *mean_b, const double *m2_b,
+                        int64_t nb, int64_t N);
+void sens_biv_merge(biv *a, const biv *b);
+rs_status sens_merge_ranks(double *mean, double *m2, int64_t N, biv *acc, int64_t nacc, int64_t n_local,
+                           int64_t *forwarded);
 /* D, G, R of one draw from the accumulated numerators and the denominator (deno includes the 1e-10). */
 void sens_from_biv(rs_sens *s, const biv *a, double deno);

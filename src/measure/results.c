@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "measure/measure_internal.h"
+#include "relstab/dist.h"
 
 static const char csv_header[] =
     "node,op,neurons,D,G,R,D_se,G_se,R_se,D_num,G_num,deno,P,seeds,perturbation,T,delta,cut,interp,noise,"
@@ -263,8 +264,9 @@ rs_status rs_measure_track(rs_net *net, const rs_dataset *ds, const int64_t *pro
     if (!probe) return rs_error(RS_ERR_ARG, "tracking needs a fixed probe set (rs_probe_select)");
     rs_measure_result r;
     RS_TRY(rs_measure(net, ds, probe, NULL, 0, o, &r));
-    rs_status s = rs_measure_write_csv(csv_path, &r, o, t, 1);
-    if (!s && r.n_flagged) rs_measure_warn_flags(stderr, "relstab train: tracking", &r);
+    /* under mpirun every rank measured its share (rs_measure is collective there); rank 0 writes */
+    rs_status s = rs_dist_agree(rs_dist_rank() == 0 ? rs_measure_write_csv(csv_path, &r, o, t, 1) : RS_OK);
+    if (!s && r.n_flagged && rs_dist_rank() == 0) rs_measure_warn_flags(stderr, "relstab train: tracking", &r);
     rs_measure_result_free(&r);
     return s;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "measure/measure_internal.h"
+#include "relstab/dist.h"
 
 /* ---------------------------------------------------------------- one draw's numbers */
 void sens_from_biv(rs_sens *s, const biv *a, double deno) {
@@ -115,6 +116,15 @@ static void numerators(const rs_net *net, const rep_layout *L, mean_state *m, in
     }
 }
 
+/* Under mpirun the probe set is split over the ranks, unless batch norm takes batch statistics (at init): then
+ * the images of a forward are not independent, and every rank runs the whole set (identically). */
+static int sens_sharded(const rs_net *net, rs_mode mode) {
+    if (rs_dist_size() == 1) return 0;
+    for (int32_t i = 0; i < net->n_nodes && mode != RS_MODE_EVAL; i++)
+        if (net->nodes[i].op == RS_OP_BATCHNORM) return 0;
+    return 1;
+}
+
 rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch, rs_mode mode, rs_sens *per_seed,
                          int32_t slot0, int64_t *forwarded) {
     int32_t K = g->K, nn = L->n_nodes;
@@ -122,14 +132,20 @@ rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch
     RS_TRY(mean_state_init(&m, L, batch, K));
     const float *x, *xd[RS_MEASURE_MAX_SEEDS], *xn[RS_MEASURE_MAX_SEEDS];
     rs_status s = RS_OK;
-    for (int64_t pos0 = 0; pos0 < g->P && !s; pos0 += batch) {
-        int32_t n = (int32_t)(g->P - pos0 < batch ? g->P - pos0 : batch);
+    /* under mpirun: this rank's share of the batches (the same batches as one rank forwards), merge.c */
+    int64_t lo = 0, hi = g->P, fwd = 0, nb = (g->P + batch - 1) / batch;
+    if (sens_sharded(net, mode)) {
+        rs_dist_share(nb, &lo, &hi);
+        lo *= batch, hi = hi * batch < g->P ? hi * batch : g->P;
+    }
+    for (int64_t pos0 = lo; pos0 < hi && !s; pos0 += batch) {
+        int32_t n = (int32_t)(hi - pos0 < batch ? hi - pos0 : batch);
         if ((s = gen_batch(g, pos0, n, &x, xd, xn)) || (s = rs_net_forward(net, x, n, mode))) break;
         for (int32_t k = 0; k < nn; k++) {
             float *dst = m.clean + L->off[k] * batch;
             const float *rep = rep_get(net, L, k, n, dst);
             if (rep != dst) memcpy(dst, rep, (size_t)n * (size_t)L->numel[k] * sizeof(float));
-            welford_update(m.mean + L->off[k], m.m2 + L->off[k], dst, n, L->numel[k], pos0);
+            welford_update(m.mean + L->off[k], m.m2 + L->off[k], dst, n, L->numel[k], pos0 - lo);
         }
         for (int32_t r = 0; r < K && !s; r++) {
             if ((s = rs_net_forward(net, xd[r], n, mode))) break;
@@ -140,9 +156,12 @@ rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch
                 for (int32_t p = 0; p < n; p++)
                     biv_add(&m.acc[(size_t)r * nn + k], m.dn[(size_t)k * batch + p], m.gn[(size_t)k * batch + p]);
         }
-        *forwarded += (int64_t)n * (1 + 2 * K);
-        if (g->bar) rs_bar_update(g->bar, pos0 + n, NULL);
+        fwd += (int64_t)n * (1 + 2 * K);
+        if (g->bar) rs_bar_update(g->bar, pos0 + n - lo, NULL);
     }
+    if (sens_sharded(net, mode)) s = rs_dist_agree(s);
+    if (!s && sens_sharded(net, mode)) s = sens_merge_ranks(m.mean, m.m2, L->total, m.acc, (int64_t)K * nn, hi - lo, &fwd);
+    *forwarded += fwd;
     for (int32_t k = 0; k < nn && !s; k++) {
         double sum = 0;
         for (int64_t j = 0; j < L->numel[k]; j++) sum += m.m2[L->off[k] + j];

@@ -10,6 +10,7 @@
 
 #include "relstab/io.h"
 #include "relstab/measure.h"
+#include "relstab/onnx.h"
 #include "relstab/train.h"
 #include "train/train_internal.h"
 
@@ -81,15 +82,35 @@ static rs_status open_run(const rs_net_source *src, rs_net **net, rs_dataset **t
     return s;
 }
 
+/* An ONNX model: its graph and weights from the file; symbolic input sizes from the dataset. */
+static rs_status open_onnx(const rs_net_source *src, rs_net **net, rs_dataset **test, rs_net_source_info *info) {
+    if (src->weights || src->init || src->checkpoint)
+        return rs_error(RS_ERR_ARG, "--onnx takes its weights from the file: no --weights / --init / --checkpoint");
+    rs_dataset *ds = NULL;
+    RS_TRY(src->data ? rs_dataset_open(src->data, RS_SPLIT_TEST, NULL, &ds) : RS_OK);
+    rs_onnx_opts o = {0};
+    if (ds) o.channels = ds->channels, o.height = ds->height, o.width = ds->width;
+    rs_status s = rs_onnx_load(src->onnx, &o, net, NULL);
+    snprintf(info->model, sizeof info->model, "onnx");
+    snprintf(info->data, sizeof info->data, "%s", src->data ? src->data : "");
+    snprintf(info->checkpoint, sizeof info->checkpoint, "onnx:%s", src->onnx);
+    info->mode = RS_MODE_EVAL;
+    if (s || !test) rs_dataset_free(ds);
+    else *test = ds;
+    return s;
+}
+
 rs_status rs_net_source_open(const rs_net_source *src, rs_net **net, rs_dataset **test, rs_net_source_info *info) {
     *net = NULL;
     if (test) *test = NULL;
     memset(info, 0, sizeof *info);
     info->epoch = -1;
-    int kinds = !!src->run_dir + !!src->model;
-    if (kinds != 1) return rs_error(RS_ERR_ARG, "give either a run directory (--run) or a model (--model)");
+    int kinds = !!src->run_dir + !!src->model + !!src->onnx;
+    if (kinds != 1) return rs_error(RS_ERR_ARG, "give one of a run directory (--run), a model (--model), --onnx");
     rs_status s;
-    if (src->run_dir) {
+    if (src->onnx) {
+        s = open_onnx(src, net, test, info);
+    } else if (src->run_dir) {
         if (src->weights || src->init) return rs_error(RS_ERR_ARG, "--run takes its weights from the run: no --weights / --init");
         s = open_run(src, net, test, info);
     } else {

@@ -2,6 +2,7 @@
  * table; rs_net_build sizes the parameter and activation arenas; forward and backward are a loop over the nodes
  * that calls the ops. It is not a graph optimiser: no fusion, no in-place aliasing, every node's true output is
  * kept for taps. */
+#include "nn/net_internal.h"
 #include "relstab/nn.h"
 
 #include <math.h>
@@ -12,13 +13,13 @@
 static const char *op_names[RS_OP_COUNT] = {
     "input", "conv2d", "linear", "relu", "silu", "sigmoid", "maxpool", "avgpool", "adaptive_avgpool",
     "batchnorm", "add", "mul_channel", "flatten", "dropout", "dropconnect", "zeropad", "scale",
+    "gather", "softmax", "binary",
 };
 
 const char *rs_op_name(rs_op_type op) { return (op >= 0 && op < RS_OP_COUNT) ? op_names[op] : "unknown"; }
 
 /* ---------------------------------------------------------------- errors of the builder */
-static int32_t build_fail(rs_net *net, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int32_t build_fail(rs_net *net, const char *fmt, ...) {
+int32_t rs_net_build_fail(rs_net *net, const char *fmt, ...) {
     if (net->status == RS_OK) {
         va_list ap;
         va_start(ap, fmt);
@@ -34,13 +35,13 @@ rs_net *rs_net_new(int32_t c, int32_t h, int32_t w) {
     if (!net) return NULL;
     net->output = -1;
     if (c <= 0 || h <= 0 || w <= 0) {
-        build_fail(net, "input shape %dx%dx%d is not positive", c, h, w);
+        rs_net_build_fail(net, "input shape %dx%dx%d is not positive", c, h, w);
         return net;
     }
     net->cap_nodes = 64;
     net->nodes = rs_calloc(sizeof(rs_node) * (size_t)net->cap_nodes);
     if (!net->nodes) {
-        build_fail(net, "out of memory");
+        rs_net_build_fail(net, "out of memory");
         net->status = RS_ERR_NOMEM;
         return net;
     }
@@ -58,6 +59,7 @@ rs_net *rs_net_new(int32_t c, int32_t h, int32_t w) {
 
 void rs_net_free(rs_net *net) {
     if (!net) return;
+    for (int32_t i = 0; i < net->n_nodes; i++) rs_free(net->nodes[i].ext);
     rs_free(net->nodes);
     rs_free(net->params.items);
     rs_free(net->params.data);
@@ -91,15 +93,15 @@ int64_t rs_params_count_trainable(const rs_params *p) {
 int32_t rs_net_param(rs_net *net, const char *name, int32_t ndim, const int64_t *shape, rs_param_kind kind,
                      rs_init init) {
     if (net->status != RS_OK) return -1;
-    if (net->params.data) return build_fail(net, "parameter %s added after the net was built", name);
-    if (strlen(name) >= RS_NAME_MAX) return build_fail(net, "parameter name too long: %s", name);
-    if (ndim < 0 || ndim > 4) return build_fail(net, "parameter %s: %d dimensions (at most 4)", name, ndim);
-    if (rs_params_find(&net->params, name) >= 0) return build_fail(net, "duplicate parameter name %s", name);
+    if (net->params.data) return rs_net_build_fail(net, "parameter %s added after the net was built", name);
+    if (strlen(name) >= RS_NAME_MAX) return rs_net_build_fail(net, "parameter name too long: %s", name);
+    if (ndim < 0 || ndim > 4) return rs_net_build_fail(net, "parameter %s: %d dimensions (at most 4)", name, ndim);
+    if (rs_params_find(&net->params, name) >= 0) return rs_net_build_fail(net, "duplicate parameter name %s", name);
     rs_params *p = &net->params;
     if (p->count == p->cap) {
         int32_t cap = p->cap ? 2 * p->cap : 64;
         rs_param *items = rs_calloc(sizeof(rs_param) * (size_t)cap);
-        if (!items) return build_fail(net, "out of memory");
+        if (!items) return rs_net_build_fail(net, "out of memory");
         if (p->items) memcpy(items, p->items, sizeof(rs_param) * (size_t)p->count);
         rs_free(p->items);
         p->items = items;
@@ -111,7 +113,7 @@ int32_t rs_net_param(rs_net *net, const char *name, int32_t ndim, const int64_t 
     q->ndim = ndim;
     q->numel = 1;
     for (int32_t i = 0; i < ndim; i++) {
-        if (shape[i] <= 0) return build_fail(net, "parameter %s: dimension %d is %lld", name, i, (long long)shape[i]);
+        if (shape[i] <= 0) return rs_net_build_fail(net, "parameter %s: dimension %d is %lld", name, i, (long long)shape[i]);
         q->shape[i] = shape[i];
         q->numel *= shape[i];
     }
@@ -126,15 +128,15 @@ int32_t rs_net_param(rs_net *net, const char *name, int32_t ndim, const int64_t 
 /* Appends a node with inputs in0 (and in1 >= 0) and returns its index. */
 static int32_t add_node(rs_net *net, const char *name, rs_op_type op, int32_t in0, int32_t in1) {
     if (net->status != RS_OK) return -1;
-    if (net->act.base) return build_fail(net, "node %s added after the net was built", name);
-    if (!name || !name[0] || strlen(name) >= RS_NAME_MAX) return build_fail(net, "bad node name '%s'", name ? name : "");
-    if (rs_net_find(net, name) >= 0) return build_fail(net, "duplicate node name %s", name);
+    if (net->act.base) return rs_net_build_fail(net, "node %s added after the net was built", name);
+    if (!name || !name[0] || strlen(name) >= RS_NAME_MAX) return rs_net_build_fail(net, "bad node name '%s'", name ? name : "");
+    if (rs_net_find(net, name) >= 0) return rs_net_build_fail(net, "duplicate node name %s", name);
     if (in0 < 0 || in0 >= net->n_nodes || in1 >= net->n_nodes)
-        return build_fail(net, "node %s: input node index out of range", name);
+        return rs_net_build_fail(net, "node %s: input node index out of range", name);
     if (net->n_nodes == net->cap_nodes) {
         int32_t cap = 2 * net->cap_nodes;
         rs_node *nodes = rs_calloc(sizeof(rs_node) * (size_t)cap);
-        if (!nodes) return build_fail(net, "out of memory");
+        if (!nodes) return rs_net_build_fail(net, "out of memory");
         memcpy(nodes, net->nodes, sizeof(rs_node) * (size_t)net->n_nodes);
         rs_free(net->nodes);
         net->nodes = nodes;
@@ -162,14 +164,14 @@ static int32_t add_node(rs_net *net, const char *name, rs_op_type op, int32_t in
 static int32_t node_param(rs_net *net, const char *node, const char *suffix, int32_t existing, int32_t ndim,
                           const int64_t *shape, rs_param_kind kind, rs_init init) {
     if (existing >= 0) {
-        if (existing >= net->params.count) return build_fail(net, "node %s: parameter index out of range", node);
+        if (existing >= net->params.count) return rs_net_build_fail(net, "node %s: parameter index out of range", node);
         const rs_param *p = &net->params.items[existing];
         int same = p->ndim == ndim;
         for (int32_t i = 0; same && i < ndim; i++) same = p->shape[i] == shape[i];
         /* a PyTorch Conv1d weight (C_out, C_in/g, K) serves a conv2d node with kernel 1 x K */
         if (!same && p->ndim == 3 && ndim == 4 && shape[2] == 1)
             same = p->shape[0] == shape[0] && p->shape[1] == shape[1] && p->shape[2] == shape[3];
-        if (!same) return build_fail(net, "node %s: parameter %s has the wrong shape", node, p->name);
+        if (!same) return rs_net_build_fail(net, "node %s: parameter %s has the wrong shape", node, p->name);
         return existing;
     }
     char full[2 * RS_NAME_MAX];
@@ -190,7 +192,7 @@ int32_t rs_net_conv2d_ex(rs_net *net, const char *name, int32_t in, const rs_con
     d->conv.h_in = d->h;
     d->conv.w_in = d->w;
     d->conv.c_in = d->c;
-    if (rs_conv2d_dims_finish(&d->conv) != RS_OK) return build_fail(net, "node %s: %s", name, rs_last_error());
+    if (rs_conv2d_dims_finish(&d->conv) != RS_OK) return rs_net_build_fail(net, "node %s: %s", name, rs_last_error());
     d->h = d->conv.h_out;
     d->w = d->conv.w_out;
     d->c = d->conv.c_out;
@@ -224,9 +226,9 @@ static int32_t linear_node(rs_net *net, const char *name, int32_t in, int32_t ou
     if (idx < 0) return -1;
     rs_node *d = &net->nodes[idx];
     if (d->h != 1 || d->w != 1)
-        return build_fail(net, "node %s: linear needs a flat input, got %dx%dx%d (add a flatten)", name, d->c, d->h,
+        return rs_net_build_fail(net, "node %s: linear needs a flat input, got %dx%dx%d (add a flatten)", name, d->c, d->h,
                           d->w);
-    if (out <= 0) return build_fail(net, "node %s: %d outputs", name, out);
+    if (out <= 0) return rs_net_build_fail(net, "node %s: %d outputs", name, out);
     int64_t k = d->c;
     d->c = out;
     d->w_t = transposed;
@@ -279,7 +281,7 @@ static int32_t add_pool(rs_net *net, const char *name, rs_op_type op, int32_t in
     p->stride_h = p->stride_w = stride;
     p->pad_h = p->pad_w = pad;
     p->count_include_pad = count_include_pad;
-    if (rs_pool2d_dims_finish(p) != RS_OK) return build_fail(net, "node %s: %s", name, rs_last_error());
+    if (rs_pool2d_dims_finish(p) != RS_OK) return rs_net_build_fail(net, "node %s: %s", name, rs_last_error());
     d->h = p->h_out;
     d->w = p->w_out;
     return idx;
@@ -297,7 +299,7 @@ int32_t rs_net_avgpool(rs_net *net, const char *name, int32_t in, int32_t k, int
 int32_t rs_net_adaptive_avgpool(rs_net *net, const char *name, int32_t in, int32_t ho, int32_t wo) {
     int32_t idx = add_node(net, name, RS_OP_ADAPTIVE_AVGPOOL, in, -1);
     if (idx < 0) return -1;
-    if (ho <= 0 || wo <= 0) return build_fail(net, "node %s: output size %dx%d", name, ho, wo);
+    if (ho <= 0 || wo <= 0) return rs_net_build_fail(net, "node %s: output size %dx%d", name, ho, wo);
     net->nodes[idx].h = ho;
     net->nodes[idx].w = wo;
     return idx;
@@ -321,22 +323,22 @@ int32_t rs_net_batchnorm(rs_net *net, const char *name, int32_t in, float eps, f
 }
 
 int32_t rs_net_add(rs_net *net, const char *name, int32_t a, int32_t b) {
-    if (b < 0) return build_fail(net, "node %s: add needs two inputs", name);
+    if (b < 0) return rs_net_build_fail(net, "node %s: add needs two inputs", name);
     int32_t idx = add_node(net, name, RS_OP_ADD, a, b);
     if (idx < 0) return -1;
     const rs_node *x = &net->nodes[a], *y = &net->nodes[b];
     if (x->h != y->h || x->w != y->w || x->c != y->c)
-        return build_fail(net, "node %s: cannot add %dx%dx%d and %dx%dx%d", name, x->c, x->h, x->w, y->c, y->h, y->w);
+        return rs_net_build_fail(net, "node %s: cannot add %dx%dx%d and %dx%dx%d", name, x->c, x->h, x->w, y->c, y->h, y->w);
     return idx;
 }
 
 int32_t rs_net_mul_channel(rs_net *net, const char *name, int32_t x, int32_t s) {
-    if (s < 0) return build_fail(net, "node %s: mul_channel needs two inputs", name);
+    if (s < 0) return rs_net_build_fail(net, "node %s: mul_channel needs two inputs", name);
     int32_t idx = add_node(net, name, RS_OP_MUL_CHANNEL, x, s);
     if (idx < 0) return -1;
     const rs_node *a = &net->nodes[x], *b = &net->nodes[s];
     if (b->h != 1 || b->w != 1 || b->c != a->c)
-        return build_fail(net, "node %s: scale %dx%dx%d does not match %d channels", name, b->c, b->h, b->w, a->c);
+        return rs_net_build_fail(net, "node %s: scale %dx%dx%d does not match %d channels", name, b->c, b->h, b->w, a->c);
     return idx;
 }
 
@@ -350,7 +352,7 @@ int32_t rs_net_flatten(rs_net *net, const char *name, int32_t in) {
 }
 
 static int32_t add_drop(rs_net *net, const char *name, rs_op_type op, int32_t in, float p) {
-    if (!(p >= 0 && p < 1)) return build_fail(net, "node %s: drop probability %g outside [0, 1)", name, p);
+    if (!(p >= 0 && p < 1)) return rs_net_build_fail(net, "node %s: drop probability %g outside [0, 1)", name, p);
     int32_t idx = add_node(net, name, op, in, -1);
     if (idx >= 0) net->nodes[idx].p = p;
     return idx;
@@ -366,7 +368,7 @@ int32_t rs_net_dropconnect(rs_net *net, const char *name, int32_t in, float p) {
 
 int32_t rs_net_zeropad(rs_net *net, const char *name, int32_t in, int32_t top, int32_t bottom, int32_t left,
                        int32_t right) {
-    if (top < 0 || bottom < 0 || left < 0 || right < 0) return build_fail(net, "node %s: negative padding", name);
+    if (top < 0 || bottom < 0 || left < 0 || right < 0) return rs_net_build_fail(net, "node %s: negative padding", name);
     int32_t idx = add_node(net, name, RS_OP_ZEROPAD, in, -1);
     if (idx < 0) return -1;
     rs_node *d = &net->nodes[idx];
@@ -383,4 +385,9 @@ int32_t rs_net_scale(rs_net *net, const char *name, int32_t in, float alpha) {
     int32_t idx = add_node(net, name, RS_OP_SCALE, in, -1);
     if (idx >= 0) net->nodes[idx].alpha = alpha;
     return idx;
+}
+
+/* Appends a node for the builders of other files (net_ext.c): the same checks as the builders here. */
+int32_t rs_net_append_node(rs_net *net, const char *name, rs_op_type op, int32_t in0, int32_t in1) {
+    return add_node(net, name, op, in0, in1);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "relstab/nn.h"
+#include "relstab/nn_ext.h"
 
 static size_t aligned_floats(size_t n) { return (n + 15) / 16 * 16; }
 
@@ -160,10 +161,16 @@ static void node_forward(rs_net *net, int32_t i, int32_t n, rs_mode mode) {
     case RS_OP_ADAPTIVE_AVGPOOL: rs_adaptive_avgpool2d_forward(y, x, n, a->h, a->w, a->c, d->h, d->w); break;
     case RS_OP_BATCHNORM: {
         float *saved = d->saved; /* (2, C): mean, invstd */
-        rs_batchnorm_forward(y, saved, saved + d->c, x, param_or_null(net, d->param[0]),
-                             param_or_null(net, d->param[1]), rs_param_data(&net->params, d->param[2]),
-                             rs_param_data(&net->params, d->param[3]), (int64_t)n * d->h * d->w, d->c, d->eps,
-                             d->momentum, bn_mode_of(mode));
+        if (mode == RS_MODE_TRAIN && net->bn_sum)
+            rs_batchnorm_forward_sync(y, saved, saved + d->c, x, param_or_null(net, d->param[0]),
+                                      param_or_null(net, d->param[1]), rs_param_data(&net->params, d->param[2]),
+                                      rs_param_data(&net->params, d->param[3]), (int64_t)n * d->h * d->w, d->c,
+                                      d->eps, d->momentum, net->bn_sum, net->bn_sum_ctx, net->bn_work);
+        else
+            rs_batchnorm_forward(y, saved, saved + d->c, x, param_or_null(net, d->param[0]),
+                                 param_or_null(net, d->param[1]), rs_param_data(&net->params, d->param[2]),
+                                 rs_param_data(&net->params, d->param[3]), (int64_t)n * d->h * d->w, d->c, d->eps,
+                                 d->momentum, bn_mode_of(mode));
         if (mode == RS_MODE_TRAIN) rs_param_data(&net->params, d->param[4])[0] += 1.0f;
         break;
     }
@@ -181,6 +188,7 @@ static void node_forward(rs_net *net, int32_t i, int32_t n, rs_mode mode) {
         break;
     case RS_OP_ZEROPAD: rs_zeropad_forward(y, x, n, a->h, a->w, a->c, d->pad[0], d->pad[1], d->pad[2], d->pad[3]); break;
     case RS_OP_SCALE: rs_scale_forward(y, x, out_numel, d->alpha); break;
+    case RS_OP_GATHER: case RS_OP_SOFTMAX: case RS_OP_BINARY: rs_net_ext_forward(net, i, n); break;
     case RS_OP_COUNT: RS_ASSERT(0);
     }
     (void)in_numel;
@@ -255,9 +263,14 @@ static void node_backward(rs_net *net, int32_t i, int32_t n, rs_mode mode, uint6
     case RS_OP_ADAPTIVE_AVGPOOL: if (dx) rs_adaptive_avgpool2d_backward(dx, dy, n, a->h, a->w, a->c, d->h, d->w); break;
     case RS_OP_BATCHNORM: {
         const float *saved = d->saved;
-        rs_batchnorm_backward(dx, grad_or_null(net, d->param[0]), grad_or_null(net, d->param[1]), dy, x,
-                              param_or_null(net, d->param[0]), saved, saved + d->c, (int64_t)n * d->h * d->w, d->c,
-                              bn_mode_of(mode));
+        if (mode == RS_MODE_TRAIN && net->bn_sum)
+            rs_batchnorm_backward_sync(dx, grad_or_null(net, d->param[0]), grad_or_null(net, d->param[1]), dy, x,
+                                       param_or_null(net, d->param[0]), saved, saved + d->c,
+                                       (int64_t)n * d->h * d->w, d->c, net->bn_sum, net->bn_sum_ctx, net->bn_work);
+        else
+            rs_batchnorm_backward(dx, grad_or_null(net, d->param[0]), grad_or_null(net, d->param[1]), dy, x,
+                                  param_or_null(net, d->param[0]), saved, saved + d->c, (int64_t)n * d->h * d->w, d->c,
+                                  bn_mode_of(mode));
         break;
     }
     case RS_OP_ADD: {
@@ -286,6 +299,7 @@ static void node_backward(rs_net *net, int32_t i, int32_t n, rs_mode mode, uint6
         if (dx) rs_zeropad_backward(dx, dy, n, a->h, a->w, a->c, d->pad[0], d->pad[1], d->pad[2], d->pad[3]);
         break;
     case RS_OP_SCALE: if (dx) rs_scale_backward(dx, dy, out_numel, d->alpha); break;
+    case RS_OP_GATHER: case RS_OP_SOFTMAX: case RS_OP_BINARY: rs_net_ext_backward(net, i, n); break;
     case RS_OP_COUNT: RS_ASSERT(0);
     }
 }

@@ -43,13 +43,13 @@ typedef struct {
 
 static const recipe recipes[] = {
     {"paper-cnn", RS_OPT_SGD, 0.1, 0.9, 5e-4, 0, RS_SCHED_PAPER, 250, 128, RS_LOSS_CE, 4, 1, 0, RS_STOP_EPOCHS,
-     "CNNs on CIFAR-10 (SPEC 3.3 A)"},
+     "CNNs on CIFAR-10 (docs/science.md 3.3 A)"},
     {"paper-fcn", RS_OPT_ADAM, 0.1, 0, 0, 0, RS_SCHED_CONSTANT, 250, 128, RS_LOSS_CE, 4, 1, 0, RS_STOP_EPOCHS,
-     "fully connected nets on CIFAR-10 (SPEC 3.3 B)"},
+     "fully connected nets on CIFAR-10 (docs/science.md 3.3 B)"},
     {"twopoints", RS_OPT_SGD, 0.05, 0.9, 5e-4, 0, RS_SCHED_PAPER, 300, 128, RS_LOSS_HINGE, 0, 0, 0, RS_STOP_EPOCHS,
-     "deep nets on the 2-D scale-detection task (SPEC 3.3 C)"},
+     "deep nets on the 2-D scale-detection task (docs/science.md 3.3 C)"},
     {"scale1d", RS_OPT_SGD, 0.01, 0, 0, 1, RS_SCHED_CONSTANT, 600000, 8, RS_LOSS_HINGE, 0, 0, 0.01,
-     RS_STOP_ZERO_LOSS, "the 1-D pooling CNN on the 1-D scale-detection task (SPEC 5.2)"},
+     RS_STOP_ZERO_LOSS, "the 1-D pooling CNN on the 1-D scale-detection task (docs/science.md 5.2)"},
 };
 
 const char *rs_train_recipe_names(void) { return "paper-cnn, paper-fcn, twopoints, scale1d"; }
@@ -226,6 +226,7 @@ rs_status rs_train_config_write(const rs_train_config *c, const char *path) {
     cJSON *st = cJSON_AddArrayToObject(m, "strides"); /* every block's stride, [] = the model's pattern */
     for (int32_t l = 0; l < c->model_opts.n_strides && st; l++)
         cJSON_AddItemToArray(st, cJSON_CreateNumber(c->model_opts.strides[l]));
+    if (c->sync_bn) cJSON_AddNumberToObject(o, "sync_bn", c->sync_bn); /* only when set: other configs as before */
     cJSON_AddStringToObject(o, "relstab_version", RELSTAB_VERSION);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
@@ -259,8 +260,8 @@ static rs_status read_strides(rs_train_config *c, const cJSON *st, const char *p
     return RS_OK;
 }
 
-/* A config.json from before "model_opts": numbers width (hidden units), depth, filter (0 = default) and a string
- * strides ("2,1,2" or ""). */
+/* A config.json from before "model_opts": numbers width (hidden units), depth, filter (0 = default), a string
+ * strides ("2,1,2" or "") and an optional number bn. */
 static rs_status read_legacy_model(rs_train_config *c, const cJSON *o, const char *path) {
     rs_model_opts *m = &c->model_opts;
     const char *keys[3] = {"width", "depth", "filter"};
@@ -275,6 +276,8 @@ static rs_status read_legacy_model(rs_train_config *c, const cJSON *o, const cha
                             hi[i], v);
         *dst[i] = v > 0 ? (int32_t)v : -1;
     }
+    const cJSON *bn = cJSON_GetObjectItemCaseSensitive(o, "bn"); /* optional: 1 = BatchNorm after each ReLU */
+    if (cJSON_IsNumber(bn) && bn->valuedouble != 0) m->batch_norm = 1;
     const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "strides"));
     m->n_strides = 0;
     while (s && *s) {
@@ -314,6 +317,8 @@ static rs_status read_fields(rs_train_config *c, const cJSON *o, const char *pat
         if (set_field(c, &fields[i], it->valuedouble, where) != RS_OK) return RS_ERR_FORMAT;
     }
     if (m) RS_TRY(read_strides(c, cJSON_GetObjectItemCaseSensitive(m, "strides"), path, where));
+    const cJSON *sb = cJSON_GetObjectItemCaseSensitive(o, "sync_bn"); /* optional (data-parallel runs) */
+    c->sync_bn = cJSON_IsNumber(sb) ? (int32_t)(sb->valuedouble != 0) : 0;
     const cJSON *it;
     int k;
     it = cJSON_GetObjectItemCaseSensitive(o, "opt");

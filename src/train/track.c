@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "relstab/dist.h"
 #include "train_internal.h"
 
 rs_status rs_tracker_init(rs_tracker *tk, const rs_train_config *c, const rs_dataset *test) {
@@ -41,8 +42,20 @@ rs_status rs_tracker_measure(rs_tracker *tk, rs_net *net, const rs_dataset *test
     return rs_measure_track(net, test, tk->probe, &o, &t, tk->path);
 }
 
-/* Keeps the header and the rows of sens.csv whose epoch is <= upto; *have_epoch0 tells whether epoch 0 is there. */
+static rs_status truncate_file(rs_tracker *tk, int32_t upto, int *have_epoch0);
+
+/* Under mpirun rank 0 alone rewrites the file and tells the others what it found. */
 rs_status rs_tracker_truncate(rs_tracker *tk, int32_t upto, int *have_epoch0) {
+    *have_epoch0 = 0;
+    RS_TRY(rs_dist_agree(rs_dist_rank() == 0 ? truncate_file(tk, upto, have_epoch0) : RS_OK));
+    int32_t have = *have_epoch0;
+    RS_TRY(rs_dist_bcast(&have, sizeof have, 0));
+    *have_epoch0 = have;
+    return RS_OK;
+}
+
+/* Keeps the header and the rows of sens.csv whose epoch is <= upto; *have_epoch0 tells whether epoch 0 is there. */
+static rs_status truncate_file(rs_tracker *tk, int32_t upto, int *have_epoch0) {
     *have_epoch0 = 0;
     struct stat sb;
     if (!tk->every || stat(tk->path, &sb) != 0) return RS_OK;

@@ -1,14 +1,16 @@
 /* train.c: the training loop. One epoch = a counter-based permutation of the training split in batches; after
  * each epoch the test split is evaluated and the run directory is updated atomically (log.csv, last, best,
  * resume). Everything random depends on (seed, purpose, epoch, index) and the net's step counter, which are all in
- * resume.safetensors, so a resumed run ends bit-identical to an uninterrupted one. It is not a general trainer:
- * no mixed precision, no gradient clipping, no distributed training. */
+ * resume.safetensors, so a resumed run ends bit-identical to an uninterrupted one. Under mpirun every global batch
+ * is split over the ranks (parallel.c); alone, nothing of that runs. It is not a general trainer: no mixed
+ * precision, no gradient clipping. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "relstab/dist.h"
 #include "relstab/io.h"
 #include "relstab/train.h"
 #include "train_internal.h"
@@ -28,6 +30,7 @@ typedef struct {
     rs_model_shape shape; /* resolved width and depth */
     rs_tracker tracker;   /* --track-every */
     double ridge_scale; /* d penalty / dW = ridge_scale * W on conv weights */
+    rs_dp dp;           /* data-parallel training under mpirun (parallel.c) */
 } trainer;
 
 typedef struct {
@@ -74,13 +77,26 @@ static rs_status train_epoch(trainer *t, int32_t epoch, double lr, loss_err *out
     int64_t wrong_sum = 0;
     for (int64_t at = 0; at < n_train; at += c->batch) {
         int32_t n = (int32_t)(n_train - at < c->batch ? n_train - at : c->batch);
-        RS_TRY(rs_dataset_batch(t->train, t->order + at, n, (uint64_t)epoch, t->x, t->labels, t->targets));
-        RS_TRY(rs_net_forward(t->net, t->x, n, RS_MODE_TRAIN));
-        int64_t wrong = 0;
-        double loss = batch_loss(t, n, 1, &wrong);
-        if (!outputs_finite(t, n)) loss = NAN; /* a hinge of NaN outputs would read as 0 */
+        int64_t lo, hi, wrong = 0; /* under mpirun: this rank's share [lo, hi) of the batch, else all of it */
+        rs_dp_share(&t->dp, n, &lo, &hi);
+        int32_t m = (int32_t)(hi - lo);
+        double loss = 0;
+        int finite = 1;
         rs_net_zero_grad(t->net);
-        RS_TRY(rs_net_backward(t->net, t->d_out));
+        if (m > 0) {
+            RS_TRY(rs_dataset_batch(t->train, t->order + at + lo, m, (uint64_t)epoch, t->x, t->labels, t->targets));
+            RS_TRY(rs_net_forward(t->net, t->x, m, RS_MODE_TRAIN));
+            loss = batch_loss(t, m, 1, &wrong);
+            finite = outputs_finite(t, m); /* a hinge of NaN outputs would read as 0 */
+            rs_dp_scale_dout(&t->dp, t->d_out, m, t->outputs, n);
+            RS_TRY(rs_net_backward(t->net, t->d_out));
+        }
+        if (t->dp.size > 1) { /* the gradient, loss and errors of the whole batch */
+            double sum = loss * m;
+            RS_TRY(rs_dp_sum_step(&t->dp, &t->net->params, &sum, &wrong, &finite));
+            loss = sum / n;
+        }
+        if (!finite) loss = NAN;
         ridge_penalty(t);
         if (!isfinite(loss) || loss > 1e8)
             return epoch > 0 ? rs_error(RS_ERR_NUMERIC, "the training loss became %g at epoch %d (batch at image "
@@ -99,16 +115,17 @@ static rs_status train_epoch(trainer *t, int32_t epoch, double lr, loss_err *out
     return RS_OK;
 }
 
-/* Mean loss and error over a whole split, in eval mode. */
+/* Mean loss and error over a whole split, in eval mode (under mpirun: each rank a share of the batches). */
 static rs_status evaluate(trainer *t, rs_dataset *ds, loss_err *out) {
     int32_t b = t->net->batch;
     double loss_sum = 0;
-    int64_t wrong_sum = 0;
-    int64_t idx[4096];
+    int64_t wrong_sum = 0, idx[4096], lo, hi;
     RS_ASSERT(b <= 4096);
+    rs_dp_share(&t->dp, (ds->n + b - 1) / b, &lo, &hi); /* under mpirun: this rank's share of the batches */
+    int64_t end = hi * b < ds->n ? hi * b : ds->n;
     rs_bar bar;
-    rs_bar_start(&bar, ds == t->test ? "test pass" : "validation pass", ds->n, "img", t->c->quiet, -1);
-    for (int64_t at = 0; at < ds->n; at += b, rs_bar_update(&bar, at < ds->n ? at : ds->n, NULL)) {
+    rs_bar_start(&bar, ds == t->test ? "test pass" : "validation pass", end - lo * b, "img", t->c->quiet || t->dp.rank, -1);
+    for (int64_t at = lo * b; at < end; at += b, rs_bar_update(&bar, (at < end ? at : end) - lo * b, NULL)) {
         int32_t n = (int32_t)(ds->n - at < b ? ds->n - at : b);
         for (int32_t i = 0; i < n; i++) idx[i] = at + i;
         RS_TRY(rs_dataset_batch(ds, idx, n, 0, t->x, t->labels, t->targets));
@@ -118,6 +135,7 @@ static rs_status evaluate(trainer *t, rs_dataset *ds, loss_err *out) {
         wrong_sum += wrong;
     }
     rs_bar_end(&bar);
+    RS_TRY(rs_dp_sum_eval(&t->dp, &loss_sum, &wrong_sum));
     out->loss = loss_sum / (double)ds->n;
     out->err = (double)wrong_sum / (double)ds->n;
     return RS_OK;
@@ -144,6 +162,7 @@ static rs_status open_data(trainer *t, const rs_train_config *c) {
 static rs_status setup(trainer *t, const rs_train_config *c) {
     memset(t, 0, sizeof *t);
     t->c = c;
+    t->dp.size = 1;
     RS_TRY(open_data(t, c));
     if (c->loss == RS_LOSS_HINGE && t->train->classes != 2)
         return rs_error(RS_ERR_ARG, "the hinge loss needs a two-class dataset (+-1 targets); %s has %d classes",
@@ -156,6 +175,7 @@ static rs_status setup(trainer *t, const rs_train_config *c) {
     int32_t b = c->batch > c->test_batch ? c->batch : c->test_batch;
     if (b > 4096) return rs_error(RS_ERR_ARG, "batch sizes above 4096 are not supported (got %d)", b);
     RS_TRY(rs_net_build(t->net, b, 1));
+    RS_TRY(rs_dp_init(&t->dp, t->net, c->sync_bn, t->train->n, c->batch));
     if (rs_net_output_numel(t->net) != t->outputs)
         return rs_error(RS_ERR_ARG, "model %s has %lld outputs per image, the loss needs %d", c->model,
                         (long long)rs_net_output_numel(t->net), t->outputs);
@@ -177,6 +197,7 @@ static rs_status setup(trainer *t, const rs_train_config *c) {
 }
 
 static void teardown(trainer *t) {
+    rs_dp_free(&t->dp, t->net);
     rs_net_free(t->net);
     rs_dataset_free(t->train);
     rs_dataset_free(t->test);
@@ -206,10 +227,11 @@ static rs_status run_epochs(trainer *t, rs_run_state *st, rs_train_result *res) 
     for (int32_t epoch = st->epochs_done; epoch < c->epochs; epoch++) {
         double lr = epoch_lr(c, epoch, t->shape.width), t0 = rs_now();
         rs_progress bar;
-        rs_progress_start(&bar, c->quiet, epoch, c->epochs, t->train->n);
+        rs_progress_start(&bar, c->quiet || t->dp.rank, epoch, c->epochs, t->train->n);
         loss_err tr = {0, 0}, te = {0, 0};
         RS_TRY(train_epoch(t, epoch, lr, &tr, &bar));
         double seconds = rs_now() - t0;
+        RS_TRY(rs_dp_bcast_params(&t->dp, &t->net->params)); /* rank 0's running statistics everywhere */
         RS_TRY(evaluate(t, t->test, &te));
         st->wall += rs_now() - t0;
         rs_log_row row = {epoch + 1, lr, tr.loss, tr.err, te.loss, te.err, (double)t->train->n / seconds, st->wall};
@@ -225,14 +247,14 @@ static rs_status run_epochs(trainer *t, rs_run_state *st, rs_train_result *res) 
         }
         if (t->tracker.every && ((epoch + 1) % t->tracker.every == 0 || epoch + 1 == c->epochs || stop))
             RS_TRY(rs_tracker_measure(&t->tracker, t->net, t->test, c, epoch + 1));
-        RS_TRY(rs_run_end_epoch(t->net, &t->opt, st, &row));
+        RS_TRY(rs_dist_agree(t->dp.rank == 0 ? rs_run_end_epoch(t->net, &t->opt, st, &row) : RS_OK));
         rs_progress_end(&bar, &row, st->best_epoch == epoch + 1);
         res->epochs_done = epoch + 1;
         res->last_train_loss = tr.loss;
         res->last_test_err = te.err;
         if (stop) {
             res->stopped_early = 1;
-            if (!c->quiet) fprintf(stderr, "stopping after epoch %d: the training loss is 0 (SPEC 5.2 rule)\n", epoch + 1);
+            if (!c->quiet && !t->dp.rank) fprintf(stderr, "stopping after epoch %d: the training loss is 0 (the 1-D task's rule, docs/science.md 5.2)\n", epoch + 1);
             break;
         }
     }
@@ -273,27 +295,38 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     rs_set_threads(c.threads);
     trainer t;
     rs_run_state st = {0};
+    st.c = &c;
     rs_run_lock *lock = NULL;
+    int root = rs_dist_rank() == 0; /* under mpirun rank 0 alone owns (locks, reads, writes) the run directory */
     /* the lock is held for the whole run: a resume takes it before anything is read from the directory, a new run
      * once its data and model are known to be good (a refused run leaves no directory behind) */
-    rs_status s = c.resume ? rs_run_lock_acquire(c.out, &lock) : RS_OK;
-    if (s != RS_OK) return s;
-    s = setup(&t, &c);
-    if (s == RS_OK && !c.resume) s = rs_mkdir_p(c.out);
-    if (s == RS_OK && !c.resume) s = rs_run_lock_acquire(c.out, &lock);
-    if (s == RS_OK) s = c.resume ? rs_run_resume(t.net, &t.opt, &c, &st) : rs_run_create(t.net, &c, &st);
-    if (s == RS_OK && c.resume) s = resume_check(&c, &st, res);
+    rs_status s = rs_dist_agree(c.resume && root ? rs_run_lock_acquire(c.out, &lock) : RS_OK);
+    if (s != RS_OK) {
+        rs_run_lock_release(lock);
+        return s;
+    }
+    int ready = (s = rs_dist_agree(setup(&t, &c))) == RS_OK;
+    if (s == RS_OK && !c.resume && root) s = rs_mkdir_p(c.out);
+    if (s == RS_OK && !c.resume && root) s = rs_run_lock_acquire(c.out, &lock);
+    if (s == RS_OK && root) s = c.resume ? rs_run_resume(t.net, &t.opt, &c, &st) : rs_run_create(t.net, &c, &st);
+    if (s == RS_OK && root && c.resume) s = resume_check(&c, &st, res);
+    if (ready) s = rs_dp_sync_start(&t.dp, s, t.net, &t.opt, &st); /* the others take rank 0's state (parallel.c) */
+    if (s == RS_OK && t.dp.size > 1) { /* rank 0 alone checked whether the run is already finished */
+        int32_t fin = res->already_finished;
+        s = rs_dist_bcast(&fin, sizeof fin, 0);
+        res->already_finished = fin;
+    }
     if (s == RS_OK && res->already_finished) {
         rs_run_state_free(&st);
         teardown(&t);
         rs_run_lock_release(lock);
         return RS_OK;
     }
-    if (s == RS_OK && !c.quiet)
+    if (s == RS_OK && !c.quiet && root)
         fprintf(stderr, "relstab train: %s (%lld parameters) on %s (%lld training, %lld test images), epochs %d-%d, "
-                "batch %d, %d thread%s -> %s\n", c.model, (long long)rs_params_count_trainable(&t.net->params), c.data,
+                "batch %d, %d thread%s%s -> %s\n", c.model, (long long)rs_params_count_trainable(&t.net->params), c.data,
                 (long long)t.train->n, (long long)t.test->n, st.epochs_done + 1, c.epochs, c.batch, rs_get_threads(),
-                rs_get_threads() == 1 ? "" : "s", c.out);
+                rs_get_threads() == 1 ? "" : "s", t.dp.size > 1 ? rs_dp_describe(&t.dp) : "", c.out);
     if (s == RS_OK) s = run_epochs(&t, &st, res);
     rs_run_state_free(&st);
     teardown(&t);

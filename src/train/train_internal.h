@@ -64,3 +64,21 @@ void rs_tracker_free(rs_tracker *tk);
 rs_status rs_tracker_measure(rs_tracker *tk, rs_net *net, const rs_dataset *test, const rs_train_config *c,
                              int32_t epoch);
 rs_status rs_tracker_truncate(rs_tracker *tk, int32_t upto, int *have_epoch0);
+
+/* ---------------------------------------------------------------- data-parallel training (parallel.c) */
+typedef struct {
+    int size, rank;
+    int32_t sync_bn;
+    double *buf; /* (params total + 3): the step's sum over ranks */
+    char text[96];
+} rs_dp;
+/* Checks that --sync-bn can work (every batch of an epoch of n_train images has an image on every rank). */
+rs_status rs_dp_init(rs_dp *d, rs_net *net, int32_t sync_bn, int64_t n_train, int32_t batch);
+const char *rs_dp_describe(rs_dp *d); /* " per rank x N ranks (... batch norm)" */
+void rs_dp_free(rs_dp *d, rs_net *net);
+void rs_dp_share(const rs_dp *d, int64_t n, int64_t *lo, int64_t *hi);
+void rs_dp_scale_dout(const rs_dp *d, float *d_out, int64_t m, int32_t outputs, int64_t n);
+rs_status rs_dp_sum_step(rs_dp *d, rs_params *p, double *loss_sum, int64_t *wrong, int *finite);
+rs_status rs_dp_sum_eval(const rs_dp *d, double *loss_sum, int64_t *wrong);
+rs_status rs_dp_bcast_params(const rs_dp *d, rs_params *p);
+rs_status rs_dp_sync_start(const rs_dp *d, rs_status s, rs_net *net, rs_optimizer *opt, rs_run_state *st);

@@ -30,9 +30,11 @@ static rs_net *net_once(void) {
 
 #define IN(v, lo, hi) ((v) >= (lo) && (v) <= (hi))
 
+/* The ranges of the flags (src/train/config.c); track_P 0 means the default (500 or the whole test split), 1 is
+ * refused when the run starts, not when the file is read. */
 static void check_config(const rs_train_config *c) {
     if (!IN(c->epochs, 1, 100000000) || !IN(c->batch, 1, 4096) || !IN(c->test_batch, 1, 4096)) abort();
-    if (!IN(c->threads, 0, 1024) || !IN(c->track_every, 0, 100000000) || !IN(c->track_P, 2, 1000000)) abort();
+    if (!IN(c->threads, 0, 1024) || !IN(c->track_every, 0, 100000000) || !IN(c->track_P, 0, 1000000)) abort();
     if (!IN(c->lr, 0, 1e6) || !IN(c->momentum, 0, 1) || !IN(c->weight_decay, 0, 1e3)) abort();
     if (!IN(c->crop_padding, 0, 64) || !IN(c->corrupt_std, 0, 1e6) || !IN(c->ridge, 0, 1e6) || c->ptr < 0) abort();
     const rs_model_opts *m = &c->model_opts;

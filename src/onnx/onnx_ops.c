@@ -1,0 +1,351 @@
+/* onnx_ops.c: one handler per supported ONNX operator, mapping it onto relstab's ops (conv2d, linear, pools,
+ * batch norm, activations, flatten, zeropad, dropout) or onto the graph-import ops of nn_ext.h (gather for
+ * Reshape / Concat / Pad, softmax, binary for broadcasting Add / Mul / Gemm's alpha and beta). Each handler checks
+ * its attributes against a whitelist and refuses any value it does not implement exactly (dilations, ceil mode,
+ * transposes of the batch dimension, ...). The batch is the first dimension of every node value. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "relstab/onnx.h"
+
+#ifdef RELSTAB_HAVE_ONNX
+#include "onnx/onnx_internal.h"
+
+#define FAIL(...) return ox_fail(c, RS_ERR_UNSUPPORTED, __VA_ARGS__)
+#define BAD(...) return ox_fail(c, RS_ERR_FORMAT, __VA_ARGS__)
+
+
+static int64_t *alloc_i64(ox_ctx *c, int64_t n) { return rs_calloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1)); }
+
+/* ---------------------------------------------------------------- Conv, pools */
+typedef struct {
+    int32_t sp;                          /* spatial dims: 1 or 2 */
+    int64_t k[2], s[2], pb[2], pe[2];    /* kernel, strides, pads begin / end */
+} window;
+
+static rs_status read_window(ox_ctx *c, const ox_value *x, const int64_t *kernel, window *w) {
+    w->sp = x->rank - 2;
+    if (w->sp < 1 || w->sp > 2) FAIL("a rank-%d input (3 or 4 supported)", x->rank);
+    int64_t v[4];
+    int32_t n = ox_attr_ints(c->cur, "kernel_shape", v, 2);
+    if (n < 0 || (n == 0 && !kernel) || (n > 0 && n != w->sp)) BAD("kernel_shape has the wrong length");
+    for (int i = 0; i < w->sp; i++) {
+        w->k[i] = n ? v[i] : kernel[i];
+        if (kernel && w->k[i] != kernel[i]) BAD("kernel_shape does not match the weight");
+        w->s[i] = 1, w->pb[i] = w->pe[i] = 0;
+    }
+    n = ox_attr_ints(c->cur, "strides", v, 2);
+    if (n < 0 || (n && n != w->sp)) BAD("strides has the wrong length");
+    for (int i = 0; i < n; i++) w->s[i] = v[i];
+    n = ox_attr_ints(c->cur, "dilations", v, 2);
+    if (n < 0 || (n && n != w->sp)) BAD("dilations has the wrong length");
+    for (int i = 0; i < n; i++)
+        if (v[i] != 1) FAIL("dilations other than 1 are not supported");
+    n = ox_attr_ints(c->cur, "pads", v, 4);
+    if (n < 0 || (n && n != 2 * w->sp)) BAD("pads has the wrong length");
+    for (int i = 0; i < n / 2; i++) w->pb[i] = v[i], w->pe[i] = v[i + w->sp];
+    char buf[32];
+    const char *ap = ox_attr_string(c->cur, "auto_pad", buf, sizeof buf, "NOTSET");
+    for (int i = 0; i < w->sp; i++) {
+        if (w->k[i] < 1 || w->k[i] > 4096 || w->s[i] < 1 || w->s[i] > 4096 || w->pb[i] < 0 || w->pe[i] < 0 ||
+            w->pb[i] > 4096 || w->pe[i] > 4096)
+            BAD("kernel, strides or pads out of range");
+        int64_t in = x->dims[2 + i];
+        if (!strcmp(ap, "VALID")) w->pb[i] = w->pe[i] = 0;
+        else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            int64_t out = (in + w->s[i] - 1) / w->s[i], tot = (out - 1) * w->s[i] + w->k[i] - in;
+            tot = tot < 0 ? 0 : tot;
+            w->pb[i] = ap[5] == 'U' ? tot / 2 : tot - tot / 2;
+            w->pe[i] = tot - w->pb[i];
+        } else if (strcmp(ap, "NOTSET")) FAIL("auto_pad '%s' is not supported", ap);
+    }
+    return RS_OK;
+}
+
+static rs_status op_conv(ox_ctx *c) {
+    static const char *const at[] = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", NULL};
+    RS_TRY(ox_check_attrs(c, at));
+    ox_value *x, *W, *B = ox_input(c, 2);
+    RS_TRY(ox_need_node(c, 0, &x));
+    RS_TRY(ox_need_const(c, 1, &W));
+    if (B && B->node >= 0) FAIL("a computed bias is not supported");
+    if (W->rank != x->rank) BAD("weight of rank %d for an input of rank %d", W->rank, x->rank);
+    window w;
+    RS_TRY(read_window(c, x, W->dims + 2, &w));
+    int64_t g = ox_attr_int(c->cur, "group", 1);
+    if (g < 1 || g > x->dims[1]) BAD("group %lld", (long long)g);
+    rs_conv2d_dims t = {0};
+    t.c_out = (int32_t)W->dims[0];
+    t.kh = w.sp == 2 ? (int32_t)w.k[0] : 1, t.kw = (int32_t)w.k[w.sp - 1];
+    t.stride_h = w.sp == 2 ? (int32_t)w.s[0] : 1, t.stride_w = (int32_t)w.s[w.sp - 1];
+    t.pad_top = w.sp == 2 ? (int32_t)w.pb[0] : 0, t.pad_bottom = w.sp == 2 ? (int32_t)w.pe[0] : 0;
+    t.pad_left = (int32_t)w.pb[w.sp - 1], t.pad_right = (int32_t)w.pe[w.sp - 1];
+    t.groups = (int32_t)g;
+    t.pad_mode = RS_PAD_ZERO;
+    if (W->dims[0] < 1 || W->dims[0] > (1 << 20) || W->dims[1] * g != x->dims[1])
+        BAD("weight %lldx%lld does not fit %lld input channels in %lld groups", (long long)W->dims[0],
+            (long long)W->dims[1], (long long)x->dims[1], (long long)g);
+    int32_t wp = ox_param(c, W, RS_PARAM_TRAINABLE, 0), bp = -2;
+    if (B) bp = ox_param(c, B, RS_PARAM_TRAINABLE, W->dims[0]);
+    if (wp < 0 || (B && bp < 0)) BAD("weight or bias of the wrong shape (%s)", c->net->error);
+    int32_t i = rs_net_conv2d_ex(c->net, c->cur_name, x->node, &t, wp, bp);
+    if (i < 0) return ox_set_node(c, i, 0, NULL);
+    const rs_node *d = &c->net->nodes[i];
+    int64_t dims[4] = {-1, d->c, w.sp == 2 ? d->h : d->w, d->w};
+    return ox_set_node(c, i, x->rank, dims);
+}
+
+static rs_status op_pool(ox_ctx *c, int max) {
+    static const char *const amax[] = {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order",
+                                       "strides", NULL};
+    static const char *const aavg[] = {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads",
+                                       "strides", NULL};
+    RS_TRY(ox_check_attrs(c, max ? amax : aavg));
+    ox_value *x;
+    RS_TRY(ox_need_node(c, 0, &x));
+    window w;
+    RS_TRY(read_window(c, x, NULL, &w));
+    if (ox_attr_int(c->cur, "ceil_mode", 0)) FAIL("ceil_mode 1 is not supported");
+    if (ox_attr_int(c->cur, "storage_order", 0)) FAIL("storage_order 1 is not supported");
+    for (int i = 0; i < w.sp; i++)
+        if (w.pb[i] != w.pe[i]) FAIL("asymmetric pads are not supported for pooling");
+    int32_t cip = (int32_t)ox_attr_int(c->cur, "count_include_pad", 0);
+    int32_t i = max ? rs_net_maxpool(c->net, c->cur_name, x->node, 1, 1, 0)
+                    : rs_net_avgpool(c->net, c->cur_name, x->node, 1, 1, 0, cip);
+    if (i < 0) return ox_set_node(c, i, 0, NULL);
+    rs_node *d = &c->net->nodes[i];
+    rs_pool2d_dims p = d->pool;
+    p.kh = w.sp == 2 ? (int32_t)w.k[0] : 1, p.kw = (int32_t)w.k[w.sp - 1];
+    p.stride_h = w.sp == 2 ? (int32_t)w.s[0] : 1, p.stride_w = (int32_t)w.s[w.sp - 1];
+    p.pad_h = w.sp == 2 ? (int32_t)w.pb[0] : 0, p.pad_w = (int32_t)w.pb[w.sp - 1];
+    if (rs_pool2d_dims_finish(&p) != RS_OK) BAD("%s", rs_last_error());
+    d->pool = p, d->h = p.h_out, d->w = p.w_out;
+    int64_t dims[4] = {-1, d->c, w.sp == 2 ? d->h : d->w, d->w};
+    return ox_set_node(c, i, x->rank, dims);
+}
+
+static rs_status op_maxpool(ox_ctx *c) { return op_pool(c, 1); }
+static rs_status op_avgpool(ox_ctx *c) { return op_pool(c, 0); }
+
+static rs_status op_gap(ox_ctx *c) {
+    RS_TRY(ox_check_attrs(c, NULL));
+    ox_value *x;
+    RS_TRY(ox_need_node(c, 0, &x));
+    if (x->rank < 3) FAIL("a rank-%d input (3 or 4 supported)", x->rank);
+    int32_t i = rs_net_adaptive_avgpool(c->net, c->cur_name, x->node, 1, 1);
+    int64_t dims[4] = {-1, x->dims[1], 1, 1};
+    return ox_set_node(c, i, x->rank, dims);
+}
+
+/* ---------------------------------------------------------------- BatchNormalization */
+static rs_status op_bn(ox_ctx *c) {
+    static const char *const at[] = {"epsilon", "momentum", "spatial", "is_test", "training_mode", NULL};
+    RS_TRY(ox_check_attrs(c, at));
+    if (ox_attr_int(c->cur, "spatial", 1) != 1) FAIL("spatial 0 is not supported");
+    if (ox_attr_int(c->cur, "training_mode", 0)) FAIL("training_mode 1 is not supported (inference only)");
+    if (c->opset < 7 && !ox_attr_int(c->cur, "is_test", 0)) FAIL("is_test 0 (training) is not supported");
+    ox_value *x, *p[4];
+    RS_TRY(ox_need_node(c, 0, &x));
+    if (x->rank < 2) FAIL("a rank-1 input");
+    for (int k = 0; k < 4; k++) {
+        RS_TRY(ox_need_const(c, (size_t)k + 1, &p[k]));
+        if (p[k]->numel != x->dims[1] || p[k]->rank != 1) BAD("'%s' does not have %lld values", p[k]->name, (long long)x->dims[1]);
+        if (p[k]->param >= 0) FAIL("'%s' is also used by another operator", p[k]->name);
+        if (strlen(p[k]->name) >= RS_NAME_MAX) FAIL("name '%s' is too long", p[k]->name);
+        if (rs_params_find(&c->net->params, p[k]->name) >= 0) FAIL("'%s' is used twice", p[k]->name);
+        for (int j = 0; j < k; j++)
+            if (p[j] == p[k]) FAIL("'%s' is used twice", p[k]->name);
+    }
+    float eps = ox_attr_float(c->cur, "epsilon", 1e-5f), mom = ox_attr_float(c->cur, "momentum", 0.9f);
+    int32_t i = rs_net_batchnorm(c->net, c->cur_name, x->node, eps, 1.0f - mom);
+    if (i < 0) return ox_set_node(c, i, 0, NULL);
+    for (int k = 0; k < 4; k++) { /* the parameters keep the ONNX names (checkpoints round-trip) */
+        int32_t q = c->net->nodes[i].param[k];
+        snprintf(c->net->params.items[q].name, RS_NAME_MAX, "%s", p[k]->name);
+        p[k]->param = q;
+        c->params_values += p[k]->numel;
+    }
+    return ox_set_node(c, i, x->rank, x->dims);
+}
+
+/* ---------------------------------------------------------------- elementwise */
+static rs_status op_unary(ox_ctx *c, int32_t (*build)(rs_net *, const char *, int32_t)) {
+    RS_TRY(ox_check_attrs(c, NULL));
+    ox_value *x;
+    RS_TRY(ox_need_node(c, 0, &x));
+    return ox_set_node(c, build(c->net, c->cur_name, x->node), x->rank, x->dims);
+}
+static rs_status op_relu(ox_ctx *c) { return op_unary(c, rs_net_relu); }
+static rs_status op_sigmoid(ox_ctx *c) { return op_unary(c, rs_net_sigmoid); }
+
+/* Logical row-major strides of dims (rank r) with broadcasting against out (rank ro): 0 on broadcast axes. */
+static void bcast_strides(const int64_t *dims, int32_t r, int32_t ro, int64_t *st) {
+    int64_t s = 1;
+    for (int32_t i = ro - 1; i >= 0; i--) {
+        int32_t k = i - (ro - r);
+        int64_t d = k >= 0 ? dims[k] : 1;
+        st[i] = d == 1 ? 0 : s;
+        s *= d;
+    }
+}
+
+/* out = ka a + kb b (add) or ka a b (mul) with numpy broadcasting; the batch axis must not broadcast a constant. */
+rs_status ox_binary(ox_ctx *c, rs_binary_kind kind, ox_value *a, ox_value *b, float ka, float kb) {
+    if (a->node < 0 && b->node < 0) FAIL("both operands are constants");
+    if (a->node < 0) {
+        if (kind == RS_BIN_DIV) FAIL("a constant divided by a computed value is not supported");
+        ox_value *t = a;
+        a = b, b = t;
+        if (kind == RS_BIN_ADD) {
+            float u = ka;
+            ka = kb, kb = u;
+        }
+    }
+    int32_t ro = a->rank > b->rank ? a->rank : b->rank;
+    if (b->node < 0 && b->rank > a->rank) FAIL("a constant of higher rank than the computed operand");
+    int32_t b_batch = 0; /* > 0: b is a per-sample constant of the test runner */
+    if (b->node < 0 && b->rank == a->rank && b->dims[0] != 1) {
+        if (!c->test_batch || b->dims[0] != c->test_batch)
+            FAIL("constant '%s' varies along the batch dimension", b->name);
+        b_batch = c->test_batch;
+    }
+    if (b->node >= 0 && b->rank != a->rank) FAIL("computed operands of ranks %d and %d", a->rank, b->rank);
+    int64_t out[4] = {-1, 1, 1, 1};
+    for (int32_t i = 1; i < ro; i++) {
+        int64_t da = i - (ro - a->rank) >= 0 ? a->dims[i - (ro - a->rank)] : 1;
+        int64_t db = i - (ro - b->rank) >= 0 ? b->dims[i - (ro - b->rank)] : 1;
+        if (da != db && da != 1 && db != 1) BAD("shapes do not broadcast (%lld vs %lld)", (long long)da, (long long)db);
+        out[i] = da > db ? da : db;
+    }
+    int64_t per = ox_sample_numel(ro, out);
+    if (per > OX_MAX_NUMEL) BAD("result too large");
+    int64_t *tab = alloc_i64(c, 4 * per);
+    if (!tab) return ox_fail(c, RS_ERR_NOMEM, "out of memory");
+    int64_t *to = tab, *ta = tab + per, *ia = tab + 2 * per, *ib = tab + 3 * per, sa[4], sb[4];
+    ox_phys_table(ro, out, to);
+    ox_phys_table(a->rank, a->dims, ta);
+    bcast_strides(a->dims, a->rank, ro, sa);
+    bcast_strides(b->dims, b->rank, ro, sb);
+    sa[0] = sb[0] = 0;
+    for (int64_t j = 0; j < per; j++) { /* j: logical per-sample index of the output */
+        int64_t r = j, la = 0, lb = 0;
+        for (int32_t i = ro - 1; i >= 1; i--) {
+            int64_t q = r % out[i];
+            r /= out[i];
+            la += q * sa[i], lb += q * sb[i];
+        }
+        ia[to[j]] = ta[la];
+        ib[to[j]] = lb; /* a constant's logical index, or (below) a node's physical one */
+    }
+    int32_t bp = -1;
+    if (b->node >= 0) {
+        int64_t *tb = ta; /* reuse: b has the output's rank */
+        ox_phys_table(b->rank, b->dims, tb);
+        for (int64_t j = 0; j < per; j++) ib[j] = tb[ib[j]];
+    } else if ((bp = ox_param(c, b, RS_PARAM_TRAINABLE, 0)) < 0) {
+        rs_free(tab);
+        BAD("constant '%s' cannot be a parameter (%s)", b->name, c->net->error);
+    }
+    int32_t H = ro > 3 ? (int32_t)out[2] : 1, W = ro > 3 ? (int32_t)out[3] : ro > 2 ? (int32_t)out[2] : 1;
+    int32_t i = b_batch ? rs_net_binary_batched(c->net, c->cur_name, kind, a->node, bp, b_batch, ia, ib, H, W,
+                                                (int32_t)out[1], ka, kb)
+                        : rs_net_binary(c->net, c->cur_name, kind, a->node, b->node >= 0 ? b->node : -1, bp, ia, ib,
+                                        H, W, (int32_t)out[1], ka, kb);
+    rs_free(tab);
+    return ox_set_node(c, i, ro, out);
+}
+
+rs_status ox_const_node(ox_ctx *c, ox_value *v, int32_t rank, ox_value *out) {
+    if (v->rank != rank) FAIL("constant '%s' has rank %d, not %d", v->name, v->rank, rank);
+    int32_t batch = v->dims[0] == 1 ? 0 : v->dims[0] == c->test_batch ? c->test_batch : -1;
+    if (batch < 0) FAIL("constant '%s' varies along the batch dimension", v->name);
+    int64_t dims[4] = {-1, 1, 1, 1};
+    memcpy(dims + 1, v->dims + 1, sizeof(int64_t) * (size_t)(rank - 1));
+    int64_t per = ox_sample_numel(rank, dims);
+    int64_t *tab = alloc_i64(c, 2 * per);
+    if (!tab) return ox_fail(c, RS_ERR_NOMEM, "out of memory");
+    ox_phys_table(rank, dims, tab);
+    for (int64_t l = 0; l < per; l++) tab[per + tab[l]] = l;
+    int32_t bp = ox_param(c, v, RS_PARAM_TRAINABLE, 0), i = -1;
+    char name[RS_NAME_MAX + 16];
+    snprintf(name, sizeof name, "%s#%s", c->cur_name, v->name);
+    if (bp >= 0)
+        i = rs_net_binary_batched(c->net, name, RS_BIN_CONST, 0, bp, batch, NULL, tab + per,
+                                  rank > 3 ? (int32_t)dims[2] : 1, rank > 3 ? (int32_t)dims[3] : rank > 2 ? (int32_t)dims[2] : 1,
+                                  rank > 1 ? (int32_t)dims[1] : 1, 1, 1);
+    rs_free(tab);
+    if (i < 0) return ox_fail(c, c->net->status ? c->net->status : RS_ERR_ARG, "%s", c->net->error);
+    memset(out, 0, sizeof *out);
+    out->name = v->name, out->node = i, out->rank = rank, out->param = -1;
+    memcpy(out->dims, dims, sizeof dims);
+    return RS_OK;
+}
+
+static rs_status op_addmul(ox_ctx *c, rs_binary_kind kind, float kb) {
+    static const char *const legacy[] = {"broadcast", "axis", NULL};
+    RS_TRY(ox_check_attrs(c, c->opset < 7 ? legacy : NULL));
+    ox_value *a = ox_input(c, 0), *b = ox_input(c, 1);
+    if (!a || !b) BAD("an input is missing");
+    if (ox_attr_int(c->cur, "broadcast", 0)) {
+        int same = a->rank == b->rank;
+        for (int32_t i = 1; same && i < a->rank; i++) same = a->dims[i] == b->dims[i];
+        if (!same) FAIL("legacy broadcasting (broadcast 1 with different shapes) is not supported");
+    }
+    if (kind == RS_BIN_ADD && a->node >= 0 && b->node >= 0 && a->rank == b->rank &&
+        !memcmp(a->dims + 1, b->dims + 1, sizeof(int64_t) * (size_t)(a->rank - 1)))
+        return ox_set_node(c, rs_net_add(c->net, c->cur_name, a->node, b->node), a->rank, a->dims);
+    return ox_binary(c, kind, a, b, 1, kb);
+}
+static rs_status op_add(ox_ctx *c) { return op_addmul(c, RS_BIN_ADD, 1); }
+static rs_status op_sub(ox_ctx *c) { return op_addmul(c, RS_BIN_ADD, -1); }
+static rs_status op_mul(ox_ctx *c) { return op_addmul(c, RS_BIN_MUL, 1); }
+static rs_status op_div(ox_ctx *c) { return op_addmul(c, RS_BIN_DIV, 1); }
+
+/* ReduceMean over the spatial axes: a global average pool (and a flatten when keepdims is 0). */
+static rs_status op_reducemean(ox_ctx *c) {
+    static const char *const at[] = {"axes", "keepdims", NULL};
+    RS_TRY(ox_check_attrs(c, at));
+    ox_value *x;
+    RS_TRY(ox_need_node(c, 0, &x));
+    if (ox_input(c, 1)) FAIL("axes as an input is not supported");
+    int64_t ax[4];
+    int32_t n = ox_attr_ints(c->cur, "axes", ax, 4), keep = ox_attr_int(c->cur, "keepdims", 1) != 0;
+    int spatial = x->rank >= 3 && n == x->rank - 2, seen = 0;
+    for (int32_t i = 0; spatial && i < n; i++) {
+        int64_t a = ax[i] < 0 ? ax[i] + x->rank : ax[i];
+        spatial = a >= 2 && a < x->rank && !(seen & (1 << a));
+        seen |= 1 << (a & 7);
+    }
+    if (!spatial) FAIL("only a mean over all the spatial axes is supported");
+    char tmp[RS_NAME_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s#mean", c->cur_name);
+    int32_t i = rs_net_adaptive_avgpool(c->net, keep ? c->cur_name : tmp, x->node, 1, 1);
+    int64_t dims[4] = {-1, x->dims[1], 1, 1};
+    if (keep || i < 0) return ox_set_node(c, i, x->rank, dims);
+    return ox_set_node(c, rs_net_flatten(c->net, c->cur_name, i), 2, dims);
+}
+
+static const struct {
+    const char *op;
+    rs_status (*fn)(ox_ctx *);
+} ops[] = {
+    {"Conv", op_conv},           {"MaxPool", op_maxpool},   {"AveragePool", op_avgpool},
+    {"GlobalAveragePool", op_gap}, {"BatchNormalization", op_bn}, {"Relu", op_relu},
+    {"Sigmoid", op_sigmoid},     {"Add", op_add},           {"Mul", op_mul},
+    {"Sub", op_sub},             {"Div", op_div},           {"ReduceMean", op_reducemean},
+    {"Slice", ox_op_slice},
+    {"Gemm", ox_op_gemm},           {"MatMul", ox_op_matmul},     {"Flatten", ox_op_flatten},
+    {"Reshape", ox_op_reshape},     {"Pad", ox_op_pad},           {"Concat", ox_op_concat},
+    {"Softmax", ox_op_softmax},     {"Identity", ox_op_identity}, {"Dropout", ox_op_dropout},
+    {"Constant", ox_op_constant},
+};
+
+rs_status ox_import_node(ox_ctx *c) {
+    for (size_t k = 1; k < c->cur->n_output; k++)
+        if (c->cur->output[k] && c->cur->output[k][0]) FAIL("output %zu ('%s') is not supported", k, c->cur->output[k]);
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+        if (!strcmp(ops[k].op, c->cur->op_type)) return ops[k].fn(c);
+    FAIL("operator not supported");
+}
+#endif
