@@ -240,8 +240,9 @@ typedef struct {
     uint64_t init_seed;
     const char *data;            /* dataset spec; NULL: the run's dataset (none for a model without a run) */
     rs_model_opts model_opts;    /* with a model: its options (rs_model_opts_init: the model's defaults); the input
-                                    size and classes default to the dataset's and must agree with it if given. A run
-                                    takes its options from its config.json: any given here is refused. */
+                                    size defaults to the dataset's and must agree with it if given; the classes
+                                    default to the dataset's (a value given wins). A run takes its options from its
+                                    config.json: any given here is refused. */
 } rs_net_source;
 
 typedef struct {

@@ -22,9 +22,12 @@ void rs_net_source_init(rs_net_source *src) {
 /* A model by name, its input and outputs from the dataset (or the options given, else the model's defaults). */
 static rs_status build_named(const rs_net_source *src, const rs_dataset *ds, rs_net **net) {
     rs_model_opts o = src->model_opts;
+    /* the images fix the input; the classes default to the data's, but a --classes given wins (no labels are used:
+     * a 10-class net measures on any images) */
     if (ds)
         RS_TRY(rs_model_opts_from_data(&o, ds->channels, ds->height, ds->width,
-                                       ds->label_kind == RS_LABEL_SIGN ? 1 : ds->classes, src->data));
+                                       o.classes >= 0 ? -1 : ds->label_kind == RS_LABEL_SIGN ? 1 : ds->classes,
+                                       src->data));
     RS_TRY(rs_model_resolve(src->model, &o));
     return rs_model_build(src->model, &o, net);
 }
