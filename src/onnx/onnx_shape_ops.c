@@ -15,6 +15,15 @@
 #define BAD(...) return ox_fail(c, RS_ERR_FORMAT, __VA_ARGS__)
 
 
+/* The two tables of a gather node for `per` output elements per sample: which input, and which element of it. */
+static rs_status gather_tables(ox_ctx *c, int64_t per, int32_t **which, int64_t **src) {
+    *which = rs_calloc(sizeof(int32_t) * (size_t)per);
+    *src = rs_calloc(sizeof(int64_t) * (size_t)per);
+    if (*which && *src) return RS_OK;
+    rs_free(*which), rs_free(*src);
+    return ox_fail(c, RS_ERR_NOMEM, "out of memory");
+}
+
 static rs_status axis_of(ox_ctx *c, int64_t a, int32_t rank, int32_t *out) {
     if (a < 0) a += rank;
     if (a < 0 || a >= rank) return ox_fail(c, RS_ERR_FORMAT, "axis %lld out of range for rank %d", (long long)a, rank);
@@ -154,12 +163,9 @@ rs_status ox_op_reshape(ox_ctx *c) {
     }
     if (ox_sample_numel(ro, out) != per) BAD("%lld values per sample cannot take the target shape", (long long)per);
     if (ro == 2 && x->rank > 2) return ox_set_node(c, rs_net_flatten(c->net, c->cur_name, x->node), 2, out);
-    int32_t *which = rs_calloc(sizeof(int32_t) * (size_t)per);
-    int64_t *src = rs_calloc(sizeof(int64_t) * (size_t)per);
-    if (!which || !src) {
-        rs_free(which), rs_free(src);
-        return ox_fail(c, RS_ERR_NOMEM, "out of memory");
-    }
+    int32_t *which;
+    int64_t *src;
+    RS_TRY(gather_tables(c, per, &which, &src));
     for (int64_t j = 0; j < per; j++) src[j] = j;
     const ox_value *xs[1] = {x};
     rs_status s = gather_from(c, xs, 1, ro, out, which, src, 0);
@@ -212,12 +218,9 @@ rs_status ox_op_concat(ox_ctx *c) {
     start[nx] = out[ax];
     int64_t per = ox_sample_numel(r, out);
     if (per > OX_MAX_NUMEL) BAD("result too large");
-    int32_t *which = rs_calloc(sizeof(int32_t) * (size_t)per);
-    int64_t *src = rs_calloc(sizeof(int64_t) * (size_t)per);
-    if (!which || !src) {
-        rs_free(which), rs_free(src);
-        return ox_fail(c, RS_ERR_NOMEM, "out of memory");
-    }
+    int32_t *which;
+    int64_t *src;
+    RS_TRY(gather_tables(c, per, &which, &src));
     for (int64_t j = 0; j < per; j++) {
         int64_t q[4];
         unravel(j, r, out, q);
@@ -269,12 +272,9 @@ rs_status ox_op_pad(ox_ctx *c) {
                                              (int32_t)pads[3], (int32_t)pads[3 + r]), r, out);
     int64_t per = ox_sample_numel(r, out);
     if (per > OX_MAX_NUMEL) BAD("result too large");
-    int32_t *which = rs_calloc(sizeof(int32_t) * (size_t)per);
-    int64_t *src = rs_calloc(sizeof(int64_t) * (size_t)per);
-    if (!which || !src) {
-        rs_free(which), rs_free(src);
-        return ox_fail(c, RS_ERR_NOMEM, "out of memory");
-    }
+    int32_t *which;
+    int64_t *src;
+    RS_TRY(gather_tables(c, per, &which, &src));
     for (int64_t j = 0; j < per; j++) {
         int64_t q[4];
         unravel(j, r, out, q);
@@ -342,12 +342,9 @@ rs_status ox_op_slice(ox_ctx *c) {
         out[a] = (int64_t)cnt, first[a] = (int64_t)b, step[a] = (int64_t)s;
     }
     int64_t per = ox_sample_numel(r, out);
-    int32_t *which = rs_calloc(sizeof(int32_t) * (size_t)per);
-    int64_t *src = rs_calloc(sizeof(int64_t) * (size_t)per);
-    if (!which || !src) {
-        rs_free(which), rs_free(src);
-        return ox_fail(c, RS_ERR_NOMEM, "out of memory");
-    }
+    int32_t *which;
+    int64_t *src;
+    RS_TRY(gather_tables(c, per, &which, &src));
     for (int64_t j = 0; j < per; j++) {
         int64_t q[4];
         unravel(j, r, out, q);
