@@ -10,19 +10,8 @@
 #include "relstab/io.h"
 #include "relstab/models.h"
 
-static rs_net *net_once(void) {
-    static rs_net *net;
-    if (net) return net;
-    rs_model_opts o;
-    rs_model_opts_init(&o);
-    o.channels = 1, o.height = 8, o.width = 8, o.classes = 1, o.hidden = 4, o.depth = 2;
-    if (rs_model_resolve("gapmf", &o) || rs_model_build("gapmf", &o, &net) || rs_net_build(net, 1, 0)) abort();
-    rs_net_init(net, 1);
-    return net;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    rs_net *net = net_once();
+    rs_net *net = fuzz_tiny_net();
     const char *path = fuzz_write(0, "ckpt.safetensors", data, size);
     rs_safetensors *meta = NULL;
     static float *before;

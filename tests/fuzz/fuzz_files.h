@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "relstab/models.h"
+
 #define FUZZ_SEP "\n--8<--\n" /* separates the files packed in one input */
 
 /* A directory of this process under $TMPDIR (or /tmp), created once. */
@@ -56,4 +58,17 @@ static inline int fuzz_split(const uint8_t *data, size_t size, int max, const ui
     }
     for (int i = n; i < max; i++) part[i] = data + size, len[i] = 0;
     return n;
+}
+
+/* A tiny gapmf net (1x8x8 input, 4 channels, 2 blocks, 1 output), built once per process: the net that the
+ * checkpoint and run-metadata targets load files into. */
+static inline rs_net *fuzz_tiny_net(void) {
+    static rs_net *net;
+    if (net) return net;
+    rs_model_opts o;
+    rs_model_opts_init(&o);
+    o.channels = 1, o.height = 8, o.width = 8, o.classes = 1, o.hidden = 4, o.depth = 2;
+    if (rs_model_resolve("gapmf", &o) || rs_model_build("gapmf", &o, &net) || rs_net_build(net, 1, 0)) abort();
+    rs_net_init(net, 1);
+    return net;
 }

@@ -17,17 +17,6 @@
 #include "relstab/train.h"
 #include "train/train_internal.h"
 
-static rs_net *net_once(void) {
-    static rs_net *net;
-    if (net) return net;
-    rs_model_opts o;
-    rs_model_opts_init(&o);
-    o.channels = 1, o.height = 8, o.width = 8, o.classes = 1, o.hidden = 4, o.depth = 2;
-    if (rs_model_resolve("gapmf", &o) || rs_model_build("gapmf", &o, &net) || rs_net_build(net, 1, 0)) abort();
-    rs_net_init(net, 1);
-    return net;
-}
-
 #define IN(v, lo, hi) ((v) >= (lo) && (v) <= (hi))
 
 /* The ranges of the flags (src/train/config.c); track_P 0 means the default (500 or the whole test split), 1 is
@@ -63,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_write(1, "resume.safetensors", part[1], len[1]);
     if (len[2]) fuzz_write(2, "log.csv", part[2], len[2]);
     else fuzz_remove("log.csv");
-    rs_net *net = net_once();
+    rs_net *net = fuzz_tiny_net();
     rs_optimizer opt = rs_sgd(0.9, 0, 0);
     rs_run_state st;
     rs_clear_error();
