@@ -432,7 +432,7 @@ rs_status ox_op_constant(ox_ctx *c) {
     if (!a || !a->t) FAIL("a Constant without a tensor 'value' is not supported");
     ox_value *v = ox_add(c, c->cur_name);
     if (!v) return ox_fail(c, RS_ERR_NOMEM, "out of memory");
-    rs_status s = ox_tensor_values(a->t, &v->rank, v->dims, &v->v, &v->numel);
+    rs_status s = ox_tensor_values(a->t, c->dir, &v->rank, v->dims, &v->v, &v->numel);
     if (s) {
         char msg[400];
         snprintf(msg, sizeof msg, "%s", rs_last_error());
