@@ -67,6 +67,10 @@ rs_status ox_set_node(ox_ctx *c, int32_t i, int32_t rank, const int64_t *dims);
 rs_status ox_binary(ox_ctx *c, rs_binary_kind kind, ox_value *a, ox_value *b, float ka, float kb);
 /* A constant as a node (per-sample when its first dimension is the test batch, else shared): *out describes it. */
 rs_status ox_const_node(ox_ctx *c, ox_value *v, int32_t rank, ox_value *out);
+/* The spatial axes of node x padded by pb / pe into a gather node named name (zeros, or replicate: the nearest
+ * element); *out its value. */
+rs_status ox_pad_spatial(ox_ctx *c, ox_value *x, const int64_t *pb, const int64_t *pe, int replicate, const char *name,
+                         ox_value **out);
 /* handlers of onnx_shape_ops.c */
 rs_status ox_op_gemm(ox_ctx *c);
 rs_status ox_op_matmul(ox_ctx *c);

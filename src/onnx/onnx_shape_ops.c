@@ -291,6 +291,41 @@ rs_status ox_op_pad(ox_ctx *c) {
     return s;
 }
 
+/* The spatial axes of node x (rank 3 or 4) padded by pb / pe (per spatial axis): a gather node named name, the
+ * padding zeros or (replicate) a copy of the nearest element of x; *out is its value (pointer into the table). */
+rs_status ox_pad_spatial(ox_ctx *c, ox_value *x, const int64_t *pb, const int64_t *pe, int replicate, const char *name,
+                         ox_value **out) {
+    int32_t r = x->rank;
+    int64_t od[4] = {-1, x->dims[1], 1, 1}, xd[4];
+    memcpy(xd, x->dims, sizeof(int64_t) * (size_t)r);
+    for (int32_t i = 2; i < r; i++) od[i] = xd[i] + pb[i - 2] + pe[i - 2];
+    int64_t per = ox_sample_numel(r, od);
+    if (per > OX_MAX_NUMEL) BAD("padded result too large");
+    int32_t *which;
+    int64_t *src;
+    RS_TRY(gather_tables(c, per, &which, &src));
+    for (int64_t j = 0; j < per; j++) {
+        int64_t q[4];
+        unravel(j, r, od, q);
+        int inside = 1;
+        for (int32_t i = 2; i < r; i++) {
+            q[i] -= pb[i - 2];
+            if (replicate) q[i] = q[i] < 0 ? 0 : q[i] >= xd[i] ? xd[i] - 1 : q[i];
+            inside &= q[i] >= 0 && q[i] < xd[i];
+        }
+        which[j] = inside ? 0 : -1, src[j] = inside ? ravel(r, xd, q) : 0;
+    }
+    const ox_value *xs[1] = {x};
+    const char *keep = c->cur_name;
+    c->cur_name = name;
+    rs_status s = gather_from(c, xs, 1, r, od, which, src, 0.0f);
+    c->cur_name = keep;
+    rs_free(which), rs_free(src);
+    RS_TRY(s);
+    *out = ox_find(c, name);
+    return RS_OK;
+}
+
 /* Slice with constant starts / ends / axes / steps (inputs from opset 10, attributes before); the batch axis must
  * be kept whole. */
 rs_status ox_op_slice(ox_ctx *c) {
