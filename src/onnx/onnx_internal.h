@@ -71,6 +71,10 @@ rs_status ox_const_node(ox_ctx *c, ox_value *v, int32_t rank, ox_value *out);
  * element); *out its value. */
 rs_status ox_pad_spatial(ox_ctx *c, ox_value *x, const int64_t *pb, const int64_t *pe, int replicate, const char *name,
                          ox_value **out);
+/* The dilated windows of node x side by side (a gather named name; see onnx_shape_ops.c): a kernel-k stride-k
+ * conv or max pool over *out is the dilated one over x. */
+rs_status ox_windows(ox_ctx *c, ox_value *x, const int64_t *k, const int64_t *st, const int64_t *d, const int64_t *pb,
+                     const int64_t *o, int same_window, const char *name, ox_value **out);
 /* handlers of onnx_shape_ops.c */
 rs_status ox_op_gemm(ox_ctx *c);
 rs_status ox_op_matmul(ox_ctx *c);

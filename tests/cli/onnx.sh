@@ -107,7 +107,7 @@ expect_status 1 "graph input 'x' has data type 7, not float" onnx info "$H/int64
 expect_status 1 "tensor 'W': dimension 0 is 1099511627776" onnx info "$H/absurd_dims.onnx"
 expect_status 1 "tensor 'W': 7 bytes of data for 54 float values" onnx info "$H/short_data.onnx"
 expect_status 1 "op LRN (node 'y'): operator not supported" onnx info "$H/unsupported_op.onnx"
-expect_status 1 "op Conv (node 'y'): dilations other than 1 are not supported" onnx info "$H/unsupported_attr.onnx"
+expect_status 1 "op MaxPool (node 'y'): storage_order 1 is not supported" onnx info "$H/unsupported_attr.onnx"
 expect_status 1 "opset 18 is not supported (6 to 17)" onnx info "$H/opset_18.onnx"
 expect_status 1 "IR version 9 is not supported (3 to 8)" onnx info "$H/ir_9.onnx"
 expect_status 1 "input 'z' is not defined" onnx info "$H/two_inputs.onnx"
