@@ -52,7 +52,8 @@ static rs_status ext_keys(const Onnx__TensorProto *t, ext_ref *r) {
  * inside dir. A file that does not exist yet (must_exist 0) is checked through its directory. */
 static rs_status ext_path(const char *nm, const char *dir, const char *loc, int must_exist, char *out, size_t n) {
     if (loc[0] == '/' || strchr(loc, '\\'))
-        return rs_error(RS_ERR_FORMAT, "tensor '%s': external data location '%s' is not relative to the model", nm, loc);
+        return rs_error(RS_ERR_FORMAT, "tensor '%s': external data location '%s' is not relative to the model", nm,
+                        loc);
     for (const char *p = loc; *p;) {
         size_t len = strcspn(p, "/");
         if (len == 2 && p[0] == '.' && p[1] == '.')
@@ -165,7 +166,8 @@ static rs_status fill_file(const Onnx__GraphProto *g, const char *dir, const cha
         if (!(t->has_data_location && t->data_location == 1) || ext_keys(t, &r) || strcmp(r.location, loc)) continue;
         int64_t n = 1;
         for (size_t k = 0; k < t->n_dims; k++) {
-            if (t->dims[k] < 0 || t->dims[k] > OX_MAX_NUMEL) return rs_error(RS_ERR_FORMAT, "initializer '%s': bad dims", t->name);
+            if (t->dims[k] < 0 || t->dims[k] > OX_MAX_NUMEL)
+                return rs_error(RS_ERR_FORMAT, "initializer '%s': bad dims", t->name);
             n *= t->dims[k];
             if (n > OX_MAX_NUMEL) return rs_error(RS_ERR_FORMAT, "initializer '%s': too many elements", t->name);
         }

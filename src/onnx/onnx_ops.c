@@ -105,7 +105,8 @@ static rs_status maxpool_dilated(ox_ctx *c, ox_value *x, const window *w, int ce
     for (int i = 0; i < w->sp; i++)
         for (int64_t j = 0; j < o[i]; j++) { /* every window must hold a position of the input */
             int64_t a = j * w->s[i] - w->pb[i], t0 = a >= 0 ? 0 : (-a + w->d[i] - 1) / w->d[i];
-            if (t0 >= w->k[i] || a + t0 * w->d[i] >= x->dims[2 + i]) FAIL("a pooling window lies entirely in the padding");
+            if (t0 >= w->k[i] || a + t0 * w->d[i] >= x->dims[2 + i])
+                FAIL("a pooling window lies entirely in the padding");
         }
     int32_t rank = x->rank;
     char tw[RS_NAME_MAX + 16];
