@@ -163,8 +163,8 @@ static rs_status op_conv(ox_ctx *c) {
     return ox_set_node(c, i, rank, dims);
 }
 
-/* A pool node named name over node xn (logical dims xd, rank r) with window w and pads pad (per spatial axis). */
-static rs_status pool_node(ox_ctx *c, int max, int32_t cip, const char *name, int32_t xn, int32_t r, const window *w,
+/* A pool node named name over node xn with window w and pads pad (per spatial axis). */
+static rs_status pool_node(ox_ctx *c, int max, int32_t cip, const char *name, int32_t xn, const window *w,
                            const int64_t *pad, int32_t *i) {
     *i = max ? rs_net_maxpool(c->net, name, xn, 1, 1, 0) : rs_net_avgpool(c->net, name, xn, 1, 1, 0, cip);
     if (*i < 0) return ox_set_node(c, *i, 0, NULL);
@@ -175,7 +175,6 @@ static rs_status pool_node(ox_ctx *c, int max, int32_t cip, const char *name, in
     p.pad_h = w->sp == 2 ? (int32_t)pad[0] : 0, p.pad_w = (int32_t)pad[w->sp - 1];
     if (rs_pool2d_dims_finish(&p) != RS_OK) BAD("%s", rs_last_error());
     d->pool = p, d->h = p.h_out, d->w = p.w_out;
-    (void)r;
     return RS_OK;
 }
 
@@ -221,7 +220,7 @@ static rs_status pool_general(ox_ctx *c, int max, int32_t cip, int ceil, ox_valu
         ones &= f[j] == 1.0;
     }
     int32_t i;
-    rs_status s = pool_node(c, max, 1, max || ones ? c->cur_name : tq, xp->node, r, w, zero, &i);
+    rs_status s = pool_node(c, max, 1, max || ones ? c->cur_name : tq, xp->node, w, zero, &i);
     if (s || max || ones) {
         rs_free(f);
         return s ? s : ox_set_node(c, i, r, dims);
@@ -259,7 +258,7 @@ static rs_status op_pool(ox_ctx *c, int max) {
     for (int i = 0; i < w.sp; i++) direct &= w.pb[i] == w.pe[i] && 2 * w.pb[i] <= w.k[i];
     if (!direct) return pool_general(c, max, (int32_t)cip, (int)ceil, x, &w);
     int32_t i;
-    RS_TRY(pool_node(c, max, (int32_t)cip, c->cur_name, x->node, x->rank, &w, w.pb, &i));
+    RS_TRY(pool_node(c, max, (int32_t)cip, c->cur_name, x->node, &w, w.pb, &i));
     const rs_node *d = &c->net->nodes[i];
     int64_t dims[4] = {-1, d->c, w.sp == 2 ? d->h : d->w, d->w};
     return ox_set_node(c, i, x->rank, dims);
