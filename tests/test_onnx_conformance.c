@@ -1,7 +1,7 @@
 /* test_onnx_conformance.c: the ONNX backend node tests shipped by Debian's libonnx-testdata
  * (/usr/share/libonnx-testdata/data/node and pytorch-converted) for every operator relstab imports. Every test
  * directory of those operators is run and listed as PASS, FAIL or SKIP with the loader's reason (an operator,
- * attribute or data type relstab refuses: rank-5 inputs, ceil_mode, dilations, batch-mixing reshapes, ...).
+ * attribute or data type relstab refuses: rank-5 inputs, integer types, batch-mixing reshapes, ...).
  * No test may FAIL, and every test of REQUIRED (the subset that exercises what relstab implements) must PASS.
  *
  * Tolerance (float32): an output element passes when |got - want| <= 1e-5 + 1e-4 |want|. The reference outputs
@@ -38,7 +38,15 @@ static const char *required[] = {
 "node/test_averagepool_2d_default",     "node/test_averagepool_2d_precomputed_pads",     
 "node/test_averagepool_2d_precomputed_pads_count_include_pad",     
 "node/test_averagepool_2d_precomputed_same_upper",     "node/test_averagepool_2d_precomputed_strides",     
-"node/test_averagepool_2d_strides",     "node/test_basic_conv_with_padding",     
+"node/test_averagepool_2d_strides",     "node/test_basic_conv_with_padding",
+    /* ceil_mode, asymmetric pads and pads above half the kernel (pool_general in onnx_ops.c) */
+    "node/test_averagepool_2d_ceil", "node/test_averagepool_2d_pads", "node/test_averagepool_2d_pads_count_include_pad",
+    "node/test_averagepool_2d_same_lower", "node/test_averagepool_2d_same_upper", "node/test_maxpool_2d_ceil",
+    "node/test_maxpool_2d_pads", "node/test_maxpool_2d_same_lower", "node/test_maxpool_2d_same_upper",
+    /* dilations (the dilated windows side by side: ox_windows) */
+    "node/test_maxpool_2d_dilations", "pytorch-converted/test_Conv1d_dilated", "pytorch-converted/test_Conv2d_dilated",
+    "pytorch-converted/test_MaxPool1d_stride_padding_dilation",
+    "pytorch-converted/test_MaxPool2d_stride_padding_dilation",     
 "node/test_basic_conv_without_padding",     "node/test_batchnorm_epsilon",     "node/test_batchnorm_example",   
   "node/test_concat_2d_axis_1",     "node/test_concat_2d_axis_negative_1",     "node/test_concat_3d_axis_1",    
  "node/test_concat_3d_axis_2",     "node/test_concat_3d_axis_negative_1",     

@@ -56,7 +56,11 @@ int rs_onnx_available(void);
  * another batch). opts may be NULL. */
 rs_status rs_onnx_load(const char *path, const rs_onnx_opts *opts, rs_net **net, rs_onnx_meta *meta);
 rs_status rs_onnx_load_buffer(const uint8_t *buf, size_t len, const rs_onnx_opts *opts, rs_net **net,
-                              rs_onnx_meta *meta);
+                              rs_onnx_meta *meta); /* tensors stored as external data are refused */
+/* Writes the external data files of the model at path (its initializers with data_location EXTERNAL, float32:
+ * each file named by their location, next to the model) from the checkpoint's tensors of the same names and
+ * shapes; counts the tensors and files written. */
+rs_status rs_onnx_fill_data(const char *model, const char *weights, int64_t *n_tensors, int32_t *n_files);
 
 /* Runs a directory in the ONNX backend-test layout: model.onnx and test_data_set_N/ holding input_K.pb and
  * output_0.pb (TensorProtos). input_0 is the net's input (its first dimension the batch); input_K (K >= 1) are

@@ -27,6 +27,8 @@ typedef enum {
 typedef struct {
     /* what */
     char model[64];
+    char onnx[1024];         /* an ONNX model (absolute path) instead of a zoo model (then model is "onnx"): its
+                                initializers are the parameters, trained from their values in the file */
     char data[512];
     char recipe[32];         /* "paper-cnn", "paper-fcn", "twopoints", "scale1d" or "" (flags only) */
     char out[1024];          /* run directory */

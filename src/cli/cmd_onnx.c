@@ -9,14 +9,16 @@
 #include "cli/cli.h"
 #include "relstab/onnx.h"
 
-const char rs_cmd_onnx_help[] = "ONNX models: `onnx info MODEL.onnx`, `onnx test DIR...` (ONNX backend-test layout)";
+const char rs_cmd_onnx_help[] =
+    "ONNX models: `onnx info MODEL.onnx`, `onnx test DIR...` (ONNX backend-test layout), `onnx fill-data`";
 
 #define CMD "onnx"
 
 static void usage(FILE *f) {
     fprintf(f,
         "usage: relstab onnx info MODEL.onnx [--tensors]\n"
-        "       relstab onnx test [--rtol R] [--atol A] DIR...\n\n"
+        "       relstab onnx test [--rtol R] [--atol A] DIR...\n"
+        "       relstab onnx fill-data MODEL.onnx --weights W.safetensors\n\n"
         "info: reads the model into a relstab net and prints its nodes (named by their ONNX output names), each\n"
         "      node's relstab op and output shape C x H x W per sample, and the parameters (ONNX initializer names).\n"
         "test: runs each DIR (model.onnx, test_data_set_N/input_K.pb, output_0.pb) and prints PASS or FAIL with the\n"
@@ -24,6 +26,9 @@ static void usage(FILE *f) {
         "      An element passes when |got - want| <= atol + rtol |want| (defaults: rtol 1e-4, atol 1e-5); a\n"
         "      negative atol is relative to the output's scale: -atol x max |want|.\n"
         "      Exit status 1 when any directory fails; skips do not fail.\n"
+        "fill-data: writes the external data files of MODEL.onnx (initializers stored outside the model, next to\n"
+        "      it) from the checkpoint's tensors of the same names and shapes, e.g. relstab's own weights into a\n"
+        "      graph exported by PyTorch without its data file.\n"
         "The other commands read an ONNX model with --onnx MODEL.onnx (measure, forward, spectrum); docs/onnx.md.\n");
 }
 
@@ -107,6 +112,26 @@ static int test(int argc, char **argv) {
     return failed ? 1 : 0;
 }
 
+static int fill_data(int argc, char **argv) {
+    const char *model = NULL, *weights = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--weights")) {
+            if (i + 1 >= argc) return cli_usage_error(CMD, "--weights needs a file");
+            weights = argv[++i];
+        } else if (argv[i][0] == '-') return cli_usage_error(CMD, "unknown option %s for fill-data", argv[i]);
+        else if (model) return cli_usage_error(CMD, "fill-data takes one model");
+        else model = argv[i];
+    }
+    if (!model || !weights) return cli_usage_error(CMD, "fill-data needs MODEL.onnx and --weights W.safetensors");
+    int64_t nt;
+    int32_t nf;
+    rs_status s = rs_onnx_fill_data(model, weights, &nt, &nf);
+    if (s) return cli_fail(CMD, s);
+    printf("%s: %lld external tensors written into %d file%s from %s\n", model, (long long)nt, nf, nf == 1 ? "" : "s",
+           weights);
+    return 0;
+}
+
 int rs_cmd_onnx(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
@@ -115,5 +140,6 @@ int rs_cmd_onnx(int argc, char **argv) {
     if (!rs_onnx_available()) return cli_fail(CMD, rs_onnx_load("", NULL, &(rs_net *){0}, NULL));
     if (!strcmp(argv[1], "info")) return info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "test")) return test(argc - 2, argv + 2);
-    return cli_usage_error(CMD, "unknown subcommand '%s' (info or test)", argv[1]);
+    if (!strcmp(argv[1], "fill-data")) return fill_data(argc - 2, argv + 2);
+    return cli_usage_error(CMD, "unknown subcommand '%s' (info, test or fill-data)", argv[1]);
 }

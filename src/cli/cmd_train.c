@@ -1,5 +1,7 @@
 /* cmd_train.c: `relstab train`: train a zoo model on a dataset with a recipe (or flags) into a run directory. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +17,13 @@ const char rs_cmd_train_help[] = "train a model on a dataset with a recipe; writ
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: relstab train --model NAME [--data SPEC] [--recipe R] [options]\n"
+            "usage: relstab train (--model NAME | --onnx MODEL.onnx) [--data SPEC] [--recipe R] [options]\n"
             "       relstab train --resume --out DIR\n\n"
             "Trains a zoo model (relstab info --list) and writes DIR/config.json, log.csv, init.safetensors,\n"
             "best.safetensors (best test accuracy), last.safetensors and resume.safetensors.\n\n"
             "  --model NAME        architecture (vgg11, resnet18, lenet, gapmf1d, ...)\n"
+            "  --onnx FILE         an ONNX model instead: its initializers are the parameters trained from their\n"
+            "                      values in the file, checkpoints hold them by their ONNX names (docs/onnx.md)\n"
             "  --data SPEC         dataset (default fashionmnist; see relstab data --help)\n"
             "  --recipe R          %s (a recipe sets the flags below; later flags override)\n"
             "  --out DIR           run directory (default runs/MODEL-sSEED)\n"
@@ -56,7 +60,7 @@ static void usage(FILE *f) {
 enum {
     O_MODEL = 1000, O_DATA, O_RECIPE, O_OUT, O_RESUME, O_EPOCHS, O_BATCH, O_TEST_BATCH, O_OPT, O_LR, O_MOMENTUM,
     O_WD, O_DECAY1D, O_NESTEROV, O_SCHED, O_STEP_SIZE, O_GAMMA, O_LOSS, O_CROP, O_FLIP, O_CORRUPT, O_PTR, O_RIDGE,
-    O_STOP, O_SEED, O_THREADS, O_QUIET, O_TRACK, O_TRACK_P, O_SYNC_BN, O_HELP
+    O_STOP, O_SEED, O_THREADS, O_QUIET, O_TRACK, O_TRACK_P, O_SYNC_BN, O_ONNX, O_HELP
 };
 
 static const struct option options[] = {
@@ -70,7 +74,8 @@ static const struct option options[] = {
     {"ptr", 1, 0, O_PTR},           {"ridge", 1, 0, O_RIDGE},       {"stop", 1, 0, O_STOP},
     {"seed", 1, 0, O_SEED},         {"threads", 1, 0, O_THREADS},   MODEL_CLI_LONG_OPTIONS,
     {"track-every", 1, 0, O_TRACK}, {"track-P", 1, 0, O_TRACK_P}, {"sync-bn", 0, 0, O_SYNC_BN},
-    {"quiet", 0, 0, O_QUIET},       {"help", 0, 0, O_HELP},         {0, 0, 0, 0},
+    {"quiet", 0, 0, O_QUIET},       {"onnx", 1, 0, O_ONNX},         {"help", 0, 0, O_HELP},
+    {0, 0, 0, 0},
 };
 
 static int copy_str(char *dst, size_t cap, const char *src, const char *flag) {
@@ -101,6 +106,12 @@ static int apply(rs_train_config *c, int opt, const char *arg) {
     switch (opt) {
     case O_MODEL: return copy_str(c->model, sizeof c->model, arg, "--model");
     case O_DATA: return copy_str(c->data, sizeof c->data, arg, "--data");
+    case O_ONNX: { /* the absolute path: the run directory's config.json names it for --resume and measure --run */
+        char abs[PATH_MAX];
+        if (!realpath(arg, abs)) return cli_usage_error("train", "--onnx %s: %s", arg, strerror(errno));
+        snprintf(c->model, sizeof c->model, "onnx");
+        return copy_str(c->onnx, sizeof c->onnx, abs, "--onnx");
+    }
     case O_OUT: return copy_str(c->out, sizeof c->out, arg, "--out");
     case O_RECIPE: return 0; /* applied first */
     case O_RESUME: c->resume = 1; return 0;
@@ -222,6 +233,9 @@ int rs_cmd_train(int argc, char **argv) {
     if (c.resume && model_flag)
         return cli_usage_error("train", "%s cannot be given with --resume: the run in %s keeps its model options "
                                "(config.json)", model_flag, c.out);
+    if (given[O_ONNX - O_MODEL] && (given[O_MODEL - O_MODEL] || model_flag))
+        return cli_usage_error("train", "--onnx takes its net from the file: %s cannot be given with it",
+                               given[O_MODEL - O_MODEL] ? "--model" : model_flag);
     model_cli_finish(&mc, c.model);
     c.model_opts = mc.o;
     if (c.resume) {

@@ -101,15 +101,18 @@ static const char *type_name(int32_t t) {
     return t >= 0 && t <= 16 ? names[t] : "unknown";
 }
 
-rs_status ox_tensor_values(const Onnx__TensorProto *t, int32_t *rank, int64_t *dims, double **v, int64_t *numel) {
+rs_status ox_tensor_values(const Onnx__TensorProto *t, const char *dir, int32_t *rank, int64_t *dims, double **v,
+                           int64_t *numel) {
     const char *nm = t->name ? t->name : "";
     int32_t type = t->has_data_type ? t->data_type : 0;
     if (!elem_size(type))
         return rs_error(RS_ERR_UNSUPPORTED, "tensor '%s': data type %s (%d) is not supported (float, double, int64)",
                         nm, type_name(type), type);
     if (t->n_dims > RS_ONNX_MAX_RANK) return rs_error(RS_ERR_FORMAT, "tensor '%s': %zu dimensions", nm, t->n_dims);
-    if (t->segment || t->n_external_data || (t->has_data_location && t->data_location != 0))
-        return rs_error(RS_ERR_UNSUPPORTED, "tensor '%s': segmented or external data is not supported", nm);
+    int external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    if (t->segment) return rs_error(RS_ERR_UNSUPPORTED, "tensor '%s': segmented data is not supported", nm);
+    if (t->has_data_location && t->data_location != 0 && !external)
+        return rs_error(RS_ERR_FORMAT, "tensor '%s': data location %d", nm, (int)t->data_location);
     int64_t n = 1;
     for (size_t i = 0; i < t->n_dims; i++) {
         if (t->dims[i] < 0 || t->dims[i] > OX_MAX_NUMEL)
@@ -119,18 +122,23 @@ rs_status ox_tensor_values(const Onnx__TensorProto *t, int32_t *rank, int64_t *d
         dims[i] = t->dims[i];
     }
     *rank = (int32_t)t->n_dims;
-    size_t have = t->has_raw_data ? t->raw_data.len / (size_t)elem_size(type)
+    uint8_t *ext = NULL; /* (n * element size) bytes read from the external file */
+    if (external) RS_TRY(ox_external_bytes(t, dir, (size_t)n * (size_t)elem_size(type), &ext));
+    size_t have = external ? (size_t)n : t->has_raw_data ? t->raw_data.len / (size_t)elem_size(type)
                   : type == 1       ? t->n_float_data
                   : type == 11      ? t->n_double_data
                                     : t->n_int64_data;
-    if (t->has_raw_data && t->raw_data.len != (size_t)n * (size_t)elem_size(type))
+    if (!external && t->has_raw_data && t->raw_data.len != (size_t)n * (size_t)elem_size(type))
         return rs_error(RS_ERR_FORMAT, "tensor '%s': %zu bytes of data for %lld %s values", nm, t->raw_data.len,
                         (long long)n, type_name(type));
     if (have != (size_t)n)
         return rs_error(RS_ERR_FORMAT, "tensor '%s': %zu values for %lld elements", nm, have, (long long)n);
     double *x = rs_calloc(sizeof(double) * (size_t)(n ? n : 1));
-    if (!x) return rs_error(RS_ERR_NOMEM, "tensor '%s': out of memory", nm);
-    const uint8_t *raw = t->has_raw_data ? t->raw_data.data : NULL;
+    if (!x) {
+        rs_free(ext);
+        return rs_error(RS_ERR_NOMEM, "tensor '%s': out of memory", nm);
+    }
+    const uint8_t *raw = ext ? ext : t->has_raw_data ? t->raw_data.data : NULL;
     for (int64_t i = 0; i < n; i++) {
         if (type == 1) {
             float f;
@@ -147,6 +155,7 @@ rs_status ox_tensor_values(const Onnx__TensorProto *t, int32_t *rank, int64_t *d
             x[i] = (double)k;
         }
     }
+    rs_free(ext);
     *v = x;
     *numel = n;
     return RS_OK;
@@ -162,7 +171,7 @@ rs_status rs_onnx_tensor_read(const char *path, rs_onnx_tensor *t) {
     if (!tp) return rs_error(RS_ERR_FORMAT, "%s: not an ONNX TensorProto (protobuf decoding failed)", path);
     double *v = NULL;
     int64_t n = 0;
-    rs_status s = ox_tensor_values(tp, &t->ndim, t->dims, &v, &n);
+    rs_status s = ox_tensor_values(tp, NULL, &t->ndim, t->dims, &v, &n);
     if (!s) {
         snprintf(t->name, sizeof t->name, "%s", tp->name ? tp->name : "");
         t->numel = n;

@@ -22,6 +22,7 @@ typedef struct {
     int64_t opset;
     int64_t batch0;                /* the graph input's declared batch (-1: symbolic) */
     int32_t test_batch;            /* rs_onnx_opts.batch */
+    const char *dir;               /* the model file's directory (external data), NULL for a buffer */
     ox_value *vals;
     int32_t n_vals, cap_vals;
     const Onnx__NodeProto *cur;    /* the node being imported (errors name it) */
@@ -38,8 +39,12 @@ ox_value *ox_input(ox_ctx *c, size_t k);
 /* Input k, which must be computed from the net's input (a node) / must be a constant (an initializer). */
 rs_status ox_need_node(ox_ctx *c, size_t k, ox_value **v);
 rs_status ox_need_const(ox_ctx *c, size_t k, ox_value **v);
-/* Converts a TensorProto into a constant (checks type, dims, data size). */
-rs_status ox_tensor_values(const Onnx__TensorProto *t, int32_t *rank, int64_t *dims, double **v, int64_t *numel);
+/* Converts a TensorProto into a constant (checks type, dims, data size); external data is read from dir (the
+ * model's directory; NULL: refused). */
+rs_status ox_tensor_values(const Onnx__TensorProto *t, const char *dir, int32_t *rank, int64_t *dims, double **v,
+                           int64_t *numel);
+/* onnx_external.c: the want bytes of a tensor stored as external data (*out allocated; rs_free). */
+rs_status ox_external_bytes(const Onnx__TensorProto *t, const char *dir, size_t want, uint8_t **out);
 /* The parameter holding constant v (registered on first use under its name, with shape dims[0..rank) or, when
  * flat_len > 0, as a 1-D tensor of flat_len values). */
 int32_t ox_param(ox_ctx *c, ox_value *v, rs_param_kind kind, int64_t flat_len);
@@ -62,6 +67,14 @@ rs_status ox_set_node(ox_ctx *c, int32_t i, int32_t rank, const int64_t *dims);
 rs_status ox_binary(ox_ctx *c, rs_binary_kind kind, ox_value *a, ox_value *b, float ka, float kb);
 /* A constant as a node (per-sample when its first dimension is the test batch, else shared): *out describes it. */
 rs_status ox_const_node(ox_ctx *c, ox_value *v, int32_t rank, ox_value *out);
+/* The spatial axes of node x padded by pb / pe into a gather node named name (zeros, or replicate: the nearest
+ * element); *out its value. */
+rs_status ox_pad_spatial(ox_ctx *c, ox_value *x, const int64_t *pb, const int64_t *pe, int replicate, const char *name,
+                         ox_value **out);
+/* The dilated windows of node x side by side (a gather named name; see onnx_shape_ops.c): a kernel-k stride-k
+ * conv or max pool over *out is the dilated one over x. */
+rs_status ox_windows(ox_ctx *c, ox_value *x, const int64_t *k, const int64_t *st, const int64_t *d, const int64_t *pb,
+                     const int64_t *o, int same_window, const char *name, ox_value **out);
 /* handlers of onnx_shape_ops.c */
 rs_status ox_op_gemm(ox_ctx *c);
 rs_status ox_op_matmul(ox_ctx *c);

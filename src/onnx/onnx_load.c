@@ -30,7 +30,7 @@ static rs_status add_const(ox_ctx *c, const char *name, const Onnx__TensorProto 
     if (ox_find(c, name)) return rs_error(RS_ERR_FORMAT, "value '%s' is defined twice", name);
     ox_value *v = ox_add(c, name);
     if (!v) return rs_error(RS_ERR_NOMEM, "out of memory");
-    if (t) return ox_tensor_values(t, &v->rank, v->dims, &v->v, &v->numel);
+    if (t) return ox_tensor_values(t, c->dir, &v->rank, v->dims, &v->v, &v->numel);
     if (b->ndim > RS_ONNX_MAX_RANK) return rs_error(RS_ERR_ARG, "bound tensor '%s': rank %d", name, b->ndim);
     v->rank = b->ndim;
     memcpy(v->dims, b->dims, sizeof(int64_t) * (size_t)b->ndim);
@@ -143,8 +143,8 @@ static rs_status finish(ox_ctx *c, const Onnx__GraphProto *g, rs_onnx_meta *meta
     return RS_OK;
 }
 
-rs_status rs_onnx_load_buffer(const uint8_t *buf, size_t len, const rs_onnx_opts *o, rs_net **net,
-                              rs_onnx_meta *meta) {
+static rs_status load(const uint8_t *buf, size_t len, const char *dir, const rs_onnx_opts *o, rs_net **net,
+                      rs_onnx_meta *meta) {
     *net = NULL;
     rs_onnx_meta scratch;
     if (!meta) meta = &scratch;
@@ -153,6 +153,7 @@ rs_status rs_onnx_load_buffer(const uint8_t *buf, size_t len, const rs_onnx_opts
     if (!m) return rs_error(RS_ERR_FORMAT, "not an ONNX model (protobuf decoding failed: truncated or not ONNX)");
     ox_ctx c = {0};
     c.batch0 = -1;
+    c.dir = dir;
     c.test_batch = o && o->batch > 0 ? o->batch : 0;
     rs_status s = version_check(m, &c.opset);
     const Onnx__GraphProto *g = m->graph;
@@ -178,12 +179,23 @@ rs_status rs_onnx_load_buffer(const uint8_t *buf, size_t len, const rs_onnx_opts
     return RS_OK;
 }
 
+rs_status rs_onnx_load_buffer(const uint8_t *buf, size_t len, const rs_onnx_opts *o, rs_net **net,
+                              rs_onnx_meta *meta) {
+    return load(buf, len, NULL, o, net, meta);
+}
+
 rs_status rs_onnx_load(const char *path, const rs_onnx_opts *o, rs_net **net, rs_onnx_meta *meta) {
     void *buf;
     size_t len;
     *net = NULL;
     RS_TRY(rs_read_file(path, &buf, &len, (size_t)OX_MAX_FILE));
-    rs_status s = rs_onnx_load_buffer(buf, len, o, net, meta);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *sl = strrchr(dir, '/');
+    if (!sl) snprintf(dir, sizeof dir, ".");
+    else if (sl == dir) sl[1] = 0;
+    else *sl = 0;
+    rs_status s = load(buf, len, dir, o, net, meta);
     rs_free(buf);
     if (!s) return RS_OK;
     char msg[512];

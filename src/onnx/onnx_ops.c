@@ -22,6 +22,8 @@ static int64_t *alloc_i64(ox_ctx *c, int64_t n) { return rs_calloc(sizeof(int64_
 typedef struct {
     int32_t sp;                          /* spatial dims: 1 or 2 */
     int64_t k[2], s[2], pb[2], pe[2];    /* kernel, strides, pads begin / end */
+    int64_t d[2];                        /* dilations */
+    int dilated;                         /* some dilation above 1 */
 } window;
 
 static rs_status read_window(ox_ctx *c, const ox_value *x, const int64_t *kernel, window *w) {
@@ -33,15 +35,18 @@ static rs_status read_window(ox_ctx *c, const ox_value *x, const int64_t *kernel
     for (int i = 0; i < w->sp; i++) {
         w->k[i] = n ? v[i] : kernel[i];
         if (kernel && w->k[i] != kernel[i]) BAD("kernel_shape does not match the weight");
-        w->s[i] = 1, w->pb[i] = w->pe[i] = 0;
+        w->s[i] = 1, w->pb[i] = w->pe[i] = 0, w->d[i] = 1;
     }
+    w->dilated = 0;
     n = ox_attr_ints(c->cur, "strides", v, 2);
     if (n < 0 || (n && n != w->sp)) BAD("strides has the wrong length");
     for (int i = 0; i < n; i++) w->s[i] = v[i];
     n = ox_attr_ints(c->cur, "dilations", v, 2);
     if (n < 0 || (n && n != w->sp)) BAD("dilations has the wrong length");
-    for (int i = 0; i < n; i++)
-        if (v[i] != 1) FAIL("dilations other than 1 are not supported");
+    for (int i = 0; i < n; i++) {
+        if (v[i] < 1 || v[i] > 4096) BAD("dilation %lld out of range", (long long)v[i]);
+        w->d[i] = v[i], w->dilated |= v[i] > 1;
+    }
     n = ox_attr_ints(c->cur, "pads", v, 4);
     if (n < 0 || (n && n != 2 * w->sp)) BAD("pads has the wrong length");
     for (int i = 0; i < n / 2; i++) w->pb[i] = v[i], w->pe[i] = v[i + w->sp];
@@ -54,13 +59,73 @@ static rs_status read_window(ox_ctx *c, const ox_value *x, const int64_t *kernel
         int64_t in = x->dims[2 + i];
         if (!strcmp(ap, "VALID")) w->pb[i] = w->pe[i] = 0;
         else if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
-            int64_t out = (in + w->s[i] - 1) / w->s[i], tot = (out - 1) * w->s[i] + w->k[i] - in;
+            int64_t ke = (w->k[i] - 1) * w->d[i] + 1;
+            int64_t out = (in + w->s[i] - 1) / w->s[i], tot = (out - 1) * w->s[i] + ke - in;
             tot = tot < 0 ? 0 : tot;
             w->pb[i] = ap[5] == 'U' ? tot / 2 : tot - tot / 2;
             w->pe[i] = tot - w->pb[i];
         } else if (strcmp(ap, "NOTSET")) FAIL("auto_pad '%s' is not supported", ap);
     }
     return RS_OK;
+}
+
+/* Output size along each axis of a window op with dilation (effective kernel (k - 1) d + 1), floor or ceil. */
+static rs_status window_out(ox_ctx *c, const ox_value *x, const window *w, int ceil, int64_t *o) {
+    for (int i = 0; i < w->sp; i++) {
+        int64_t in = x->dims[2 + i], ke = (w->k[i] - 1) * w->d[i] + 1, tot = in + w->pb[i] + w->pe[i];
+        if (tot < ke) BAD("the (dilated) kernel is larger than the padded input");
+        o[i] = ceil ? (tot - ke + w->s[i] - 1) / w->s[i] + 1 : (tot - ke) / w->s[i] + 1;
+        if (ceil && (o[i] - 1) * w->s[i] >= in + w->pb[i]) o[i]--; /* no window starting in the end padding */
+    }
+    if (w->sp == 1) o[1] = 1;
+    return RS_OK;
+}
+
+/* A dilated Conv: the input's dilated windows side by side ('<name>#windows', zero padding), which a conv of the
+ * same weights with stride = kernel and no padding turns into the dilated convolution (exact: the same products,
+ * summed by the same conv kernels). *xn becomes that node, t its stride and pads. */
+static rs_status dilated_input(ox_ctx *c, ox_value *x, const window *w, rs_conv2d_dims *t, int32_t *xn) {
+    int64_t o[2];
+    RS_TRY(window_out(c, x, w, 0, o));
+    char tw[RS_NAME_MAX + 16];
+    snprintf(tw, sizeof tw, "%s#windows", c->cur_name);
+    ox_value *z;
+    RS_TRY(ox_windows(c, x, w->k, w->s, w->d, w->pb, o, 0, tw, &z));
+    *xn = z->node;
+    t->stride_h = (int32_t)(w->sp == 2 ? w->k[0] : 1), t->stride_w = (int32_t)w->k[w->sp - 1];
+    t->pad_top = t->pad_bottom = t->pad_left = t->pad_right = 0;
+    return RS_OK;
+}
+
+/* A dilated MaxPool: the dilated windows side by side ('<name>#windows'; a padded position holds a copy of a
+ * position of its own window inside the input), then a max pool of stride = kernel. */
+static rs_status maxpool_dilated(ox_ctx *c, ox_value *x, const window *w, int ceil) {
+    int64_t o[2], zero[2] = {0, 0};
+    RS_TRY(window_out(c, x, w, ceil, o));
+    for (int i = 0; i < w->sp; i++)
+        for (int64_t j = 0; j < o[i]; j++) { /* every window must hold a position of the input */
+            int64_t a = j * w->s[i] - w->pb[i], t0 = a >= 0 ? 0 : (-a + w->d[i] - 1) / w->d[i];
+            if (t0 >= w->k[i] || a + t0 * w->d[i] >= x->dims[2 + i])
+                FAIL("a pooling window lies entirely in the padding");
+        }
+    int32_t rank = x->rank;
+    char tw[RS_NAME_MAX + 16];
+    snprintf(tw, sizeof tw, "%s#windows", c->cur_name);
+    ox_value *z;
+    RS_TRY(ox_windows(c, x, w->k, w->s, w->d, w->pb, o, 1, tw, &z));
+    window u = *w; /* kernel k, stride k, no padding over the windows */
+    for (int i = 0; i < w->sp; i++) u.s[i] = u.k[i];
+    int32_t i = rs_net_maxpool(c->net, c->cur_name, z->node, 1, 1, 0);
+    if (i < 0) return ox_set_node(c, i, 0, NULL);
+    rs_node *d = &c->net->nodes[i];
+    rs_pool2d_dims p = d->pool;
+    p.kh = w->sp == 2 ? (int32_t)u.k[0] : 1, p.kw = (int32_t)u.k[w->sp - 1];
+    p.stride_h = w->sp == 2 ? (int32_t)u.s[0] : 1, p.stride_w = (int32_t)u.s[w->sp - 1];
+    p.pad_h = (int32_t)zero[0], p.pad_w = (int32_t)zero[1];
+    if (rs_pool2d_dims_finish(&p) != RS_OK) BAD("%s", rs_last_error());
+    d->pool = p, d->h = p.h_out, d->w = p.w_out;
+    int64_t dims[4] = {-1, d->c, o[0], o[1]};
+    return ox_set_node(c, i, rank, dims);
 }
 
 static rs_status op_conv(ox_ctx *c) {
@@ -89,11 +154,89 @@ static rs_status op_conv(ox_ctx *c) {
     int32_t wp = ox_param(c, W, RS_PARAM_TRAINABLE, 0), bp = -2;
     if (B) bp = ox_param(c, B, RS_PARAM_TRAINABLE, W->dims[0]);
     if (wp < 0 || (B && bp < 0)) BAD("weight or bias of the wrong shape (%s)", c->net->error);
-    int32_t i = rs_net_conv2d_ex(c->net, c->cur_name, x->node, &t, wp, bp);
+    int32_t xn = x->node, rank = x->rank;
+    if (w.dilated) RS_TRY(dilated_input(c, x, &w, &t, &xn)); /* moves the value table: x, W, B not used after */
+    int32_t i = rs_net_conv2d_ex(c->net, c->cur_name, xn, &t, wp, bp);
     if (i < 0) return ox_set_node(c, i, 0, NULL);
     const rs_node *d = &c->net->nodes[i];
     int64_t dims[4] = {-1, d->c, w.sp == 2 ? d->h : d->w, d->w};
-    return ox_set_node(c, i, x->rank, dims);
+    return ox_set_node(c, i, rank, dims);
+}
+
+/* A pool node named name over node xn with window w and pads pad (per spatial axis). */
+static rs_status pool_node(ox_ctx *c, int max, int32_t cip, const char *name, int32_t xn, const window *w,
+                           const int64_t *pad, int32_t *i) {
+    *i = max ? rs_net_maxpool(c->net, name, xn, 1, 1, 0) : rs_net_avgpool(c->net, name, xn, 1, 1, 0, cip);
+    if (*i < 0) return ox_set_node(c, *i, 0, NULL);
+    rs_node *d = &c->net->nodes[*i];
+    rs_pool2d_dims p = d->pool;
+    p.kh = w->sp == 2 ? (int32_t)w->k[0] : 1, p.kw = (int32_t)w->k[w->sp - 1];
+    p.stride_h = w->sp == 2 ? (int32_t)w->s[0] : 1, p.stride_w = (int32_t)w->s[w->sp - 1];
+    p.pad_h = w->sp == 2 ? (int32_t)pad[0] : 0, p.pad_w = (int32_t)pad[w->sp - 1];
+    if (rs_pool2d_dims_finish(&p) != RS_OK) BAD("%s", rs_last_error());
+    d->pool = p, d->h = p.h_out, d->w = p.w_out;
+    return RS_OK;
+}
+
+/* Pools that relstab's pool ops do not take directly (ceil_mode, asymmetric pads, pads above half the kernel):
+ * a pad node (gather; MaxPool: a copy of the nearest element, which every window that holds it also holds, so
+ * the max is unchanged; AveragePool: zeros), the pool without padding, and for AveragePool a multiplication by
+ * the constant (kernel size / elements counted) per output position, the count excluding the padding
+ * (count_include_pad 0) or what lies beyond the explicit pads (ceil_mode's extra window part). Windows that lie
+ * entirely in the padding are refused. Nodes '<name>#pad', '<name>#pool' (when the factor is needed), '<name>'. */
+static rs_status pool_general(ox_ctx *c, int max, int32_t cip, int ceil, ox_value *x, const window *w) {
+    int32_t r = x->rank, sp = w->sp;
+    int64_t in[2], o[2], pe2[2], zero[2] = {0, 0};
+    for (int i = 0; i < sp; i++) {
+        in[i] = x->dims[2 + i];
+        int64_t tot = in[i] + w->pb[i] + w->pe[i];
+        if (tot < w->k[i]) BAD("the kernel is larger than the padded input");
+        o[i] = ceil ? (tot - w->k[i] + w->s[i] - 1) / w->s[i] + 1 : (tot - w->k[i]) / w->s[i] + 1;
+        if (ceil && (o[i] - 1) * w->s[i] >= in[i] + w->pb[i]) o[i]--; /* no window starting in the end padding */
+        if (w->pb[i] >= w->k[i] || (o[i] - 1) * w->s[i] - w->pb[i] > in[i] - 1)
+            FAIL("a pooling window lies entirely in the padding");
+        int64_t need = (o[i] - 1) * w->s[i] + w->k[i] - in[i] - w->pb[i];
+        pe2[i] = need > w->pe[i] ? need : w->pe[i];
+    }
+    char tp[RS_NAME_MAX + 8], tq[RS_NAME_MAX + 8];
+    snprintf(tp, sizeof tp, "%s#pad", c->cur_name);
+    snprintf(tq, sizeof tq, "%s#pool", c->cur_name);
+    ox_value *xp;
+    RS_TRY(ox_pad_spatial(c, x, w->pb, pe2, max, tp, &xp));
+    int64_t dims[4] = {-1, x->dims[1], o[0], sp == 2 ? o[1] : 1};
+    /* the factor kernel size / count per output position (1 everywhere: no multiplication) */
+    int64_t nf = o[0] * (sp == 2 ? o[1] : 1), ktot = w->k[0] * (sp == 2 ? w->k[1] : 1);
+    double *f = max ? NULL : rs_calloc(sizeof(double) * (size_t)nf);
+    if (!max && !f) return ox_fail(c, RS_ERR_NOMEM, "out of memory");
+    int ones = 1;
+    for (int64_t j = 0; f && j < nf; j++) {
+        int64_t q[2] = {sp == 2 ? j / o[1] : j, sp == 2 ? j % o[1] : 0}, cnt = 1;
+        for (int i = 0; i < sp; i++) {
+            int64_t a = q[i] * w->s[i] - w->pb[i], b = a + w->k[i];
+            int64_t lo = cip ? -w->pb[i] : 0, hi = cip ? in[i] + w->pe[i] : in[i];
+            cnt *= (b < hi ? b : hi) - (a > lo ? a : lo);
+        }
+        f[j] = (double)ktot / (double)cnt;
+        ones &= f[j] == 1.0;
+    }
+    int32_t i;
+    rs_status s = pool_node(c, max, 1, max || ones ? c->cur_name : tq, xp->node, w, zero, &i);
+    if (s || max || ones) {
+        rs_free(f);
+        return s ? s : ox_set_node(c, i, r, dims);
+    }
+    char tf[RS_NAME_MAX + 16];
+    snprintf(tf, sizeof tf, "%s#divisor", c->cur_name);
+    ox_value *fv = ox_add(c, tf);
+    if (!fv) {
+        rs_free(f);
+        return ox_fail(c, RS_ERR_NOMEM, "out of memory");
+    }
+    fv->v = f, fv->numel = nf, fv->rank = r - 1; /* (1, Ho, Wo) or (1, Lo): broadcast over the channels */
+    fv->dims[0] = 1, fv->dims[1] = o[0], fv->dims[2] = o[1];
+    if (ox_param(c, fv, RS_PARAM_BUFFER, 0) < 0) BAD("divisor: %s", c->net->error);
+    ox_value pv = {.name = tq, .node = i, .rank = r, .dims = {-1, dims[1], dims[2], dims[3]}, .param = -1};
+    return ox_binary(c, RS_BIN_MUL, &pv, fv, 1.0f, 1.0f);
 }
 
 static rs_status op_pool(ox_ctx *c, int max) {
@@ -106,21 +249,17 @@ static rs_status op_pool(ox_ctx *c, int max) {
     RS_TRY(ox_need_node(c, 0, &x));
     window w;
     RS_TRY(read_window(c, x, NULL, &w));
-    if (ox_attr_int(c->cur, "ceil_mode", 0)) FAIL("ceil_mode 1 is not supported");
+    int64_t ceil = ox_attr_int(c->cur, "ceil_mode", 0), cip = ox_attr_int(c->cur, "count_include_pad", 0);
+    if (ceil != 0 && ceil != 1) BAD("ceil_mode %lld", (long long)ceil);
+    if (cip != 0 && cip != 1) BAD("count_include_pad %lld", (long long)cip);
     if (ox_attr_int(c->cur, "storage_order", 0)) FAIL("storage_order 1 is not supported");
-    for (int i = 0; i < w.sp; i++)
-        if (w.pb[i] != w.pe[i]) FAIL("asymmetric pads are not supported for pooling");
-    int32_t cip = (int32_t)ox_attr_int(c->cur, "count_include_pad", 0);
-    int32_t i = max ? rs_net_maxpool(c->net, c->cur_name, x->node, 1, 1, 0)
-                    : rs_net_avgpool(c->net, c->cur_name, x->node, 1, 1, 0, cip);
-    if (i < 0) return ox_set_node(c, i, 0, NULL);
-    rs_node *d = &c->net->nodes[i];
-    rs_pool2d_dims p = d->pool;
-    p.kh = w.sp == 2 ? (int32_t)w.k[0] : 1, p.kw = (int32_t)w.k[w.sp - 1];
-    p.stride_h = w.sp == 2 ? (int32_t)w.s[0] : 1, p.stride_w = (int32_t)w.s[w.sp - 1];
-    p.pad_h = w.sp == 2 ? (int32_t)w.pb[0] : 0, p.pad_w = (int32_t)w.pb[w.sp - 1];
-    if (rs_pool2d_dims_finish(&p) != RS_OK) BAD("%s", rs_last_error());
-    d->pool = p, d->h = p.h_out, d->w = p.w_out;
+    if (w.dilated) return maxpool_dilated(c, x, &w, (int)ceil);
+    int direct = !ceil; /* relstab's pools: symmetric pads of at most half the kernel */
+    for (int i = 0; i < w.sp; i++) direct &= w.pb[i] == w.pe[i] && 2 * w.pb[i] <= w.k[i];
+    if (!direct) return pool_general(c, max, (int32_t)cip, (int)ceil, x, &w);
+    int32_t i;
+    RS_TRY(pool_node(c, max, (int32_t)cip, c->cur_name, x->node, &w, w.pb, &i));
+    const rs_node *d = &c->net->nodes[i];
     int64_t dims[4] = {-1, d->c, w.sp == 2 ? d->h : d->w, d->w};
     return ox_set_node(c, i, x->rank, dims);
 }

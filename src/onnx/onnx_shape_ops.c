@@ -291,6 +291,83 @@ rs_status ox_op_pad(ox_ctx *c) {
     return s;
 }
 
+/* The spatial axes of node x (rank 3 or 4) padded by pb / pe (per spatial axis): a gather node named name, the
+ * padding zeros or (replicate) a copy of the nearest element of x; *out is its value (pointer into the table). */
+rs_status ox_pad_spatial(ox_ctx *c, ox_value *x, const int64_t *pb, const int64_t *pe, int replicate, const char *name,
+                         ox_value **out) {
+    int32_t r = x->rank;
+    int64_t od[4] = {-1, x->dims[1], 1, 1}, xd[4];
+    memcpy(xd, x->dims, sizeof(int64_t) * (size_t)r);
+    for (int32_t i = 2; i < r; i++) od[i] = xd[i] + pb[i - 2] + pe[i - 2];
+    int64_t per = ox_sample_numel(r, od);
+    if (per > OX_MAX_NUMEL) BAD("padded result too large");
+    int32_t *which;
+    int64_t *src;
+    RS_TRY(gather_tables(c, per, &which, &src));
+    for (int64_t j = 0; j < per; j++) {
+        int64_t q[4];
+        unravel(j, r, od, q);
+        int inside = 1;
+        for (int32_t i = 2; i < r; i++) {
+            q[i] -= pb[i - 2];
+            if (replicate) q[i] = q[i] < 0 ? 0 : q[i] >= xd[i] ? xd[i] - 1 : q[i];
+            inside &= q[i] >= 0 && q[i] < xd[i];
+        }
+        which[j] = inside ? 0 : -1, src[j] = inside ? ravel(r, xd, q) : 0;
+    }
+    const ox_value *xs[1] = {x};
+    const char *keep = c->cur_name;
+    c->cur_name = name;
+    rs_status s = gather_from(c, xs, 1, r, od, which, src, 0.0f);
+    c->cur_name = keep;
+    rs_free(which), rs_free(src);
+    RS_TRY(s);
+    *out = ox_find(c, name);
+    return RS_OK;
+}
+
+/* The windows of node x (rank 3 or 4) laid side by side: a gather node named name of spatial size (o[i] k[i]),
+ * whose element (q k + t) on axis i is x at q s + t d - pb on that axis (kernel k, stride s, dilation d, pads
+ * begin pb). A position in the padding is zero, or (same_window) a copy of the first position of the same window
+ * that is inside x (for a max, which it then does not change). A kernel-k stride-k op over it is the windowed op
+ * over x with dilation d. The caller makes sure every window holds a position inside x when same_window is set. */
+rs_status ox_windows(ox_ctx *c, ox_value *x, const int64_t *k, const int64_t *st, const int64_t *d, const int64_t *pb,
+                     const int64_t *o, int same_window, const char *name, ox_value **out) {
+    int32_t r = x->rank;
+    int64_t od[4] = {-1, x->dims[1], 1, 1}, xd[4];
+    memcpy(xd, x->dims, sizeof(int64_t) * (size_t)r);
+    for (int32_t i = 2; i < r; i++) od[i] = o[i - 2] * k[i - 2];
+    int64_t per = ox_sample_numel(r, od);
+    if (per > OX_MAX_NUMEL) BAD("the windows of the input are too large (%lld values per sample)", (long long)per);
+    int32_t *which;
+    int64_t *src;
+    RS_TRY(gather_tables(c, per, &which, &src));
+    for (int64_t j = 0; j < per; j++) {
+        int64_t q[4];
+        unravel(j, r, od, q);
+        int inside = 1;
+        for (int32_t i = 2; i < r; i++) {
+            int64_t w = q[i] / k[i - 2], t = q[i] % k[i - 2], a = w * st[i - 2] - pb[i - 2];
+            q[i] = a + t * d[i - 2];
+            if (same_window && (q[i] < 0 || q[i] >= xd[i])) { /* the window's first tap inside x */
+                int64_t t0 = a >= 0 ? 0 : (-a + d[i - 2] - 1) / d[i - 2];
+                q[i] = a + t0 * d[i - 2];
+            }
+            inside &= q[i] >= 0 && q[i] < xd[i];
+        }
+        which[j] = inside ? 0 : -1, src[j] = inside ? ravel(r, xd, q) : 0;
+    }
+    const ox_value *xs[1] = {x};
+    const char *keep = c->cur_name;
+    c->cur_name = name;
+    rs_status s = gather_from(c, xs, 1, r, od, which, src, 0.0f);
+    c->cur_name = keep;
+    rs_free(which), rs_free(src);
+    RS_TRY(s);
+    *out = ox_find(c, name);
+    return RS_OK;
+}
+
 /* Slice with constant starts / ends / axes / steps (inputs from opset 10, attributes before); the batch axis must
  * be kept whole. */
 rs_status ox_op_slice(ox_ctx *c) {
@@ -432,7 +509,7 @@ rs_status ox_op_constant(ox_ctx *c) {
     if (!a || !a->t) FAIL("a Constant without a tensor 'value' is not supported");
     ox_value *v = ox_add(c, c->cur_name);
     if (!v) return ox_fail(c, RS_ERR_NOMEM, "out of memory");
-    rs_status s = ox_tensor_values(a->t, &v->rank, v->dims, &v->v, &v->numel);
+    rs_status s = ox_tensor_values(a->t, c->dir, &v->rank, v->dims, &v->v, &v->numel);
     if (s) {
         char msg[400];
         snprintf(msg, sizeof msg, "%s", rs_last_error());

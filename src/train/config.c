@@ -213,6 +213,7 @@ static const char *stop_names[] = {"epochs", "zero-loss"};
 rs_status rs_train_config_write(const rs_train_config *c, const char *path) {
     cJSON *o = cJSON_CreateObject();
     JSON_STR(o, model);
+    if (c->onnx[0]) JSON_STR(o, onnx);
     JSON_STR(o, data);
     JSON_STR(o, recipe);
     JSON_STR(o, out);
@@ -300,6 +301,7 @@ static rs_status read_fields(rs_train_config *c, const cJSON *o, const char *pat
         snprintf(c->field, sizeof c->field, "%s", it->valuestring);                                       \
     } while (0)
     GET_STR(model);
+    if (!strcmp(c->model, "onnx")) GET_STR(onnx); /* a run of an ONNX model (train --onnx) */
     GET_STR(data);
     GET_STR(recipe);
     GET_STR(out);

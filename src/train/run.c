@@ -222,7 +222,7 @@ rs_status rs_run_create(rs_net *net, const rs_train_config *c, rs_run_state *st)
         return rs_error(RS_ERR_ARG, "%s already holds a run (config.json); use --resume to continue it or another --out",
                         c->out);
     RS_TRY(rs_mkdir_p(c->out));
-    rs_net_init(net, c->seed);
+    if (!c->onnx[0]) rs_net_init(net, c->seed); /* an ONNX model starts from its initializers */
     RS_TRY(save_weights(net, st, "init.safetensors", 0, 1.0));
     RS_TRY(write_log(st));
     return rs_train_config_write(c, path); /* last: its presence marks a run that can be resumed */
