@@ -100,7 +100,7 @@ static rs_status mean_state_init(mean_state *m, const rep_layout *L, int32_t bat
     int64_t maxn = 1;
     for (int32_t k = 0; k < L->n_nodes; k++) maxn = L->numel[k] > maxn ? L->numel[k] : maxn;
     size_t cb = 0;
-    int need_clean = rows != 3;
+    int need_clean = rows != 3 || K > 1;
     if (need_clean && (rs_mul_size((size_t)batch, (size_t)L->total, &cb) || rs_mul_size(cb, sizeof(float), &cb)))
         return rs_error(RS_ERR_NOMEM, "the activations of a batch of %d are too large", batch);
     m->in = rows > 1 ? rs_alloc((size_t)rows * batch * (size_t)d * sizeof(float)) : NULL;
@@ -129,10 +129,16 @@ static int images_independent(const rs_net *net, rs_mode mode) {
 }
 static int sens_sharded(const rs_net *net, rs_mode mode) { return rs_dist_size() > 1 && images_independent(net, mode); }
 
-/* How many sets of a step's probe images one forward holds: 3 (clean, deformed, noisy; one draw), 2 (deformed and
- * noisy of each of K > 1 draws, the clean ones forwarded alone before), 1 (batch norm takes batch statistics). */
-static int32_t mean_rows(const rs_net *net, rs_mode mode, int32_t K) {
-    return !images_independent(net, mode) ? 1 : K == 1 ? 3 : 2;
+/* How many sets of a step's probe images one forward holds: 3 (clean, deformed and noisy of the first draw; the
+ * later draws' deformed and noisy then go two sets at a time), 1 (batch norm takes batch statistics). */
+static int32_t mean_rows(const rs_net *net, rs_mode mode) { return images_independent(net, mode) ? 3 : 1; }
+
+/* The clean part of the last (joint) forward kept in m->clean for the later draws. */
+static void keep_clean(const rs_net *net, const rep_layout *L, mean_state *m, int32_t n, int32_t batch) {
+    for (int32_t k = 0; k < L->n_nodes; k++) {
+        const float *rep = rep_get(net, L, k, 3 * n, m->scratch);
+        memcpy(m->clean + L->off[k] * batch, rep, (size_t)n * (size_t)L->numel[k] * sizeof(float));
+    }
 }
 
 /* Forwards n images of each of the `parts` sets a[0..parts) as one batch of parts * n (a copy into m->in). */
@@ -168,8 +174,8 @@ static void perturbed(const rs_net *net, const rep_layout *L, mean_state *m, int
 }
 
 /* One step of n probe images at probe position pos0 (lo: this rank's first): the clean, deformed and noisy images
- * forwarded as one batch of 3n (K = 1), or the clean ones and then each draw's deformed and noisy ones as one batch
- * of 2n (K > 1); each set alone when batch norm takes batch statistics (rows = 1). */
+ * of the first draw forwarded as one batch of 3n, then each later draw's deformed and noisy ones as one batch of 2n
+ * (so the first draw is computed exactly as with K = 1); each set alone when batch norm takes batch statistics. */
 static rs_status mean_batch(rs_net *net, gen *g, const rep_layout *L, mean_state *m, int32_t rows, int32_t n,
                             int32_t batch, int64_t pos0, int64_t lo, rs_mode mode) {
     const float *x, *xd[RS_MEASURE_MAX_SEEDS], *xn[RS_MEASURE_MAX_SEEDS];
@@ -179,13 +185,14 @@ static rs_status mean_batch(rs_net *net, gen *g, const rep_layout *L, mean_state
     if (rows == 3) {
         const float *a[3] = {x, xd[0], xn[0]};
         RS_TRY(forward_joint(net, m, a, 3, n, d, mode));
+        if (K > 1) keep_clean(net, L, m, n, batch);
         perturbed(net, L, m, n, batch, pos, 1, 2, 0);
     } else {
         RS_TRY(rs_net_forward(net, x, n, mode));
         clean_alone(net, L, m, n, batch, pos);
     }
     for (int32_t r = 0; r < K; r++) {
-        if (rows == 2) {
+        if (rows == 3 && r > 0) {
             const float *a[2] = {xd[r], xn[r]};
             RS_TRY(forward_joint(net, m, a, 2, n, d, mode));
             perturbed(net, L, m, n, batch, pos, 0, 2, 0);
@@ -204,7 +211,7 @@ static rs_status mean_batch(rs_net *net, gen *g, const rep_layout *L, mean_state
 
 rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch, rs_mode mode, rs_sens *per_seed,
                          int32_t slot0, int64_t *forwarded) {
-    int32_t K = g->K, nn = L->n_nodes, rows = mean_rows(net, mode, K);
+    int32_t K = g->K, nn = L->n_nodes, rows = mean_rows(net, mode);
     if (batch < rows) rows = 1;
     batch /= rows; /* probe images per step: the forwards keep at most the given batch of images */
     mean_state m;
