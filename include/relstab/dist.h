@@ -51,7 +51,9 @@ rs_status rs_dist_agree(rs_status s);
 /* Runs jobs 0..n-1 with fn(job, ctx) (RS_OK or an error that fails only that job; status[job] receives it, may
  * be NULL). On one rank: in order of decreasing cost (ties: by index). On several: rank 0 schedules, handing the
  * next costliest job to whichever worker asks first; ranks 1.. work; with two or more ranks rank 0 does not work.
- * Every rank returns when all jobs are done; status is complete on rank 0 (other ranks: their own jobs). */
+ * Every rank returns when all jobs are done (the last collective is a broadcast of status, or a barrier when
+ * status is NULL), with the complete status on every rank. fn may call no collective; a job that runs an ordinary
+ * command sets rs_dist_set_local(1) around it. */
 typedef rs_status (*rs_dist_job_fn)(int64_t job, void *ctx);
 rs_status rs_dist_run_jobs(int64_t n, const double *cost, rs_dist_job_fn fn, void *ctx, rs_status *status);
 /* The order a single rank uses (and the scheduler hands out): indices by decreasing cost, ties by index. */

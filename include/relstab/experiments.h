@@ -3,7 +3,10 @@
  * Every run of a grid is a run directory of train.h, measured with measure.h: a finished run is skipped when the
  * experiment is run again, an interrupted one resumes from its last finished epoch.
  * It does not train or measure by itself (train.h, measure.h, theory.h do) and it does not decide how runs are
- * dispatched beyond rs_grid_run, the one place that does (a process pool here; other dispatchers plug in there). */
+ * dispatched beyond rs_grid_run / rs_grid_run_ranks, the one place that does (in order, a process pool, or the
+ * MPI ranks).
+ * Under mpirun, rs_reproduce is run by every rank: rank 0 writes everything outside the run directories (tables,
+ * figures, verdicts, settings, timing, the report); the other ranks only run the runs rank 0 hands them. */
 #pragma once
 #include <stdint.h>
 
@@ -18,9 +21,19 @@ extern "C" {
  * jobs <= 1: in this process, one after the other. jobs > 1: that many forked children side by side, each with
  * rs_set_threads(max(1, cores / jobs)); a child runs one job and exits with 0 (RS_OK) or 1. Every job is run even
  * when one fails; the first failure's status is returned (for a child: a message naming the job). fn must be safe
- * to run in a forked child: it writes its results to files, not to memory the caller reads. */
+ * to run in a forked child: it writes its results to files, not to memory the caller reads.
+ * Under mpirun (rs_dist_size() > 1) these are jobs of rank 0 (figures, data files that rank 0 goes on to read): rank
+ * 0 runs them one after the other (in local mode, dist.h), every other rank runs nothing and gets
+ * RS_ERR_UNSUPPORTED, so that the experiment stops there on that rank. */
 rs_status rs_grid_run(int32_t n, const double *cost, int32_t jobs, rs_status (*fn)(int32_t job, void *ctx),
                       void *ctx);
+/* A grid of independent runs, each writing only into its own run directory (which it locks): as rs_grid_run on one
+ * rank; under mpirun it is a collective of every rank: rs_dist_run_jobs hands the jobs out, longest first, rank 0
+ * scheduling and ranks 1.. running them, each job in local mode (an ordinary one-process run); every rank returns
+ * when the grid is done, with the same status (the first failed job's, whose message is on the stderr of the rank
+ * that ran it). jobs > 1 under mpirun is refused (RS_ERR_ARG): the ranks are the runs side by side. */
+rs_status rs_grid_run_ranks(int32_t n, const double *cost, int32_t jobs, rs_status (*fn)(int32_t job, void *ctx),
+                            void *ctx);
 
 /* ---------------------------------------------------------------- reproduce */
 typedef enum { RS_SCALE_QUICK = 0, RS_SCALE_FULL = 1, RS_SCALE_TINY = 2 } rs_scale;

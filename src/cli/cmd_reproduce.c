@@ -15,8 +15,9 @@ const char rs_cmd_reproduce_help[] = "the paper's experiments, figure by figure,
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: relstab reproduce EXPERIMENT|all --out DIR [--scale quick|full] [--data SPEC] [--seeds N]\n"
+            "usage: relstab reproduce EXPERIMENT|all --out DIR [--scale quick|full|tiny] [--data SPEC] [--seeds N]\n"
             "                         [--models LIST] [--dry-run] [--jobs N] [--threads N] [--quiet]\n"
+            "       mpirun -n N relstab reproduce EXPERIMENT|all --out DIR ...\n"
             "Runs the experiments behind the paper's figures (docs/experiments.md):\n"
             "  theory            the constant-filter pooling model: D, G, R per layer and their laws\n"
             "  scale1d           the 1-D pooling CNN on 1-D scale detection, against the theory\n"
@@ -27,7 +28,10 @@ static void usage(FILE *f) {
             "  all               every one, in this order\n"
             "  report            only rewrite DIR/index.html from the experiments found in DIR\n"
             "Every run is an ordinary run directory under DIR/runs: rerunning skips finished runs and resumes\n"
-            "interrupted ones. Tables, figures and verdicts go to DIR/EXPERIMENT, the report to DIR/index.html.\n\n"
+            "interrupted ones. Tables, figures and verdicts go to DIR/EXPERIMENT, the report to DIR/index.html.\n"
+            "Under mpirun (DIR on a file system every rank sees), rank 0 hands each grid's runs out, longest first,\n"
+            "to ranks 1..N-1, one run per rank at a time, then aggregates, draws and writes the report alone; a run\n"
+            "killed with its rank is resumed by the same command run again (docs/cluster.md).\n\n"
             "  --out DIR           output directory (required)\n"
             "  --scale S           quick (default: minutes on 2 cores), full (the paper's settings), tiny (seconds,\n"
             "                      for tests only)\n"
@@ -35,8 +39,10 @@ static void usage(FILE *f) {
             "  --seeds N           seeds 0..N-1 for every model (default: the scale's choice)\n"
             "  --models LIST       keep only these models of the grids (comma-separated, e.g. lenet,vgg11)\n"
             "  --dry-run           list the grid with estimated times and what is done; run nothing\n"
-            "  --jobs N            runs side by side (forked processes, each with cores/N threads; default 1)\n"
-            "  --threads N         threads with --jobs 1 (default: all cores)\n"
+            "  --jobs N            runs side by side (forked processes, each with cores/N threads; default 1);\n"
+            "                      not under mpirun, where the ranks are the runs side by side\n"
+            "  --threads N         threads of each run with --jobs 1 (default: all cores; under mpirun: the\n"
+            "                      cores of the node divided by its ranks, or OMP_NUM_THREADS)\n"
             "  --quiet             no progress lines\n");
 }
 
@@ -80,14 +86,14 @@ int rs_cmd_reproduce(int argc, char **argv) {
     if (optind >= argc) return cli_usage_error(CMD, "give an experiment (%s) or all", rs_experiment_names());
     if (optind + 1 < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
     if (!o.out) return cli_usage_error(CMD, "--out DIR is required");
-    /* Every rank would run the whole grid and write the same report: refuse until the grid runner hands runs out
-     * over ranks (relstab sweep does; docs/cluster.md). */
-    if (rs_dist_size() > 1)
-        return cli_usage_error(CMD, "does not run over several MPI ranks yet (%d ranks here): run it as one process "
-                               "(--jobs N for runs side by side), or hand a grid of runs to ranks with relstab sweep",
-                               rs_dist_size());
+    if (rs_dist_size() > 1 && o.jobs > 1)
+        return cli_usage_error(CMD, "--jobs %d under mpirun: the %d ranks already run the runs side by side (one run "
+                               "per rank 1..%d); start more ranks instead", (int)o.jobs, rs_dist_size(),
+                               rs_dist_size() - 1);
+    int root = rs_dist_rank() == 0;
     const char *name = argv[optind];
-    if (!strcmp(name, "report")) { /* only rewrite DIR/index.html from what is there */
+    if (!strcmp(name, "report")) { /* only rewrite DIR/index.html from what is there (rank 0 alone) */
+        if (!root) return 0;
         rs_status s = rs_report_write(o.out);
         if (s) return cli_fail(CMD, s);
         printf("report: %s/index.html\n", o.out);
@@ -98,9 +104,9 @@ int rs_cmd_reproduce(int argc, char **argv) {
     if (!known) return cli_usage_error(CMD, "unknown experiment '%s' (known: all, %s)", name, rs_experiment_names());
     if (o.data && strcmp(o.data, "fashionmnist") && strncmp(o.data, "cifar10:", 8))
         return cli_usage_error(CMD, "--data expects fashionmnist or cifar10:DIR, got '%s'", o.data);
-    o.threads = cli_threads(threads);
-    rs_status s = rs_reproduce(name, &o);
+    o.threads = cli_threads(threads); /* 0: all cores; under mpirun, this rank's share of its node */
+    rs_status s = rs_reproduce(name, &o); /* under mpirun: every rank, the same status on all */
     if (s) return cli_fail(CMD, s);
-    if (!o.dry_run) printf("report: %s/index.html\n", o.out);
+    if (!o.dry_run && root) printf("report: %s/index.html\n", o.out);
     return 0;
 }

@@ -1,7 +1,8 @@
 /* jobs.c: rs_dist_run_jobs, the dynamic scheduler of independent jobs (the runs of a sweep or of a reproduced
  * figure). Rank 0 keeps the jobs sorted by decreasing cost and answers each worker's request with the next one;
  * a worker's request carries the status of the job it just finished. One rank runs the jobs itself in the same
- * order. Not here: what a job does (cmd_sweep.c, experiments) or its lock (train.h: rs_run_lock_acquire). */
+ * order. Every rank leaves together, with rank 0's table of statuses. Not here: what a job does (cmd_sweep.c,
+ * experiments/grid.c) or its lock (train.h: rs_run_lock_acquire). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +87,10 @@ rs_status rs_dist_run_jobs(int64_t n, const double *cost, rs_dist_job_fn fn, voi
     if (rs_dist_on_ && rs_dist_size() > 1) {
         s = rs_dist_rank() == 0 ? schedule(n, order, status) : work(fn, ctx, status);
         rs_free(order);
-        return s;
+        if (s) return s; /* contact lost: Open MPI ends the job; no collective could complete */
+        /* a worker is told to stop while others still work: everyone waits here for the last job, then takes
+         * rank 0's complete table of statuses */
+        return status ? rs_dist_bcast(status, (size_t)n * sizeof *status, 0) : rs_dist_barrier();
     }
 #endif
     s = run_alone(n, order, fn, ctx, status);

@@ -33,11 +33,15 @@ static int32_t output_runs(exp_ctx *c, exp_run *runs, int32_t max) {
                 snprintf(r->data, sizeof r->data, "%s", c->data);
                 snprintf(r->recipe, sizeof r->recipe, "%s", fcn ? "paper-fcn" : "paper-cnn");
                 r->corrupt = sc == RS_SCALE_FULL ? full_noise[k] : sc == RS_SCALE_TINY ? quick_noise[2 * k] : quick_noise[k];
-                r->epochs = sc == RS_SCALE_FULL ? 250 : sc == RS_SCALE_TINY ? 1 : 10;
-                r->ptr = sc == RS_SCALE_FULL ? 0 : sc == RS_SCALE_TINY ? 256 : 5000;
-                /* FashionMNIST: lr 0.05 for the CNNs (LeNet is unstable at 0.1 there), 1e-3 for Adam (the FCNs
-                 * diverge at the recipe's 0.1 on FashionMNIST) */
-                r->lr = c->cifar ? 0 : fcn ? 1e-3 : 0.05;
+                /* quick: the whole training split for 3 epochs (LeNet reaches about 17% test error, the FCNs about
+                 * 24%; 5000 images for 10 epochs left LeNet at 26% and the FCNs at 53%, too little trained to test
+                 * a claim about trained nets) */
+                r->epochs = sc == RS_SCALE_FULL ? 250 : sc == RS_SCALE_TINY ? 1 : 3;
+                r->ptr = sc == RS_SCALE_FULL ? 0 : sc == RS_SCALE_TINY ? 256 : 0;
+                /* FashionMNIST: lr 0.05 for the CNNs (LeNet is unstable at 0.1 there); the FCNs keep the recipe's
+                 * Adam lr 0.1 (with the FCNs' 1/sqrt(fan-in) scaling, lr 1e-3 barely moves them: 38% test error
+                 * after 3 epochs against 24% at 0.1) */
+                r->lr = c->cifar || fcn ? 0 : 0.05;
                 r->ridge = -1;
                 r->seed = (uint64_t)s;
                 r->measure = EXP_M_TRAINED;

@@ -84,8 +84,4 @@ if [ -n "$vdir" ]; then
     "$BIN" train $TRAIN --epochs $((3 + i % 3)) --seed "$i" --threads 1 --out alone --quiet >/dev/null || fail "the run alone"
     cmp -s alone/last.safetensors "$vdir/last.safetensors" || fail "$vdir resumed differs from the run alone"
 fi
-# reproduce does not hand its grid to ranks yet: under mpirun it refuses (exit 2) instead of every rank racing
-out=$("${MPIRUN[@]}" -n 2 "$BIN" reproduce theory --out "$TMP/rep" 2>&1) && fail "reproduce under mpirun ran"
-expect_in "$out" "does not run over several MPI ranks yet" "reproduce under mpirun refuses"
-[ -e "$TMP/rep" ] && fail "reproduce under mpirun created its output directory"
 cli_done
