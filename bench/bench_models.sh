@@ -6,6 +6,9 @@
 #   b. training steps of VGG11 and ResNet18 on random 3x32x32 inputs, batch 128: BUILD_DIR/bench_models (the
 #      library called directly) against torch_models.py steps (channels-last and NCHW; the faster is compared);
 #   d. a LeNet epoch at the default thread count and at 1 thread while a busy loop holds a core (BUSY=0 skips it);
+#   e. 10,000 max-entropy diffeomorphisms (c = 3, delta = 1, bilinear) of 1x28x28 and of 3x32x32 images:
+#      BUILD_DIR/bench_diffeo (rs_diffeo_batch) against torch_models.py diffeo (batched gather or grid_sample remap,
+#      the faster compared);
 #   c. D, G, R at every node, P = 500: `relstab measure --model lenet|vgg11 --init --data fashionmnist` (process
 #      wall and relstab's own timer) against torch_models.py measure (network passes + estimator only) on the very
 #      inputs relstab used (--dump), with the same weights (LeNet: a short relstab training run, loaded into torch;
@@ -81,14 +84,16 @@ torch_run() {
     cat "$tmp/py.txt"
     py_rss=$rss_mb
 }
-# rss CMD...: runs CMD under GNU time (when installed) and sets rss_mb to its peak resident memory in MB ("-" without).
+# rss CMD...: runs CMD under GNU time (when installed) and sets rss_mb to its peak resident memory in MB and cpu_s
+# to its CPU time (user + system, all threads) in seconds ("-" without).
 rss() {
     if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f %M -o "$tmp/rss.txt" "$@"
+        /usr/bin/time -f "%M %U %S" -o "$tmp/rss.txt" "$@"
         rss_mb=$(awk '{ v = $1 } END { printf "%.0f", v / 1024 }' "$tmp/rss.txt")
+        cpu_s=$(awk '{ v = $2 + $3 } END { printf "%.3f", v }' "$tmp/rss.txt")
     else
         "$@"
-        rss_mb=-
+        rss_mb=- cpu_s=-
     fi
 }
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"; }
@@ -126,6 +131,7 @@ relstab_measure() {
     m_wall=$(best "${walls[@]}")
     m_in=$(best "${ins[@]}")
     m_rss=$rss_mb
+    m_cpu=$cpu_s
     echo "relstab measure $model --init, $t thread(s): best of $repeat: process wall $m_wall s, measure $m_in s"
 }
 
@@ -136,6 +142,7 @@ torch_measure() {
     torch_run "$t" measure --model "$model" --dump "$tmp/${model}_dump" --weights "$weights" \
         --csv "$tmp/${model}_cmp.csv" --dtype "$dtype" --deno "$deno" --repeat "$rep"
     tm_s=$(field seconds "$tmp/py.txt")
+    tm_cpu=$(field cpu_s "$tmp/py.txt")
     tm_note="torch $dtype, $deno: passes $(field forward_s "$tmp/py.txt") s"
     tm_note+=" + estimator $(field estimator_s "$tmp/py.txt") s"
     if [ "$t" = "$t1" ]; then
@@ -204,17 +211,38 @@ for t in $threads_list; do
         row "$model step b128 CPU ms, $t thr" "$rs" "$tc" time "process CPU time, all threads (less load-sensitive)"
     done
     row "steps (3 models): peak RSS MB, $t thr" "$bm_rss" "$py_rss" time "one process each side"
+    # ---------------------------------------------------------------------------------------- e. diffeomorphisms
+    if [ -x "$build/bench_diffeo" ]; then
+        rss "$build/bench_diffeo" --threads "$t" --repeat "$repeat" >"$tmp/bd.txt"
+        cat "$tmp/bd.txt"
+        bd_rss=$rss_mb
+        : >"$tmp/py.txt"
+        py_rss=-
+        [ -n "$py" ] && torch_run "$t" diffeo --repeat "$repeat"
+        for shape in 1x28x28 3x32x32; do
+            for col in 2 3; do
+                rs=$(awk -v s="diffeo_$shape" -v c="$col" '$1 == s { print $c }' "$tmp/bd.txt")
+                tc=$(awk -v s="diffeo_$shape" -v c="$col" '$1 == s && (b == "" || $c + 0 < b + 0) { b = $c; p = $5 }
+                                  END { print (b == "" ? "-" : b) }' "$tmp/py.txt")
+                tp=$(awk -v s="diffeo_$shape" -v c="$col" '$1 == s && (b == "" || $c + 0 < b + 0) { b = $c; p = $5 }
+                                  END { print p }' "$tmp/py.txt")
+                what=$([ "$col" = 2 ] && echo "ms" || echo "CPU ms")
+                row "diffeo 10k $shape $what, $t thr" "${rs:--}" "$tc" time "${tp:+torch: $tp (the faster), }best of $repeat"
+            done
+        done
+        row "diffeo: peak RSS MB, $t thr" "$bd_rss" "$py_rss" time "one process each side"
+    fi
     # ---------------------------------------------------------------------------------------- c. D, G, R
     [ "$have_data" = 1 ] || continue
     relstab_measure lenet "$t"
-    tc=- nc="" t64=- n64="" tmo=- nmo="" tc_mrss=-
+    tc=- nc="" t64=- n64="" tmo=- nmo="" tc_mrss=- tmo_cpu=-
     if [ -n "$py" ]; then
         torch_measure lenet "$t" float32 cdist "$repeat" "$tmp/lenet_run/last.safetensors"
         tc=$tm_s nc=$tm_note tc_mrss=$py_rss
         torch_measure lenet "$t" float64 cdist "$repeat" "$tmp/lenet_run/last.safetensors"
         t64=$tm_s n64=$tm_note
         torch_measure lenet "$t" float32 moments "$repeat" "$tmp/lenet_run/last.safetensors"
-        tmo=$tm_s nmo=$tm_note
+        tmo=$tm_s nmo=$tm_note tmo_cpu=$tm_cpu
     fi
     row "measure lenet P500: wall s, $t thr" "$m_wall" "$tc" time "$nc"
     row "measure lenet P500: peak RSS MB, $t thr" "$m_rss" "${tc_mrss:--}" time "torch: the float32 cdist job"
@@ -222,16 +250,20 @@ for t in $threads_list; do
     if [ -n "$py" ]; then
         row "measure lenet P500: vs f64, $t thr" "$m_in" "$t64" time "$n64"
         row "measure lenet P500: vs moments, $t thr" "$m_in" "$tmo" time "$nmo"
+        row "measure lenet P500: CPU s, $t thr" "$m_cpu" "$tmo_cpu" time \
+            "CPU time, all threads: relstab's whole process (last run), torch moments' passes + estimator"
     fi
     relstab_measure vgg11 "$t"
-    tmo=- nmo="" tc_mrss=-
+    tmo=- nmo="" tc_mrss=- tmo_cpu=-
     if [ -n "$py" ]; then
         torch_measure vgg11 "$t" float32 moments 1 "$tmp/vgg11.safetensors"
-        tmo=$tm_s nmo=$tm_note tc_mrss=$py_rss
+        tmo=$tm_s nmo=$tm_note tc_mrss=$py_rss tmo_cpu=$tm_cpu
     fi
     row "measure vgg11 P500: wall s, $t thr" "$m_wall" "$tmo" time "$nmo"
     row "measure vgg11 P500: peak RSS MB, $t thr" "$m_rss" "${tc_mrss:--}" time "torch: the float32 moments job"
     row "measure vgg11 P500: timed s, $t thr" "$m_in" "$tmo" time "relstab's own timer${nmo:+; $nmo}"
+    row "measure vgg11 P500: CPU s, $t thr" "$m_cpu" "${tmo_cpu:--}" time \
+        "CPU time, all threads: relstab's whole process (last run), torch's passes + estimator"
     if [ -n "$py" ] && [ "${FULL:-0}" = 1 ] && [ "$t" = "$t1" ]; then
         torch_measure vgg11 "$t" float32 cdist 1 "$tmp/vgg11.safetensors"
         row "measure vgg11 P500: vs cdist, $t thr" "$m_in" "$tm_s" time "$tm_note"

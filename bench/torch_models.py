@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """torch_models.py: the whole-model jobs of bench/bench_models.sh done by PyTorch on the CPU, so that the script can
-lay them next to relstab's. Three jobs, one subcommand each:
+lay them next to relstab's. One subcommand per job:
 
   train-lenet  one epoch of LeNet on FashionMNIST (Debian's gz IDX files read with gzip + numpy, (x - 0.5) / 0.5,
                batch 128, shuffled, SGD lr 0.05 momentum 0.9, weight decay 5e-4 on the weights with 2+ dimensions
@@ -19,6 +19,12 @@ lay them next to relstab's. Three jobs, one subcommand each:
                With --weights (a safetensors file) and --csv (relstab's --out), prints the largest relative
                difference of D, G and R between the two over the nodes both have.
   save-weights writes a model's PyTorch initialisation as safetensors, for `relstab measure --weights`.
+  diffeo       deforms N random images of 1x28x28 and of 3x32x32 (batches of 1000) by the max-entropy field of
+               relstab's rs_diffeo_batch: coefficients C_ab ~ N(0, 1/(a^2 + b^2)) on the modes a^2 + b^2 <= c^2 + c,
+               dx = n sqrt(T) S C^0 S^T, dy likewise (S_ya = sin(a pi y / (n - 1))), T = 4 delta^2 / (pi n^2 ln c),
+               then a bilinear remap from the floor/ceil neighbours of the clamped source (x - dx, y - dy). Two
+               batched float32 implementations: "gather" (index arithmetic, as the papers' code does it per image)
+               and "grid_sample" (torch.nn.functional.grid_sample, align_corners=True); bench_diffeo.c's line format.
 
 The models are those of tests/fixtures/make_fixtures.py (the PyTorch reference architectures). LeNet's functional ops
 are modules here, named as torch.fx names them (relu, max_pool2d, ..., view), so that hooks see every node; the
@@ -29,6 +35,7 @@ import argparse
 import csv
 import gzip
 import json
+import math
 import os
 import struct
 import time
@@ -385,13 +392,15 @@ def cmd_measure(a):
     nodes = leaf_modules(model)
     best = None
     for _ in range(a.repeat):
+        c0 = time.process_time()
         res, t_fwd, t_est = measure_once(model, nodes, *xs, a.batch, a.deno)
+        cpu = time.process_time() - c0
         if best is None or t_fwd + t_est < best[0] + best[1]:
-            best = (t_fwd, t_est)
+            best = (t_fwd, t_est, cpu)
     print(f"# torch_models measure: {a.model}, P = {xs[0].shape[0]}, {len(nodes)} nodes, {a.dtype}, batch {a.batch}, "
           f"{torch.get_num_threads()} threads, denominator {a.deno}, best of {a.repeat}")
     print(f"measure_{a.model} {a.dtype} {a.deno} seconds {best[0] + best[1]:.3f} forward_s {best[0]:.3f} "
-          f"estimator_s {best[1]:.3f}")
+          f"estimator_s {best[1]:.3f} cpu_s {best[2]:.3f}")
     if a.csv:
         worst, ncommon, nnodes = compare(res, a.csv)
         print(f"diff_{a.model} {a.dtype} {a.deno} nodes {ncommon}/{nnodes} " + " ".join(
@@ -410,6 +419,62 @@ def cmd_save_weights(a):
     model = make_model(a.model, a.channels)
     write_safetensors(a.out, {k: v.numpy() for k, v in model.state_dict().items()})
     print(f"wrote {a.out}: PyTorch's initialisation of {a.model} ({a.channels} channel(s)), seed {a.seed}")
+
+
+def diffeo_fields(b, n, cut, T, gen):
+    """(b, 2, n, n) float32 displacement fields in pixels (dx, dy) of the max-entropy diffeomorphism."""
+    k = torch.arange(1, cut + 1, dtype=torch.float32)
+    r2 = k[:, None] ** 2 + k[None, :] ** 2
+    amp = torch.where(r2 <= cut * cut + cut, r2.rsqrt(), torch.zeros(()))  # (c, c)
+    coef = torch.randn(b, 2, cut, cut, generator=gen) * amp
+    u = torch.linspace(0, 1, n)
+    S = torch.sin(math.pi * u[:, None] * k[None, :])  # (n, c)
+    return n * math.sqrt(T) * (S @ coef @ S.T)
+
+
+def remap_gather(img, f):
+    """Bilinear remap of img (b, C, n, n) at (y - dy, x - dx), clamped, from the floor/ceil neighbours."""
+    b, c, n, _ = img.shape
+    y, x = torch.meshgrid(torch.arange(n, dtype=torch.float32), torch.arange(n, dtype=torch.float32), indexing="ij")
+    xs = (x - f[:, 0]).clamp(0, n - 1)
+    ys = (y - f[:, 1]).clamp(0, n - 1)
+    x0, y0 = xs.floor(), ys.floor()
+    wx, wy = (xs - x0).unsqueeze(1), (ys - y0).unsqueeze(1)
+    x0, y0, x1, y1 = x0.long(), y0.long(), xs.ceil().long(), ys.ceil().long()
+    flat = img.reshape(b, c, n * n)
+
+    def at(yy, xx):
+        return flat.gather(2, (yy * n + xx).reshape(b, 1, n * n).expand(b, c, n * n)).reshape(b, c, n, n)
+
+    return ((1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x1)) + wy * ((1 - wx) * at(y1, x0) + wx * at(y1, x1)))
+
+
+def remap_grid_sample(img, f):
+    b, c, n, _ = img.shape
+    y, x = torch.meshgrid(torch.arange(n, dtype=torch.float32), torch.arange(n, dtype=torch.float32), indexing="ij")
+    xs = (x - f[:, 0]).clamp(0, n - 1) * (2.0 / (n - 1)) - 1
+    ys = (y - f[:, 1]).clamp(0, n - 1) * (2.0 / (n - 1)) - 1
+    return torch.nn.functional.grid_sample(img, torch.stack((xs, ys), dim=-1), mode="bilinear",
+                                           padding_mode="border", align_corners=True)
+
+
+def cmd_diffeo(a):
+    gen = torch.Generator().manual_seed(0)
+    print(f"# torch_models diffeo: {a.n} images per shape, c = {a.cut}, delta = {a.delta}, bilinear, "
+          f"{torch.get_num_threads()} threads, best of {a.repeat}")
+    for c, n in ((1, 28), (3, 32)):
+        T = 4 * a.delta ** 2 / (math.pi * n * n * math.log(a.cut))
+        imgs = torch.rand(1000, c, n, n, generator=gen)
+        for path, remap in (("gather", remap_gather), ("grid_sample", remap_grid_sample)):
+            best = (1e300, 1e300)
+            for _ in range(a.repeat):
+                w0, c0 = time.perf_counter(), time.process_time()
+                with torch.no_grad():
+                    for at in range(0, a.n, 1000):
+                        b = min(1000, a.n - at)
+                        remap(imgs[:b], diffeo_fields(b, n, a.cut, T, gen))
+                best = min(best[0], time.perf_counter() - w0), min(best[1], time.process_time() - c0)
+            print(f"diffeo_{c}x{n}x{n:<7} {1e3 * best[0]:10.1f} {1e3 * best[1]:10.1f} {a.n / best[0]:12.0f} {path}")
 
 
 def main():
@@ -436,18 +501,23 @@ def main():
     p.add_argument("--batch", type=int, default=100, help="images per forward (relstab's default)")
     p.add_argument("--repeat", type=int, default=1, help="report the fastest of this many runs")
     p.add_argument("--verbose", action="store_true", help="print every node's values")
+    p = sub.add_parser("diffeo", help="max-entropy diffeomorphisms + bilinear remap of random images")
+    p.add_argument("--n", type=int, default=10000, help="images per shape")
+    p.add_argument("--cut", type=int, default=3)
+    p.add_argument("--delta", type=float, default=1.0)
+    p.add_argument("--repeat", type=int, default=3)
     p = sub.add_parser("save-weights", help="write PyTorch's initialisation as safetensors")
     p.add_argument("--model", required=True)
     p.add_argument("--channels", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     a = ap.parse_args()
-    for k in ("batch", "steps", "repeat"):
+    for k in ("batch", "steps", "repeat", "n"):
         if getattr(a, k, 1) <= 0:
             ap.error(f"--{k} must be positive")
     torch.set_num_threads(a.threads if a.threads > 0 else os.cpu_count())
     {"train-lenet": cmd_train_lenet, "steps": cmd_steps, "measure": cmd_measure,
-     "save-weights": cmd_save_weights}[a.cmd](a)
+     "save-weights": cmd_save_weights, "diffeo": cmd_diffeo}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 /* test_net.c: the net engine end to end: builder checks, names and shapes, taps, a finite-difference check of
- * the whole net's gradient (conv, BN, pooling, residual add, SE multiply, linear), fast vs reference backends,
+ * the whole net's gradient (conv, BN, pooling, residual add, SE multiply, linear), its gradient buffers shared over
+ * time, fast vs reference backends,
  * determinism, and a small net trained on generated data whose loss must fall. */
 #include "testutil.h"
 
@@ -110,6 +111,43 @@ static void test_whole_net_gradient(void **state) {
     rs_free(r);
     rs_net_free(net);
     rs_set_backend(RS_BACKEND_FAST);
+}
+
+/* Gradient buffers are shared between nodes whose backward lifetimes do not overlap (net_run.c): fewer distinct
+ * buffers than nodes, a gradient arena smaller than the activations', the same parameter gradients bit for bit on
+ * a second backward over buffers that hold the first one's values (each is zeroed when its lifetime starts), and a
+ * clear error when the output node is changed after the plan was made. */
+static void test_gradient_buffers_shared(void **state) {
+    (void)state;
+    rs_net *net = kitchen_sink();
+    int32_t n = 3;
+    assert_int_equal(rs_net_build(net, n, 0), RS_OK);
+    size_t no_grad = net->act.capacity;
+    assert_int_equal(rs_net_build(net, n, 1), RS_OK);
+    assert_true(net->act.capacity - no_grad < no_grad / 2);
+    int32_t distinct = 0;
+    for (int32_t i = 1; i < net->n_nodes; i++) {
+        int seen = 0;
+        for (int32_t j = 1; j < i; j++) seen |= net->nodes[j].d_out == net->nodes[i].d_out;
+        distinct += !seen;
+    }
+    assert_true(distinct < net->n_nodes / 2);
+    rs_net_init(net, 7);
+    float *x = tu_randn((size_t)n * 2 * 36, 1), *r = tu_randn((size_t)n * 3, 2);
+    float *g1 = malloc(net->params.total * sizeof(float));
+    for (int rep = 0; rep < 2; rep++) {
+        assert_int_equal(rs_net_forward(net, x, n, RS_MODE_INIT_EVAL), RS_OK);
+        rs_net_zero_grad(net);
+        assert_int_equal(rs_net_backward(net, r), RS_OK);
+        if (rep == 0) memcpy(g1, net->params.grad, net->params.total * sizeof(float));
+        else assert_memory_equal(g1, net->params.grad, net->params.total * sizeof(float));
+    }
+    net->output = net->n_nodes - 2;
+    assert_int_equal(rs_net_backward(net, r), RS_ERR_ARG);
+    assert_non_null(strstr(rs_last_error(), "build it again"));
+    free(g1);
+    rs_free(x), rs_free(r);
+    rs_net_free(net);
 }
 
 static void test_taps_and_backends(void **state) {
@@ -223,6 +261,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builder_errors_and_shapes),
         cmocka_unit_test(test_whole_net_gradient),
+        cmocka_unit_test(test_gradient_buffers_shared),
         cmocka_unit_test(test_taps_and_backends),
         cmocka_unit_test(test_small_net_learns),
     };

@@ -117,6 +117,7 @@ typedef struct rs_net {
     rs_sum_fn bn_sum;
     void *bn_sum_ctx;
     double *bn_work;
+    int32_t grad_output; /* set by rs_net_build: the output node its gradient buffers were planned for */
 } rs_net;
 
 /* Creates a net whose input node "x" takes (C, H, W) images. */

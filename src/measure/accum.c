@@ -126,6 +126,13 @@ static double sqdist(const double *x, const double *y, int64_t N) {
     return s;
 }
 
+/* ||y - x||^2 summed as the mean estimator of rs_measure sums it (blocks of SENS_BLK, in order). */
+static double sqdist_blocked(const double *y, const double *x, int64_t N) {
+    double s = 0;
+    for (int64_t j0 = 0; j0 < N; j0 += SENS_BLK) s += sens_sqdist_d(y, x, j0, j0 + SENS_BLK < N ? j0 + SENS_BLK : N);
+    return s;
+}
+
 static void mean_add(accum_node *q, const double *x, const double *xd, const double *xn, int64_t n, int64_t N) {
     const int64_t blk = 1024;
 #pragma omp parallel for schedule(static) if (n * N > 32768)
@@ -140,7 +147,7 @@ static void mean_add(accum_node *q, const double *x, const double *xd, const dou
             }
         }
     }
-    for (int64_t p = 0; p < n; p++) biv_add(&q->acc, sqdist(xd + p * N, x + p * N, N), sqdist(xn + p * N, x + p * N, N));
+    for (int64_t p = 0; p < n; p++) biv_add(&q->acc, sqdist_blocked(xd + p * N, x + p * N, N), sqdist_blocked(xn + p * N, x + p * N, N));
 }
 
 static rs_status median_add(accum_node *q, const double *rep, int64_t n, int64_t N) {

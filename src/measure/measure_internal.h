@@ -99,6 +99,25 @@ static inline void biv_add(biv *a, double d, double g) {
     a->m2g += dg * (g - a->mg);
     a->cdg += dd * (g - a->mg);
 }
+/* ||y - x||^2 over values [j0, j1) in double, with eight partial sums in a fixed order (vectorisable); the mean
+ * estimator sums a node's values in blocks of SENS_BLK neurons and adds the blocks in order (sensitivity.c), and
+ * rs_accum (accum.c) does the same on its double copies, so that the two agree bit for bit. */
+#define SENS_BLK 1024
+#define SENS_SQDIST_BODY                                                                                               \
+    double acc[8] = {0};                                                                                               \
+    int64_t j = j0;                                                                                                    \
+    for (; j + 8 <= j1; j += 8)                                                                                        \
+        for (int l = 0; l < 8; l++) {                                                                                  \
+            double t = (double)y[j + l] - (double)x[j + l];                                                            \
+            acc[l] += t * t;                                                                                           \
+        }                                                                                                              \
+    for (; j < j1; j++) {                                                                                              \
+        double t = (double)y[j] - (double)x[j];                                                                        \
+        acc[0] += t * t;                                                                                               \
+    }                                                                                                                  \
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+static inline double sens_sqdist_f(const float *y, const float *x, int64_t j0, int64_t j1) { SENS_SQDIST_BODY }
+static inline double sens_sqdist_d(const double *y, const double *x, int64_t j0, int64_t j1) { SENS_SQDIST_BODY }
 /* Sharded measurement (merge.c): Chan's pairwise merge of per-neuron Welford states (a += b) and of bivariate
  * accumulators; sens_merge_ranks merges every rank's state (n_local images) on rank 0 in rank order and gives the
  * merged state to every rank (a no-op on one rank). */

@@ -1,9 +1,11 @@
 /* sensitivity.c: D, G, R at the chosen nodes of a net: rs_measure (passes over probe sets, the draws combined by
  * geometric mean) and the streaming mean estimator (SPEC 11.2).
  *
- * Mean estimator, per node and draw, in one pass over the probe set in batches:
+ * Mean estimator, per node and draw, in one pass over the probe set in batches. The clean, deformed and noisy
+ * images of a step go through the net as one forward (a third of the batch each, unless batch norm takes batch
+ * statistics, which would mix them), and each node's output is then read once for all the sums below:
  *   - numerator terms d_p = ||f(tau x_p) - f(x_p)||^2 and g_p = ||f(x_p + eta_p) - f(x_p)||^2, each summed in
- *     double by one thread in neuron order, then fed to a bivariate Welford accumulator in image order
+ *     double over fixed blocks of 1024 neurons (eight partial sums each) added in block order, then fed to a bivariate Welford accumulator in image order
  *     (mean, sum of squared deviations, co-moment), from which D_num, G_num and their standard errors come;
  *   - the denominator from a per-neuron Welford update over the clean images, image by image in probe order
  *     (parallel over neurons, each neuron's sequence fixed): deno = 2 sum_j M2_j / P + 1e-10, which equals the mean
@@ -42,95 +44,178 @@ void sens_from_biv(rs_sens *s, const biv *a, double deno) {
 }
 
 /* ---------------------------------------------------------------- the mean estimator's pass */
-/* Per-neuron Welford over n images (global counts pos0 + 1 ...): rep (n, N). */
-static void welford_update(double *mean, double *m2, const float *rep, int32_t n, int64_t N, int64_t pos0) {
-    const int64_t blk = 1024;
-#pragma omp parallel for schedule(static) if ((int64_t)n * N > 32768)
-    for (int64_t j0 = 0; j0 < N; j0 += blk) {
-        int64_t j1 = j0 + blk < N ? j0 + blk : N;
+/* One pass over a node's values for n probe images: the per-neuron Welford update of the clean rows (when mean is
+ * not NULL; global counts pos0 + 1 ...) and, for each of np perturbed sets, out[i][p] = ||pert[i][p] - clean[p]||^2
+ * in double. clean (n, N), pert[i] (n, N). The neurons are cut in fixed blocks of SENS_BLK; each block's partial
+ * distances are added in block order, so nothing depends on the thread count. part: (blocks, np, n) scratch. */
+static void node_pass(double *mean, double *m2, int64_t pos0, const float *clean, const float *const *pert,
+                      int32_t np, int32_t n, int64_t N, double *part, double *const *out) {
+    int64_t nblk = (N + SENS_BLK - 1) / SENS_BLK;
+#pragma omp parallel for schedule(static) if ((int64_t)n * N * (np + (mean != NULL)) > 32768)
+    for (int64_t b = 0; b < nblk; b++) {
+        int64_t j0 = b * SENS_BLK, j1 = j0 + SENS_BLK < N ? j0 + SENS_BLK : N;
+        double *pb = part + b * np * n;
         for (int32_t p = 0; p < n; p++) {
-            const float *row = rep + (int64_t)p * N;
-            double inv = 1.0 / (double)(pos0 + p + 1);
-            for (int64_t j = j0; j < j1; j++) {
-                double x = row[j], delta = x - mean[j];
-                mean[j] += delta * inv;
-                m2[j] += delta * (x - mean[j]);
+            const float *x = clean + (int64_t)p * N;
+            if (mean) {
+                double inv = 1.0 / (double)(pos0 + p + 1);
+                for (int64_t j = j0; j < j1; j++) {
+                    double v = x[j], delta = v - mean[j];
+                    mean[j] += delta * inv;
+                    m2[j] += delta * (v - mean[j]);
+                }
+            }
+            for (int32_t i = 0; i < np; i++) {
+                const float *y = pert[i] + (int64_t)p * N;
+                pb[i * n + p] = sens_sqdist_f(y, x, j0, j1);
             }
         }
     }
-}
-
-/* out[p] = ||a[p] - b[p]||^2 in double for n images of N values. */
-static void sq_dist(double *out, const float *a, const float *b, int32_t n, int64_t N) {
-#pragma omp parallel for schedule(static) if ((int64_t)n * N > 16384)
-    for (int32_t p = 0; p < n; p++) {
-        const float *x = a + (int64_t)p * N, *y = b + (int64_t)p * N;
-        double s = 0;
-        for (int64_t j = 0; j < N; j++) {
-            double t = (double)x[j] - (double)y[j];
-            s += t * t;
+    for (int32_t i = 0; i < np; i++)
+        for (int32_t p = 0; p < n; p++) {
+            double s = 0;
+            for (int64_t b = 0; b < nblk; b++) s += part[(b * np + i) * n + p];
+            out[i][p] = s;
         }
-        out[p] = s;
-    }
 }
 
 typedef struct {
-    float *clean;   /* (batch, total): node-major */
-    float *scratch; /* (batch, max numel) for channel means */
+    float *in;      /* (rows * batch, d) the inputs of a joint forward */
+    float *clean;   /* (batch, total): node-major; only when the clean images are forwarded alone */
+    float *scratch; /* (rows * batch, max numel) for channel means */
+    double *part;   /* (max blocks, 2, batch) node_pass's partial sums */
     double *mean, *m2; /* (total) */
     double *dn, *gn;   /* (n_nodes, batch) numerator terms of the current batch */
     biv *acc;          /* (K, n_nodes) */
 } mean_state;
 
 static void mean_state_free(mean_state *m) {
-    rs_free(m->clean), rs_free(m->scratch), rs_free(m->mean), rs_free(m->m2), rs_free(m->dn), rs_free(m->gn);
-    rs_free(m->acc);
+    rs_free(m->in), rs_free(m->clean), rs_free(m->scratch), rs_free(m->part), rs_free(m->mean), rs_free(m->m2);
+    rs_free(m->dn), rs_free(m->gn), rs_free(m->acc);
 }
 
-static rs_status mean_state_init(mean_state *m, const rep_layout *L, int32_t batch, int32_t K) {
+static rs_status mean_state_init(mean_state *m, const rep_layout *L, int32_t batch, int32_t K, int32_t rows,
+                                 int64_t d) {
     memset(m, 0, sizeof *m);
     int64_t maxn = 1;
     for (int32_t k = 0; k < L->n_nodes; k++) maxn = L->numel[k] > maxn ? L->numel[k] : maxn;
-    size_t cb;
-    if (rs_mul_size((size_t)batch, (size_t)L->total, &cb) || rs_mul_size(cb, sizeof(float), &cb))
+    size_t cb = 0;
+    int need_clean = rows != 3 || K > 1;
+    if (need_clean && (rs_mul_size((size_t)batch, (size_t)L->total, &cb) || rs_mul_size(cb, sizeof(float), &cb)))
         return rs_error(RS_ERR_NOMEM, "the activations of a batch of %d are too large", batch);
-    m->clean = rs_alloc(cb);
-    m->scratch = L->chmean ? rs_alloc((size_t)batch * (size_t)maxn * sizeof(float)) : NULL;
+    m->in = rows > 1 ? rs_alloc((size_t)rows * batch * (size_t)d * sizeof(float)) : NULL;
+    m->clean = need_clean ? rs_alloc(cb) : NULL;
+    m->scratch = L->chmean ? rs_alloc((size_t)rows * batch * (size_t)maxn * sizeof(float)) : NULL;
+    m->part = rs_alloc((size_t)((maxn + SENS_BLK - 1) / SENS_BLK) * 2 * batch * sizeof(double));
     m->mean = rs_calloc((size_t)L->total * sizeof(double));
     m->m2 = rs_calloc((size_t)L->total * sizeof(double));
     m->dn = rs_alloc((size_t)L->n_nodes * batch * sizeof(double));
     m->gn = rs_alloc((size_t)L->n_nodes * batch * sizeof(double));
     m->acc = rs_calloc((size_t)K * L->n_nodes * sizeof(biv));
-    if (!m->clean || (L->chmean && !m->scratch) || !m->mean || !m->m2 || !m->dn || !m->gn || !m->acc) {
+    if ((rows > 1 && !m->in) || (need_clean && !m->clean) || (L->chmean && !m->scratch) || !m->part || !m->mean ||
+        !m->m2 || !m->dn || !m->gn || !m->acc) {
         mean_state_free(m);
         return rs_error(RS_ERR_NOMEM, "out of memory for a batch of %d activations (%zu MB)", batch, cb >> 20);
     }
     return RS_OK;
 }
 
-/* The numerator terms of the last (perturbed) forward against the stored clean batch: out (n_nodes, batch). */
-static void numerators(const rs_net *net, const rep_layout *L, mean_state *m, int32_t n, int32_t batch, double *out) {
-    for (int32_t k = 0; k < L->n_nodes; k++) {
-        const float *rep = rep_get(net, L, k, n, m->scratch);
-        sq_dist(out + (size_t)k * batch, rep, m->clean + L->off[k] * batch, n, L->numel[k]);
-    }
-}
-
 /* Under mpirun the probe set is split over the ranks, unless batch norm takes batch statistics (at init): then
  * the images of a forward are not independent, and every rank runs the whole set (identically). */
-static int sens_sharded(const rs_net *net, rs_mode mode) {
-    if (rs_dist_size() == 1) return 0;
+static int images_independent(const rs_net *net, rs_mode mode) {
     for (int32_t i = 0; i < net->n_nodes && mode != RS_MODE_EVAL; i++)
         if (net->nodes[i].op == RS_OP_BATCHNORM) return 0;
     return 1;
 }
+static int sens_sharded(const rs_net *net, rs_mode mode) { return rs_dist_size() > 1 && images_independent(net, mode); }
+
+/* How many sets of a step's probe images one forward holds: 3 (clean, deformed and noisy of the first draw; the
+ * later draws' deformed and noisy then go two sets at a time), 1 (batch norm takes batch statistics). */
+static int32_t mean_rows(const rs_net *net, rs_mode mode) { return images_independent(net, mode) ? 3 : 1; }
+
+/* The clean part of the last (joint) forward kept in m->clean for the later draws. */
+static void keep_clean(const rs_net *net, const rep_layout *L, mean_state *m, int32_t n, int32_t batch) {
+    for (int32_t k = 0; k < L->n_nodes; k++) {
+        const float *rep = rep_get(net, L, k, 3 * n, m->scratch);
+        memcpy(m->clean + L->off[k] * batch, rep, (size_t)n * (size_t)L->numel[k] * sizeof(float));
+    }
+}
+
+/* Forwards n images of each of the `parts` sets a[0..parts) as one batch of parts * n (a copy into m->in). */
+static rs_status forward_joint(rs_net *net, mean_state *m, const float *const *a, int32_t parts, int32_t n,
+                               int64_t d, rs_mode mode) {
+    for (int32_t i = 0; i < parts; i++) memcpy(m->in + (size_t)i * n * d, a[i], (size_t)n * (size_t)d * sizeof(float));
+    return rs_net_forward(net, m->in, parts * n, mode);
+}
+
+/* The clean images forwarded alone: their values kept in m->clean, the Welford update of every node. */
+static void clean_alone(const rs_net *net, const rep_layout *L, mean_state *m, int32_t n, int32_t batch, int64_t pos) {
+    for (int32_t k = 0; k < L->n_nodes; k++) {
+        float *dst = m->clean + L->off[k] * batch;
+        const float *rep = rep_get(net, L, k, n, dst);
+        if (rep != dst) memcpy(dst, rep, (size_t)n * (size_t)L->numel[k] * sizeof(float));
+        node_pass(m->mean + L->off[k], m->m2 + L->off[k], pos, dst, NULL, 0, n, L->numel[k], m->part, NULL);
+    }
+}
+
+/* The last forward held np perturbed sets of n images (np = 1: dn or gn per `which`; np = 2: deformed then noisy),
+ * after the clean ones when `with_clean` (then the Welford update too); their numerator terms against the clean. */
+static void perturbed(const rs_net *net, const rep_layout *L, mean_state *m, int32_t n, int32_t batch, int64_t pos,
+                      int32_t with_clean, int32_t np, int32_t which) {
+    for (int32_t k = 0; k < L->n_nodes; k++) {
+        int64_t N = L->numel[k];
+        const float *rep = rep_get(net, L, k, (with_clean + np) * n, m->scratch);
+        const float *clean = with_clean ? rep : m->clean + L->off[k] * batch;
+        const float *pert[2] = {rep + (with_clean ? (int64_t)n * N : 0), NULL};
+        pert[1] = pert[0] + (int64_t)n * N;
+        double *out[2] = {which ? m->gn + (size_t)k * batch : m->dn + (size_t)k * batch, m->gn + (size_t)k * batch};
+        node_pass(with_clean ? m->mean + L->off[k] : NULL, m->m2 + L->off[k], pos, clean, pert, np, n, N, m->part, out);
+    }
+}
+
+/* One step of n probe images at probe position pos0 (lo: this rank's first): the clean, deformed and noisy images
+ * of the first draw forwarded as one batch of 3n, then each later draw's deformed and noisy ones as one batch of 2n
+ * (so the first draw is computed exactly as with K = 1); each set alone when batch norm takes batch statistics. */
+static rs_status mean_batch(rs_net *net, gen *g, const rep_layout *L, mean_state *m, int32_t rows, int32_t n,
+                            int32_t batch, int64_t pos0, int64_t lo, rs_mode mode) {
+    const float *x, *xd[RS_MEASURE_MAX_SEEDS], *xn[RS_MEASURE_MAX_SEEDS];
+    int32_t K = g->K, nn = L->n_nodes;
+    int64_t d = g->d, pos = pos0 - lo;
+    RS_TRY(gen_batch(g, pos0, n, &x, xd, xn));
+    if (rows == 3) {
+        const float *a[3] = {x, xd[0], xn[0]};
+        RS_TRY(forward_joint(net, m, a, 3, n, d, mode));
+        if (K > 1) keep_clean(net, L, m, n, batch);
+        perturbed(net, L, m, n, batch, pos, 1, 2, 0);
+    } else {
+        RS_TRY(rs_net_forward(net, x, n, mode));
+        clean_alone(net, L, m, n, batch, pos);
+    }
+    for (int32_t r = 0; r < K; r++) {
+        if (rows == 3 && r > 0) {
+            const float *a[2] = {xd[r], xn[r]};
+            RS_TRY(forward_joint(net, m, a, 2, n, d, mode));
+            perturbed(net, L, m, n, batch, pos, 0, 2, 0);
+        } else if (rows == 1) {
+            RS_TRY(rs_net_forward(net, xd[r], n, mode));
+            perturbed(net, L, m, n, batch, pos, 0, 1, 0);
+            RS_TRY(rs_net_forward(net, xn[r], n, mode));
+            perturbed(net, L, m, n, batch, pos, 0, 1, 1);
+        }
+        for (int32_t k = 0; k < nn; k++)
+            for (int32_t p = 0; p < n; p++)
+                biv_add(&m->acc[(size_t)r * nn + k], m->dn[(size_t)k * batch + p], m->gn[(size_t)k * batch + p]);
+    }
+    return RS_OK;
+}
 
 rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch, rs_mode mode, rs_sens *per_seed,
                          int32_t slot0, int64_t *forwarded) {
-    int32_t K = g->K, nn = L->n_nodes;
+    int32_t K = g->K, nn = L->n_nodes, rows = mean_rows(net, mode);
+    if (batch < rows) rows = 1;
+    batch /= rows; /* probe images per step: the forwards keep at most the given batch of images */
     mean_state m;
-    RS_TRY(mean_state_init(&m, L, batch, K));
-    const float *x, *xd[RS_MEASURE_MAX_SEEDS], *xn[RS_MEASURE_MAX_SEEDS];
+    RS_TRY(mean_state_init(&m, L, batch, K, rows, g->d));
     rs_status s = RS_OK;
     /* under mpirun: this rank's share of the batches (the same batches as one rank forwards), merge.c */
     int64_t lo = 0, hi = g->P, fwd = 0, nb = (g->P + batch - 1) / batch;
@@ -140,24 +225,9 @@ rs_status sens_mean_pass(rs_net *net, gen *g, const rep_layout *L, int32_t batch
     }
     for (int64_t pos0 = lo; pos0 < hi && !s; pos0 += batch) {
         int32_t n = (int32_t)(hi - pos0 < batch ? hi - pos0 : batch);
-        if ((s = gen_batch(g, pos0, n, &x, xd, xn)) || (s = rs_net_forward(net, x, n, mode))) break;
-        for (int32_t k = 0; k < nn; k++) {
-            float *dst = m.clean + L->off[k] * batch;
-            const float *rep = rep_get(net, L, k, n, dst);
-            if (rep != dst) memcpy(dst, rep, (size_t)n * (size_t)L->numel[k] * sizeof(float));
-            welford_update(m.mean + L->off[k], m.m2 + L->off[k], dst, n, L->numel[k], pos0 - lo);
-        }
-        for (int32_t r = 0; r < K && !s; r++) {
-            if ((s = rs_net_forward(net, xd[r], n, mode))) break;
-            numerators(net, L, &m, n, batch, m.dn);
-            if ((s = rs_net_forward(net, xn[r], n, mode))) break;
-            numerators(net, L, &m, n, batch, m.gn);
-            for (int32_t k = 0; k < nn; k++)
-                for (int32_t p = 0; p < n; p++)
-                    biv_add(&m.acc[(size_t)r * nn + k], m.dn[(size_t)k * batch + p], m.gn[(size_t)k * batch + p]);
-        }
+        s = mean_batch(net, g, L, &m, rows, n, batch, pos0, lo, mode);
         fwd += (int64_t)n * (1 + 2 * K);
-        if (g->bar) rs_bar_update(g->bar, pos0 + n - lo, NULL);
+        if (g->bar && !s) rs_bar_update(g->bar, pos0 + n - lo, NULL);
     }
     if (sens_sharded(net, mode)) s = rs_dist_agree(s);
     if (!s && sens_sharded(net, mode)) s = sens_merge_ranks(m.mean, m.m2, L->total, m.acc, (int64_t)K * nn, hi - lo, &fwd);
