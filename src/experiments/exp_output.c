@@ -204,7 +204,7 @@ rs_status exp_output_vs_error(exp_ctx *c) {
                 "reported", "mean of test error / sqrt(R) over the runs: %.3f +- %.3f", rm, rse);
     free(e);
     s = exp_fig_scatter(c, "output_vs_error", wide, "sqrtR", "test_err", "model", 1, 1, 1,
-                                  "Test error against sqrt(R) at the output (each point: a model at a noise level)");
+                                  "Test error against sqrt(R) at the output");
     if (!s) s = exp_fig_scatter(c, "output_vs_error_D", wide, "D", "test_err", "model", 1, 1, 0,
                                 "Test error against D at the output");
     if (!s) s = exp_fig_scatter(c, "output_vs_error_G", wide, "G", "test_err", "model", 1, 1, 0,

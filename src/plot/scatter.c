@@ -59,8 +59,31 @@ static void fit_line(const double *u, const double *v, int32_t n, rs_plot_info *
     info->fit_r = svv > 0 ? suv / sqrt(suu * svv) : NAN;
 }
 
+/* Tic labels on a log axis that spans less than about 20x (lmin, lmax: log10 of the data's range), where gnuplot's
+ * decade tics would leave the axis without a single label: 1, 1.5, 2, 3, 5, 7 times the powers of ten. */
+static void log_tics(FILE *g, const char *axis, double lmin, double lmax) {
+    if (!(lmax - lmin < 1.3)) return;
+    static const double mant[6] = {1, 1.5, 2, 3, 5, 7};
+    int first = 1;
+    fprintf(g, "set %stics (", axis);
+    for (int d = (int)floor(lmin) - 1; d <= (int)ceil(lmax); d++)
+        for (int k = 0; k < 6; k++) {
+            double v = mant[k] * pow(10.0, d), lv = log10(v);
+            if (lv < lmin - 0.08 || lv > lmax + 0.08) continue;
+            fprintf(g, "%s'%g' %.10g", first ? "" : ", ", v, v);
+            first = 0;
+        }
+    fprintf(g, ")\n");
+}
+
+static void range_of(const double *a, int32_t n, double *lo, double *hi) {
+    *lo = INFINITY, *hi = -INFINITY;
+    for (int32_t i = 0; i < n; i++) *lo = a[i] < *lo ? a[i] : *lo, *hi = a[i] > *hi ? a[i] : *hi;
+}
+
 static void write_script(FILE *g, const rs_plot_job *j, const rs_plot_opts *o, const char *title, char **labels,
-                         int32_t n_groups, int bars, const rs_plot_info *info) {
+                         int32_t n_groups, int bars, const rs_plot_info *info, const double *u, const double *v,
+                         int32_t n) {
     rs_plot_terminal(j, g, o->width > 0 ? o->width : 800, o->height > 0 ? o->height : 600);
     fprintf(g, "set title ");
     rs_plot_quote(g, title);
@@ -69,8 +92,15 @@ static void write_script(FILE *g, const rs_plot_job *j, const rs_plot_opts *o, c
     fprintf(g, " noenhanced\nset ylabel ");
     rs_plot_quote(g, o->y);
     fprintf(g, " noenhanced\n");
-    if (o->logx) fprintf(g, "set logscale x\nset format x '%%g'\n");
-    if (o->logy) fprintf(g, "set logscale y\nset format y '%%g'\n");
+    double lo, hi;
+    if (o->logx) {
+        fprintf(g, "set logscale x\nset format x '%%g'\n");
+        range_of(u, n, &lo, &hi), log_tics(g, "x", lo, hi);
+    }
+    if (o->logy) {
+        fprintf(g, "set logscale y\nset format y '%%g'\n");
+        range_of(v, n, &lo, &hi), log_tics(g, "y", lo, hi);
+    }
     fprintf(g, "set autoscale fix\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\nplot ");
     for (int32_t c = 0; c < n_groups; c++) {
         fprintf(g, "%s'%s/g%02d.dat' u 1:2%s w %s pt %d ps 1.2 lc %d ", c ? ", \\\n  " : "", j->dir,
@@ -154,7 +184,7 @@ rs_status rs_plot_scatter(const char *csv, const char *out, const rs_plot_opts *
         const char *base = strrchr(csv, '/');
         if (o.title) snprintf(title, sizeof title, "%s", o.title);
         else snprintf(title, sizeof title, "%s: %s against %s", base ? base + 1 : csv, o.y, o.x);
-        if (g) write_script(g, &j, &o, title, labels, n_groups, bars, info);
+        if (g) write_script(g, &j, &o, title, labels, n_groups, bars, info, u, v, n);
         st = rs_plot_finish(&j, RS_OK);
     }
     for (int32_t k = 0; k < n_groups; k++) free(labels[k]);
