@@ -83,6 +83,11 @@ typedef struct {
  * otherwise, nothing with quiet). A NaN or diverging loss stops the run with RS_ERR_NUMERIC, keeping the last good
  * checkpoints. */
 rs_status rs_train_run(const rs_train_config *c, rs_train_result *res);
+/* Nets under this many FLOPs per image (LeNet, the FCNs, the 1-D CNN) train on one thread when no thread count is
+ * given (threads = 0): their ops are too short for a second thread to pay its synchronisation once another process
+ * holds a core (a LeNet epoch took 3x longer on two threads than on one with one busy process beside it; on an idle
+ * machine two threads are 1.3x faster; docs/bench.md). A given thread count is always used. */
+#define RS_TRAIN_SMALL_NET_FLOPS 2e7
 
 /* The ranges of the numeric settings, one table for the command line and config.json. key is the field's name
  * ("epochs", "track_P", ..., and the model options' "channels", "hidden", "pbc", ...); returns -1 for an unknown key, else 0 with the flag, the bounds, and whether it is an

@@ -45,7 +45,7 @@ static void usage(FILE *f) {
             "  --ridge X           the 1-D task's penalty X sum W^2 / (width depth) on conv weights\n"
             "  --stop epochs|zero-loss   stop rule (zero-loss: the 1-D task's rule of docs/science.md 5.2)\n"
             "  --seed N            seed of initialisation, data order, augmentation (default 0)\n"
-            "  --threads N         threads (default: all cores)\n"
+            "  --threads N         threads (default: all cores; 1 for nets under 2e7 FLOPs per image, e.g. LeNet)\n"
             "  --track-every K     measure D, G, R at every node at init and every K epochs into DIR/sens.csv\n"
             "  --track-P P         probe images of the test split for --track-every (default 500, or the whole test\n"
             "                      split if smaller; more than the test split holds is an error)\n"

@@ -212,7 +212,7 @@ rs_status exp_run_do(const exp_run *r, int32_t threads, int32_t quiet) {
     if (!exp_run_finished(r)) { /* checked under the lock: another process may have finished it */
         /* small nets run fastest on one thread (thread wake-ups dominate them) */
         double f = model_flops(r);
-        int32_t t = isfinite(f) && f < 2e7 ? 1 : threads;
+        int32_t t = isfinite(f) && f < RS_TRAIN_SMALL_NET_FLOPS ? 1 : threads;
         if (!quiet) fprintf(stderr, "relstab reproduce: run %s\n", r->dir);
         /* trained.csv marks finished training (a run stopped by its stop rule must not train again) */
         rs_train_result res = {0};

@@ -306,6 +306,7 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
         return s;
     }
     int ready = (s = rs_dist_agree(setup(&t, &c))) == RS_OK;
+    if (ready && c.threads == 0 && (double)rs_net_flops(t.net) < RS_TRAIN_SMALL_NET_FLOPS) rs_set_threads(1);
     if (s == RS_OK && !c.resume && root) s = rs_mkdir_p(c.out);
     if (s == RS_OK && !c.resume && root) s = rs_run_lock_acquire(c.out, &lock);
     if (s == RS_OK && root) s = c.resume ? rs_run_resume(t.net, &t.opt, &c, &st) : rs_run_create(t.net, &c, &st);

@@ -31,4 +31,15 @@ expect_in "$err" "--threads $big capped at $ncpu, the number of cores this proce
 err=$("$BIN" data info twopoints:ptr=64,testsize=16 --threads "$ncpu" 2>&1 >/dev/null)
 [ -z "$err" ] || fail "--threads $ncpu: unexpected message: $err"
 
+# small nets (under 2e7 FLOPs per image) train on one thread unless --threads is given; larger nets on every core
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+err=$("$BIN" train --model lenet --epochs 1 --ptr 128 --test-batch 500 --out "$T/a" 2>&1 >/dev/null) || fail "train lenet: $err"
+expect_in "$err" "1 thread ->" "LeNet: one thread by default"
+if [ "$ncpu" -ge 2 ]; then
+    err=$("$BIN" train --model lenet --epochs 1 --ptr 128 --threads 2 --out "$T/b" 2>&1 >/dev/null) || fail "train: $err"
+    expect_in "$err" "2 threads ->" "LeNet: --threads 2 is used"
+    err=$("$BIN" train --model gapmf --width 256 --epochs 1 --ptr 64 --out "$T/c" 2>&1 >/dev/null) || fail "train: $err"
+    expect_in "$err" "$ncpu threads ->" "a net above 2e7 FLOPs per image: every core by default"
+fi
+
 cli_done
