@@ -13,7 +13,8 @@
 #      wall and relstab's own timer) against torch_models.py measure (network passes + estimator only) on the very
 #      inputs relstab used (--dump), with the same weights (LeNet: a short relstab training run, loaded into torch;
 #      VGG11: PyTorch's initialisation, loaded into relstab with --weights); the largest relative difference of D,
-#      G, R over the nodes is printed as well.
+#      G, R over the nodes is printed as well. VGG11bn and ResNet18: PyTorch's initial weights on both sides, batch
+#      norm in eval mode (relstab measure --weights F, timed the same way);
 # Ends with one table: job, relstab, torch, ratio (relstab time over torch time: below 1, relstab is faster).
 # Not part of ctest. Called by bench/run.sh (`make bench`) after the op benchmarks, or on its own.
 # Environment: THREADS (thread counts, default "1 2"), REPEAT (runs of the cheap jobs, the best kept, default 3),
@@ -113,17 +114,28 @@ if [ "$have_data" = 1 ]; then
         "$py" "$here/torch_models.py" save-weights --model vgg11 --channels 1 --out "$tmp/vgg11.safetensors" >/dev/null
         "$relstab" measure --model vgg11 --weights "$tmp/vgg11.safetensors" --data "$data" --P 500 --threads "$t1" \
             --quiet --dump "$tmp/vgg11_dump" --out "$tmp/vgg11_cmp.csv"
+        # VGG11bn and ResNet18: measured (and timed) with PyTorch's initial weights in eval mode on both sides
+        for model in vgg11bn resnet18; do
+            "$py" "$here/torch_models.py" save-weights --model "$model" --channels 1 --out "$tmp/$model.safetensors" \
+                >/dev/null
+            "$relstab" measure --model "$model" --weights "$tmp/$model.safetensors" --data "$data" --P 500 \
+                --threads "$t1" --quiet --dump "$tmp/${model}_dump" --out "$tmp/${model}_cmp.csv"
+        done
     fi
 fi
 
 # relstab measure --init, REPEAT times: sets m_wall and m_in (best process wall, best of relstab's own timer).
+# Further arguments replace --init (e.g. --weights FILE).
 relstab_measure() {
     local model=$1 t=$2 walls=() ins=()
+    shift 2
+    local how=("$@")
+    [ ${#how[@]} -gt 0 ] || how=(--init)
     for ((r = 0; r < repeat; r++)); do
         local a b
         a=$(now)
-        rss "$relstab" measure --model "$model" --init --data "$data" --P 500 --threads "$t" --quiet --json "$tmp/m.json" \
-            --out "$tmp/m.csv"
+        rss "$relstab" measure --model "$model" "${how[@]}" --data "$data" --P 500 --threads "$t" --quiet \
+            --json "$tmp/m.json" --out "$tmp/m.csv"
         b=$(now)
         walls+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }')")
         ins+=("$(awk -F'[:,]' '/"seconds"/ { gsub(/[ \t]/, "", $2); printf "%.3f", $2 }' "$tmp/m.json")")
@@ -264,6 +276,17 @@ for t in $threads_list; do
     row "measure vgg11 P500: timed s, $t thr" "$m_in" "$tmo" time "relstab's own timer${nmo:+; $nmo}"
     row "measure vgg11 P500: CPU s, $t thr" "$m_cpu" "${tmo_cpu:--}" time \
         "CPU time, all threads: relstab's whole process (last run), torch's passes + estimator"
+    if [ -n "$py" ]; then
+        for model in vgg11bn resnet18; do
+            relstab_measure "$model" "$t" --weights "$tmp/$model.safetensors"
+            torch_measure "$model" "$t" float32 moments 1 "$tmp/$model.safetensors"
+            row "measure $model P500: wall s, $t thr" "$m_wall" "$tm_s" time "PyTorch's init weights, eval; $tm_note"
+            row "measure $model P500: peak RSS MB, $t thr" "$m_rss" "${py_rss:--}" time "torch: the float32 moments job"
+            row "measure $model P500: timed s, $t thr" "$m_in" "$tm_s" time "relstab's own timer"
+            row "measure $model P500: CPU s, $t thr" "$m_cpu" "${tm_cpu:--}" time \
+                "CPU time, all threads: relstab's whole process (last run), torch's passes + estimator"
+        done
+    fi
     if [ -n "$py" ] && [ "${FULL:-0}" = 1 ] && [ "$t" = "$t1" ]; then
         torch_measure vgg11 "$t" float32 cdist 1 "$tmp/vgg11.safetensors"
         row "measure vgg11 P500: vs cdist, $t thr" "$m_in" "$tm_s" time "$tm_note"

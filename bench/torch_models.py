@@ -173,11 +173,14 @@ def read_safetensors(path):
 
 
 def write_safetensors(path, tensors):
-    """Writes {name: float32 array} as safetensors: header padded with spaces to 8 bytes, tensors in order."""
+    """Writes {name: array} as safetensors (float arrays as F32, integer ones as I64): header padded with spaces to 8
+    bytes, tensors in order."""
     header, chunks, at = {}, [], 0
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a, dtype=np.float32)
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + a.nbytes]}
+        shape = list(np.shape(a))  # before ascontiguousarray, which turns a 0-d array (num_batches_tracked) into 1-d
+        integer = np.issubdtype(np.asarray(a).dtype, np.integer)  # batch norm's counter: I64, as PyTorch keeps it
+        a = np.ascontiguousarray(a, dtype="<i8" if integer else np.float32)
+        header[name] = {"dtype": "I64" if integer else "F32", "shape": shape, "data_offsets": [at, at + a.nbytes]}
         chunks.append(a.tobytes())
         at += a.nbytes
     h = json.dumps(header, separators=(",", ":")).encode("utf-8")
