@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The short path through relstab (about 10 minutes on 2 cores): LeNet trained on FashionMNIST (Debian's
+# The short path through relstab (about half a minute once built; `make demo` with the Debian packages and the build about 10 minutes on 2 cores): LeNet trained on FashionMNIST (Debian's
 # dataset-fashion-mnist) with D, G, R tracked at every node at initialisation and after training; the same net with
 # its channels shuffled; then `relstab reproduce` runs the constant-filter theory and the 1-D pooling CNN against
 # it, and writes the HTML report, whose path is printed last.
@@ -44,5 +44,5 @@ for e in theory scale1d; do # verdicts.csv: "figure","claim","verdict","numbers"
         "$out/report/$e/verdicts.csv"
 done
 echo
-echo "The whole paper, figure by figure: $bin reproduce all --scale quick --out DIR (docs/experiments.md)"
+echo "The whole paper, figure by figure (about half an hour on 2 cores): $bin reproduce all --scale quick --jobs 2 --out DIR (docs/experiments.md)"
 echo "report: $out/report/index.html"
