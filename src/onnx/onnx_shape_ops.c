@@ -291,6 +291,21 @@ rs_status ox_op_pad(ox_ctx *c) {
     return s;
 }
 
+/* The gather node `name` (one input x of rank r; output dims od; which/src from gather_tables, freed here), then
+ * *out = its value. */
+static rs_status gather_named(ox_ctx *c, ox_value *x, int32_t r, const int64_t *od, int32_t *which, int64_t *src,
+                              const char *name, ox_value **out) {
+    const ox_value *xs[1] = {x};
+    const char *keep = c->cur_name;
+    c->cur_name = name;
+    rs_status s = gather_from(c, xs, 1, r, od, which, src, 0.0f);
+    c->cur_name = keep;
+    rs_free(which), rs_free(src);
+    RS_TRY(s);
+    *out = ox_find(c, name);
+    return RS_OK;
+}
+
 /* The spatial axes of node x (rank 3 or 4) padded by pb / pe (per spatial axis): a gather node named name, the
  * padding zeros or (replicate) a copy of the nearest element of x; *out is its value (pointer into the table). */
 rs_status ox_pad_spatial(ox_ctx *c, ox_value *x, const int64_t *pb, const int64_t *pe, int replicate, const char *name,
@@ -315,15 +330,7 @@ rs_status ox_pad_spatial(ox_ctx *c, ox_value *x, const int64_t *pb, const int64_
         }
         which[j] = inside ? 0 : -1, src[j] = inside ? ravel(r, xd, q) : 0;
     }
-    const ox_value *xs[1] = {x};
-    const char *keep = c->cur_name;
-    c->cur_name = name;
-    rs_status s = gather_from(c, xs, 1, r, od, which, src, 0.0f);
-    c->cur_name = keep;
-    rs_free(which), rs_free(src);
-    RS_TRY(s);
-    *out = ox_find(c, name);
-    return RS_OK;
+    return gather_named(c, x, r, od, which, src, name, out);
 }
 
 /* The windows of node x (rank 3 or 4) laid side by side: a gather node named name of spatial size (o[i] k[i]),
@@ -357,15 +364,7 @@ rs_status ox_windows(ox_ctx *c, ox_value *x, const int64_t *k, const int64_t *st
         }
         which[j] = inside ? 0 : -1, src[j] = inside ? ravel(r, xd, q) : 0;
     }
-    const ox_value *xs[1] = {x};
-    const char *keep = c->cur_name;
-    c->cur_name = name;
-    rs_status s = gather_from(c, xs, 1, r, od, which, src, 0.0f);
-    c->cur_name = keep;
-    rs_free(which), rs_free(src);
-    RS_TRY(s);
-    *out = ox_find(c, name);
-    return RS_OK;
+    return gather_named(c, x, r, od, which, src, name, out);
 }
 
 /* Slice with constant starts / ends / axes / steps (inputs from opset 10, attributes before); the batch axis must
