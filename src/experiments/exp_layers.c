@@ -194,7 +194,8 @@ rs_status exp_layers(exp_ctx *c) {
                 (int)n, c->cifar ? "" : " (FashionMNIST: lr below)", (long long)runs[0].P);
         for (int32_t i = 0; i < n; i++)
             if (i == 0 || strcmp(runs[i].model, runs[i - 1].model))
-                fprintf(c->notes, "%s: %d epochs, %lld training images (0 = all), lr %g (0 = the recipe's), seeds 0..%d\n",
+                fprintf(c->notes,
+                        "%s: %d epochs, %lld training images (0 = all), lr %g (0 = the recipe's), seeds 0..%d\n",
                         runs[i].model, (int)runs[i].epochs, (long long)runs[i].ptr, runs[i].lr,
                         (int)exp_count_seeds(runs, n, runs[i].model) - 1);
     }

@@ -161,7 +161,8 @@ rs_status exp_output_vs_error(exp_ctx *c) {
                           "CNNs: recipe paper-cnn, FCNs: paper-fcn%s; probes corrupted like the training images; "
                           "P = %lld; output node only; best-test checkpoint\n",
                 (int)n, (int)runs[0].epochs, (long long)runs[0].ptr,
-                c->cifar ? "" : " (FashionMNIST: lr 0.05 for the CNNs, the recipe's Adam lr 0.1 for the FCNs)", (long long)runs[0].P);
+                c->cifar ? "" : " (FashionMNIST: lr 0.05 for the CNNs, the recipe's Adam lr 0.1 for the FCNs)",
+                (long long)runs[0].P);
     RS_TRY(exp_grid(c, runs, n));
     if (c->o->dry_run) return RS_OK;
     char p[1200];

@@ -33,7 +33,8 @@ int32_t exp_twopoints_runs(exp_ctx *c, exp_run *runs, int32_t max) {
                 snprintf(r->data, sizeof r->data, "%s", sc == RS_SCALE_FULL ? "twopoints" : "twopoints:testsize=1000");
                 snprintf(r->recipe, sizeof r->recipe, "twopoints");
                 /* VGG11bn: its test error stays at chance (0.5, the batch-norm running statistics far from the
-                 * batch ones) for the first 4-5 epochs of 8 steps, then falls to about 0.1 at epoch 6 and 0.002 at epoch 11 */
+                 * batch ones) for the first 4-5 epochs of 8 steps, then falls to about 0.1 at epoch 6 and 0.002
+                 * at epoch 11 */
                 int quick_epochs = !strcmp(model, "lenet") ? 40 : 20;
                 r->epochs = sc == RS_SCALE_FULL ? 300 : sc == RS_SCALE_TINY ? 2 : quick_epochs;
                 r->ptr = ptr;
