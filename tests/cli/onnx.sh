@@ -5,7 +5,8 @@
 # --weights` with the same weights and probe set (LeNet; VGG11bn when the large zoo is available); the hostile
 # files (each refused with one clear line); and, when /usr/bin/python3 has torch and onnx, the large zoo nets
 # exported here (cached in $TMPDIR, keyed by the export scripts' hash) and checked the same way. Without torch,
-# VGG11bn is still round-tripped: its committed graph (external data) is filled with relstab's own weights.
+# VGG11bn is still round-tripped: its committed graph (external data) is filled with relstab's own weights
+# (and tests/cli/onnx_zoo.sh checks the whole large zoo's logits at relstab's initial weights).
 # Usage: bash onnx.sh /path/to/relstab
 source "$(dirname "$0")/lib.sh"
 cli_init onnx "$@"
