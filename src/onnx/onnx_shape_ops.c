@@ -184,6 +184,46 @@ static int64_t ravel(int32_t r, const int64_t *dims, const int64_t *q) {
     return j;
 }
 
+/* The gather node `name` (one input x of rank r; output dims od; which/src from gather_tables, freed here; fill
+ * for the positions with which = -1), then *out = its value. */
+static rs_status gather_named(ox_ctx *c, ox_value *x, int32_t r, const int64_t *od, int32_t *which, int64_t *src,
+                              float fill, const char *name, ox_value **out) {
+    const ox_value *xs[1] = {x};
+    const char *keep = c->cur_name;
+    c->cur_name = name;
+    rs_status s = gather_from(c, xs, 1, r, od, which, src, fill);
+    c->cur_name = keep;
+    rs_free(which), rs_free(src);
+    RS_TRY(s);
+    *out = ox_find(c, name);
+    return RS_OK;
+}
+
+/* x padded on axes 1..r-1 (pads: the begin pad of each axis, [0] unused) to the dims od: a gather node named name
+ * whose padding is value or (replicate) a copy of the nearest element of x; *out is its value. */
+static rs_status pad_gather(ox_ctx *c, ox_value *x, const int64_t *pads, const int64_t *od, int replicate, float value,
+                            const char *name, ox_value **out) {
+    int32_t r = x->rank;
+    int64_t per = ox_sample_numel(r, od);
+    if (per > OX_MAX_NUMEL) BAD("padded result too large");
+    int32_t *which;
+    int64_t *src;
+    RS_TRY(gather_tables(c, per, &which, &src));
+    for (int64_t j = 0; j < per; j++) {
+        int64_t q[4];
+        unravel(j, r, od, q);
+        int inside = 1;
+        for (int32_t i = 1; i < r; i++) {
+            q[i] -= pads[i];
+            if (replicate) q[i] = q[i] < 0 ? 0 : q[i] >= x->dims[i] ? x->dims[i] - 1 : q[i];
+            inside &= q[i] >= 0 && q[i] < x->dims[i];
+        }
+        which[j] = inside ? 0 : -1, src[j] = inside ? ravel(r, x->dims, q) : 0;
+    }
+    return gather_named(c, x, r, od, which, src, value, name, out);
+}
+
+
 rs_status ox_op_concat(ox_ctx *c) {
     static const char *const at[] = {"axis", NULL};
     RS_TRY(ox_check_attrs(c, at));
@@ -270,67 +310,19 @@ rs_status ox_op_pad(ox_ctx *c) {
     if (r == 4 && value == 0 && !pads[1] && !pads[1 + r])
         return ox_set_node(c, rs_net_zeropad(c->net, c->cur_name, x->node, (int32_t)pads[2], (int32_t)pads[2 + r],
                                              (int32_t)pads[3], (int32_t)pads[3 + r]), r, out);
-    int64_t per = ox_sample_numel(r, out);
-    if (per > OX_MAX_NUMEL) BAD("result too large");
-    int32_t *which;
-    int64_t *src;
-    RS_TRY(gather_tables(c, per, &which, &src));
-    for (int64_t j = 0; j < per; j++) {
-        int64_t q[4];
-        unravel(j, r, out, q);
-        int inside = 1;
-        for (int32_t i = 1; i < r; i++) {
-            q[i] -= pads[i];
-            inside &= q[i] >= 0 && q[i] < x->dims[i];
-        }
-        which[j] = inside ? 0 : -1, src[j] = inside ? ravel(r, x->dims, q) : 0;
-    }
-    const ox_value *xs[1] = {x};
-    rs_status s = gather_from(c, xs, 1, r, out, which, src, value);
-    rs_free(which), rs_free(src);
-    return s;
+    ox_value *v;
+    return pad_gather(c, x, pads, out, 0, value, c->cur_name, &v);
 }
 
-/* The gather node `name` (one input x of rank r; output dims od; which/src from gather_tables, freed here), then
- * *out = its value. */
-static rs_status gather_named(ox_ctx *c, ox_value *x, int32_t r, const int64_t *od, int32_t *which, int64_t *src,
-                              const char *name, ox_value **out) {
-    const ox_value *xs[1] = {x};
-    const char *keep = c->cur_name;
-    c->cur_name = name;
-    rs_status s = gather_from(c, xs, 1, r, od, which, src, 0.0f);
-    c->cur_name = keep;
-    rs_free(which), rs_free(src);
-    RS_TRY(s);
-    *out = ox_find(c, name);
-    return RS_OK;
-}
 
 /* The spatial axes of node x (rank 3 or 4) padded by pb / pe (per spatial axis): a gather node named name, the
  * padding zeros or (replicate) a copy of the nearest element of x; *out is its value (pointer into the table). */
 rs_status ox_pad_spatial(ox_ctx *c, ox_value *x, const int64_t *pb, const int64_t *pe, int replicate, const char *name,
                          ox_value **out) {
     int32_t r = x->rank;
-    int64_t od[4] = {-1, x->dims[1], 1, 1}, xd[4];
-    memcpy(xd, x->dims, sizeof(int64_t) * (size_t)r);
-    for (int32_t i = 2; i < r; i++) od[i] = xd[i] + pb[i - 2] + pe[i - 2];
-    int64_t per = ox_sample_numel(r, od);
-    if (per > OX_MAX_NUMEL) BAD("padded result too large");
-    int32_t *which;
-    int64_t *src;
-    RS_TRY(gather_tables(c, per, &which, &src));
-    for (int64_t j = 0; j < per; j++) {
-        int64_t q[4];
-        unravel(j, r, od, q);
-        int inside = 1;
-        for (int32_t i = 2; i < r; i++) {
-            q[i] -= pb[i - 2];
-            if (replicate) q[i] = q[i] < 0 ? 0 : q[i] >= xd[i] ? xd[i] - 1 : q[i];
-            inside &= q[i] >= 0 && q[i] < xd[i];
-        }
-        which[j] = inside ? 0 : -1, src[j] = inside ? ravel(r, xd, q) : 0;
-    }
-    return gather_named(c, x, r, od, which, src, name, out);
+    int64_t od[4] = {-1, x->dims[1], 1, 1}, pads[4] = {0, 0, 0, 0};
+    for (int32_t i = 2; i < r; i++) pads[i] = pb[i - 2], od[i] = x->dims[i] + pb[i - 2] + pe[i - 2];
+    return pad_gather(c, x, pads, od, replicate, 0.0f, name, out);
 }
 
 /* The windows of node x (rank 3 or 4) laid side by side: a gather node named name of spatial size (o[i] k[i]),
@@ -364,7 +356,7 @@ rs_status ox_windows(ox_ctx *c, ox_value *x, const int64_t *k, const int64_t *st
         }
         which[j] = inside ? 0 : -1, src[j] = inside ? ravel(r, xd, q) : 0;
     }
-    return gather_named(c, x, r, od, which, src, name, out);
+    return gather_named(c, x, r, od, which, src, 0.0f, name, out);
 }
 
 /* Slice with constant starts / ends / axes / steps (inputs from opset 10, attributes before); the batch axis must
