@@ -1,4 +1,5 @@
-/* test_onnx_ops.c: the graph-import ops of nn_ext.h (gather, softmax over groups, broadcasting add / mul / div):
+/* test_onnx_ops.c: the graph-import ops of nn_ext.h (gather, softmax over groups, broadcasting add / mul / div,
+ * the batched matmul through index tables):
  * finite-difference gradient checks (gradcheck.h), accumulation (+=), hand-computed cases, and their use in a net
  * (rs_net_gather / softmax / binary) with backward through rs_net_backward. The binary "const" kind (a constant
  * made a node) is checked too: its A gradient is zero. There is no fast path for these ops
@@ -105,7 +106,7 @@ static void check_binary(rs_binary_kind kind, int b_const, float ka, float kb, c
     int64_t *ib = rs_calloc(sizeof(int64_t) * per);
     for (int64_t j = 0; j < per; j++) ib[j] = j % nb;
     bin_ctx x = {tu_randn((size_t)(n * per), 920), gc_uniform((size_t)(n * nb), 921, 0.5f, 2.0f),
-                 {kind, ka, kb, per, b_const ? 0 : nb, NULL, ib}, n, per};
+                 {kind, ka, kb, per, b_const ? 0 : nb, NULL, ib, 1, 0, 0}, n, per};
     if (kind != RS_BIN_DIV) rs_fill_uniform(x.b, (size_t)(n * nb), 777, 922, 0, -2.0f, 2.0f);
     float *out = gc_zeros((size_t)(n * per)), *r = tu_randn((size_t)(n * per), 923);
     float *ga = gc_zeros((size_t)(n * per)), *gb = gc_zeros((size_t)(n * nb));
@@ -132,12 +133,60 @@ static void test_binary_grad(void **st) {
     /* hand: (2, 3) * (4) broadcast, then / 2 */
     float a[2] = {2, 3}, b[1] = {4}, out[2];
     int64_t ib[2] = {0, 0};
-    rs_binary_dims d = {RS_BIN_MUL, 1, 1, 2, 0, NULL, ib};
+    rs_binary_dims d = {RS_BIN_MUL, 1, 1, 2, 0, NULL, ib, 1, 0, 0};
     rs_binary_forward(out, a, b, &d, 1, 2);
     assert_true(out[0] == 8 && out[1] == 12);
     b[0] = 2, d.kind = RS_BIN_DIV;
     rs_binary_forward(out, a, b, &d, 1, 2);
     assert_true(out[0] == 1 && out[1] == 1.5f);
+}
+
+/* ---------------------------------------------------------------- matmul (RS_BIN_MATMUL) */
+/* Per sample a (2 x 3) matrix A stored transposed (element (m, t) at t * 2 + m: stride 2 along the contraction, as
+ * a channels-last node) times B (3 x 4) row-major (stride 4); B a node (one per sample), a shared constant, or a
+ * per-sample constant. Output j = m * 4 + o. */
+static void check_matmul(int b_mode, float ka, const char *name) {
+    const int64_t n = 3, per = 8, na = 6, nb = 12;
+    int64_t ia[8], ib[8];
+    for (int64_t j = 0; j < per; j++) ia[j] = j / 4, ib[j] = j % 4;
+    bin_ctx x = {tu_randn((size_t)(n * na), 940), tu_randn((size_t)(n * nb), 941),
+                 {RS_BIN_MATMUL, ka, 0, na, b_mode == 1 ? 0 : nb, ia, ib, 3, 2, 4}, n, per};
+    float *out = gc_zeros((size_t)(n * per)), *r = tu_randn((size_t)(n * per), 942);
+    float *ga = gc_zeros((size_t)(n * na)), *gb = gc_zeros((size_t)(n * nb));
+    rs_binary_backward(ga, gb, r, x.a, x.b, &x.d, n, per);
+    gc_problem p = {bin_fwd, &x, r, out, n * per};
+    char what[96];
+    snprintf(what, sizeof what, "%s d_a", name);
+    assert_true(gc_check(&p, x.a, n * na, ga, GC_EPS, what) < GC_TOL);
+    snprintf(what, sizeof what, "%s d_b", name);
+    assert_true(gc_check(&p, x.b, b_mode == 1 ? nb : n * nb, gb, GC_EPS, what) < GC_TOL);
+    bin_fwd(&x, out); /* hand: sample 2, output (1, 3) */
+    const float *A = x.a + 2 * na, *B = x.b + (b_mode == 1 ? 0 : 2 * nb);
+    double want = 0;
+    for (int t = 0; t < 3; t++) want += (double)A[t * 2 + 1] * B[t * 4 + 3];
+    assert_true(fabs(out[2 * per + 7] - ka * want) < 1e-5);
+    float once[36]; /* accumulation */
+    memcpy(once, gb, sizeof(float) * (size_t)(n * nb));
+    rs_binary_backward(NULL, gb, r, x.a, x.b, &x.d, n, per);
+    assert_true(gc_doubling_error(gb, once, b_mode == 1 ? nb : n * nb) < GC_ACC_TOL);
+    rs_free(x.a), rs_free(x.b), rs_free(out), rs_free(r), rs_free(ga), rs_free(gb);
+}
+
+static void test_matmul_grad(void **st) {
+    (void)st;
+    check_matmul(0, 1, "matmul node B");
+    check_matmul(1, 1, "matmul shared constant B");
+    check_matmul(2, 0.5f, "matmul per-sample constant B, ka 0.5");
+    /* the builder checks the rows and columns against the operands' sizes */
+    rs_net *net = rs_net_new(2, 1, 3); /* input: 2 x 1 x 3 per sample = 6 values */
+    int64_t shape[2] = {3, 4}, ia[8], ib[8];
+    int32_t k = rs_net_param(net, "B", 2, shape, RS_PARAM_TRAINABLE, (rs_init){RS_INIT_CONST, 1, 0});
+    for (int64_t j = 0; j < 8; j++) ia[j] = j / 4, ib[j] = j % 4;
+    assert_true(rs_net_matmul_tab(net, "ok", 0, -1, k, 0, ia, ib, 3, 2, 4, 1, 4, 2) > 0);
+    ib[7] = 4; /* its column would reach element 4 + 2 * 4 = 12 of 12 */
+    assert_int_equal(rs_net_matmul_tab(net, "bad", 0, -1, k, 0, ia, ib, 3, 2, 4, 1, 4, 2), -1);
+    assert_non_null(strstr(net->error, "out of range"));
+    rs_net_free(net);
 }
 
 /* ---------------------------------------------------------------- in a net */
@@ -188,7 +237,7 @@ static void test_net_nodes(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gather_grad), cmocka_unit_test(test_softmax_grad), cmocka_unit_test(test_binary_grad),
-        cmocka_unit_test(test_net_nodes),
+        cmocka_unit_test(test_matmul_grad), cmocka_unit_test(test_net_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* nn_ext.h: the ops that graph import (ONNX, onnx.h) needs beyond the zoo's: an index-table gather (reshape,
  * transpose, concat along any axis, constant padding), softmax over groups of elements, and an elementwise binary
- * op (add / mul with broadcasting, against another node or a constant parameter). Each is a forward / backward
+ * op (add / mul with broadcasting, against another node or a constant parameter), and a batched matmul through
+ * the same index tables (a row of one operand times a column of the other). Each is a forward / backward
  * pair in plain C (ops_ext.c) and a net node (net_ext.c). The tables are per sample: every sample of the batch
  * uses the same index maps, so the batch dimension is never mixed. There is no fast path for these: relstab has
  * none for structural ops either. Backward accumulates (+=) like every op of ops.h. */
@@ -27,15 +28,18 @@ void rs_softmax_forward(float *out, const float *in, const int64_t *idx, int64_t
 /* d_in += out * (d_out - sum_group d_out * out): uses the OUTPUT of the forward. */
 void rs_softmax_backward(float *d_in, const float *d_out, const float *out, const int64_t *idx, int64_t n,
                          int64_t per, int64_t groups, int64_t len);
-typedef enum { RS_BIN_ADD = 0, RS_BIN_MUL = 1, RS_BIN_DIV = 2, RS_BIN_CONST = 3 } rs_binary_kind;
+typedef enum { RS_BIN_ADD = 0, RS_BIN_MUL = 1, RS_BIN_DIV = 2, RS_BIN_CONST = 3, RS_BIN_MATMUL = 4 } rs_binary_kind;
 /* out[s, j] = ka A[s sa + ia[j]] + kb B[s sb + ib[j]] (add), ka A[..] B[..] (mul), ka A[..] / B[..] (div), or
  * B[..] (const: a constant made a node; A is not read). sa, sb: the operands' floats
- * per sample (0: a constant shared by all samples); ia / ib NULL: the identity map. */
+ * per sample (0: a constant shared by all samples); ia / ib NULL: the identity map.
+ * matmul: out[s, j] = ka sum_{t < k} A[s sa + ia[j] + t da] B[s sb + ib[j] + t db] (a row of A times a column of
+ * B: a batched MatMul with any layout and broadcasting, through the tables; ia / ib must be given). */
 typedef struct {
     rs_binary_kind kind;
     float ka, kb;
     int64_t sa, sb;
     const int64_t *ia, *ib; /* (per) or NULL */
+    int64_t k, da, db;      /* matmul: the contraction length and the operands' strides along it */
 } rs_binary_dims;
 void rs_binary_forward(float *out, const float *a, const float *b, const rs_binary_dims *d, int64_t n, int64_t per);
 /* Accumulates into d_a, d_b (NULL: not needed); a constant operand's gradient sums over the samples. */
@@ -71,6 +75,12 @@ int32_t rs_net_binary(rs_net *net, const char *name, rs_binary_kind kind, int32_
 int32_t rs_net_binary_batched(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b_param,
                               int32_t b_batch, const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c,
                               float ka, float kb);
+/* A matmul node (RS_BIN_MATMUL) of output shape (h, w, c): a is a node; B is node b, or (b < 0) parameter b_param
+ * with b_batch samples as above. ia / ib: (h w c) offsets of the first element of each output's row of A and
+ * column of B, k the contraction length, da / db the strides along it (every index checked inside its operand). */
+int32_t rs_net_matmul_tab(rs_net *net, const char *name, int32_t a, int32_t b, int32_t b_param, int32_t b_batch,
+                          const int64_t *ia, const int64_t *ib, int64_t k, int64_t da, int64_t db, int32_t h, int32_t w,
+                          int32_t c);
 /* Forward / backward of one such node for the current batch of n (called by net_run.c). */
 void rs_net_ext_forward(rs_net *net, int32_t node, int32_t n);
 void rs_net_ext_backward(rs_net *net, int32_t node, int32_t n);

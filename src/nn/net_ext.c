@@ -1,4 +1,4 @@
-/* net_ext.c: the net nodes of nn_ext.h (gather, softmax, binary): builders that copy their index tables into one
+/* net_ext.c: the net nodes of nn_ext.h (gather, softmax, binary incl. its matmul kind): builders that copy their index tables into one
  * allocation hung on the node, and the forward / backward that net_run.c calls for them. The tables are checked
  * here (every index inside its source), so a hostile graph cannot make an op read out of bounds. */
 #include <stdarg.h>
@@ -83,8 +83,15 @@ int32_t rs_net_softmax(rs_net *net, const char *name, int32_t in, int64_t groups
 /* The body of both builders: B is node b, or (b < 0) parameter b_param holding b_batch samples (0: shared). */
 static int32_t binary_node(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b, int32_t b_param,
                            int32_t b_batch, const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c,
-                           float ka, float kb) {
+                           float ka, float kb, const int64_t *kdd) {
     if (net->status != RS_OK) return -1;
+    int64_t reach[2] = {0, 0}; /* matmul: how far past its start a row of A / a column of B reaches */
+    if (kind == RS_BIN_MATMUL) {
+        if (!ia || !ib || kdd[0] < 1 || kdd[1] < 0 || kdd[2] < 0 || kdd[0] > (1LL << 28) ||
+            kdd[1] > (1LL << 32) || kdd[2] > (1LL << 32))
+            return rs_net_build_fail(net, "node %s: matmul of length %lld", name, (long long)kdd[0]);
+        reach[0] = (kdd[0] - 1) * kdd[1], reach[1] = (kdd[0] - 1) * kdd[2];
+    }
     if (a < 0 || a >= net->n_nodes || b >= net->n_nodes) return rs_net_build_fail(net, "node %s: input out of range", name);
     if (b < 0 && (b_param < 0 || b_param >= net->params.count))
         return rs_net_build_fail(net, "node %s: no second operand", name);
@@ -104,7 +111,8 @@ static int32_t binary_node(rs_net *net, const char *name, rs_binary_kind kind, i
     e->n_src = b >= 0 ? 2 : 1;
     e->src[0] = a, e->src[1] = b;
     e->b_param = b >= 0 ? -1 : b_param;
-    e->bin = (rs_binary_dims){kind, ka, kb, na, b >= 0 || b_batch > 0 ? nb : 0, NULL, NULL};
+    e->bin = (rs_binary_dims){kind, ka, kb, na, b >= 0 || b_batch > 0 ? nb : 0, NULL, NULL, 1, 0, 0};
+    if (kind == RS_BIN_MATMUL) e->bin.k = kdd[0], e->bin.da = kdd[1], e->bin.db = kdd[2];
     e->b_batch = b_batch;
     const int64_t *maps[2] = {ia, ib};
     const int64_t lim[2] = {na, nb};
@@ -115,7 +123,7 @@ static int32_t binary_node(rs_net *net, const char *name, rs_binary_kind kind, i
             continue;
         }
         for (int64_t j = 0; j < per; j++) {
-            if (maps[m][j] < 0 || maps[m][j] >= lim[m]) return rs_net_build_fail(net, "node %s: broadcast index out of range", name);
+            if (maps[m][j] < 0 || maps[m][j] + reach[m] >= lim[m]) return rs_net_build_fail(net, "node %s: broadcast index out of range", name);
             tab[j] = maps[m][j];
         }
         if (m == 0) e->bin.ia = tab;
@@ -127,14 +135,25 @@ static int32_t binary_node(rs_net *net, const char *name, rs_binary_kind kind, i
 
 int32_t rs_net_binary(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b, int32_t b_param,
                       const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c, float ka, float kb) {
-    return binary_node(net, name, kind, a, b, b_param, 0, ia, ib, h, w, c, ka, kb);
+    if (kind == RS_BIN_MATMUL) return rs_net_build_fail(net, "node %s: a matmul needs rs_net_matmul_tab", name);
+    return binary_node(net, name, kind, a, b, b_param, 0, ia, ib, h, w, c, ka, kb, NULL);
 }
 
 int32_t rs_net_binary_batched(rs_net *net, const char *name, rs_binary_kind kind, int32_t a, int32_t b_param,
                               int32_t b_batch, const int64_t *ia, const int64_t *ib, int32_t h, int32_t w, int32_t c,
                               float ka, float kb) {
     if (b_param < 0) return rs_net_build_fail(net, "node %s: no constant operand", name);
-    return binary_node(net, name, kind, a, -1, b_param, b_batch, ia, ib, h, w, c, ka, kb);
+    if (kind == RS_BIN_MATMUL) return rs_net_build_fail(net, "node %s: a matmul needs rs_net_matmul_tab", name);
+    return binary_node(net, name, kind, a, -1, b_param, b_batch, ia, ib, h, w, c, ka, kb, NULL);
+}
+
+int32_t rs_net_matmul_tab(rs_net *net, const char *name, int32_t a, int32_t b, int32_t b_param, int32_t b_batch,
+                          const int64_t *ia, const int64_t *ib, int64_t k, int64_t da, int64_t db, int32_t h, int32_t w,
+                          int32_t c) {
+    const int64_t kdd[3] = {k, da, db};
+    if (b >= 0 && b_batch) return rs_net_build_fail(net, "node %s: a node operand has no sample count", name);
+    return binary_node(net, name, RS_BIN_MATMUL, a, b, b >= 0 ? -1 : b_param, b >= 0 ? 0 : b_batch, ia, ib, h, w, c,
+                       1, 0, kdd);
 }
 
 /* The operand pointers of a binary node: B is a node's output or a parameter. */

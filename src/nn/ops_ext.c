@@ -1,5 +1,6 @@
 /* ops_ext.c: the graph-import ops of nn_ext.h in plain C: an index-table gather and its scatter-add, softmax over
- * groups of elements, and an elementwise add / mul with broadcasting through index maps. Sums that a backward
+ * groups of elements, an elementwise add / mul with broadcasting through index maps, and the batched matmul that
+ * uses the same maps (row start of A, column start of B, strides along the contraction). Sums that a backward
  * reduces over samples (a constant operand's gradient) run in double. Parallel over samples where the samples'
  * writes are disjoint; never approximated. */
 #include <math.h>
@@ -66,7 +67,50 @@ void rs_softmax_backward(float *d_in, const float *d_out, const float *out, cons
     }
 }
 
+/* The matmul kind: out[s, j] = ka sum_t A[ia[j] + t da] B[ib[j] + t db] (sum in double). */
+static void matmul_forward(float *out, const float *a, const float *b, const rs_binary_dims *d, int64_t n,
+                           int64_t per) {
+#pragma omp parallel for schedule(static) if (n * per * d->k >= 65536)
+    for (int64_t s = 0; s < n; s++) {
+        const float *A = a + s * d->sa, *B = b + s * d->sb;
+        for (int64_t j = 0; j < per; j++) {
+            const float *x = A + d->ia[j], *w = B + d->ib[j];
+            double acc = 0;
+            for (int64_t t = 0; t < d->k; t++) acc += (double)x[t * d->da] * w[t * d->db];
+            out[s * per + j] = (float)(d->ka * acc);
+        }
+    }
+}
+
+/* Its gradient for one operand (self: map / stride ds / floats per sample sdst; other: omap / os / sother):
+ * dst[map[j] + t ds] += ka dy[j] other[omap[j] + t os]. A shared constant (sdst 0) sums over samples in double.
+ * Serial: several outputs reach one element. */
+static void matmul_grad(float *dst, int64_t sdst, const int64_t *map, int64_t ds, const float *other, int64_t sother,
+                        const int64_t *omap, int64_t os, const float *d_out, const rs_binary_dims *d, int64_t n,
+                        int64_t per) {
+    int64_t m = 0;
+    if (sdst == 0)
+        for (int64_t j = 0; j < per; j++) m = map[j] + (d->k - 1) * ds + 1 > m ? map[j] + (d->k - 1) * ds + 1 : m;
+    double *acc = sdst == 0 ? rs_calloc(sizeof(double) * (size_t)(m ? m : 1)) : NULL;
+    RS_ASSERT(sdst != 0 || acc);
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t j = 0; j < per; j++) {
+            double g = (double)d->ka * d_out[s * per + j];
+            const float *o = other + s * sother + omap[j];
+            if (acc)
+                for (int64_t t = 0; t < d->k; t++) acc[map[j] + t * ds] += g * o[t * os];
+            else
+                for (int64_t t = 0; t < d->k; t++) dst[s * sdst + map[j] + t * ds] += (float)(g * o[t * os]);
+        }
+    for (int64_t i = 0; acc && i < m; i++) dst[i] += (float)acc[i];
+    rs_free(acc);
+}
+
 void rs_binary_forward(float *out, const float *a, const float *b, const rs_binary_dims *d, int64_t n, int64_t per) {
+    if (d->kind == RS_BIN_MATMUL) {
+        matmul_forward(out, a, b, d, n, per);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (n * per >= 65536)
     for (int64_t s = 0; s < n; s++) {
         const float *A = a + s * d->sa, *B = b + s * d->sb;
@@ -118,6 +162,11 @@ static void binary_grad(float *dst, int64_t sdst, const int64_t *map, const floa
 
 void rs_binary_backward(float *d_a, float *d_b, const float *d_out, const float *a, const float *b,
                         const rs_binary_dims *d, int64_t n, int64_t per) {
+    if (d->kind == RS_BIN_MATMUL) {
+        if (d_a) matmul_grad(d_a, d->sa, d->ia, d->da, b, d->sb, d->ib, d->db, d_out, d, n, per);
+        if (d_b) matmul_grad(d_b, d->sb, d->ib, d->db, a, d->sa, d->ia, d->da, d_out, d, n, per);
+        return;
+    }
     if (d_a && d->kind != RS_BIN_CONST) binary_grad(d_a, d->sa, d->ia, a, b, d->sb, d->ib, d_out, d, d->ka, 0, n, per);
     if (d_b) binary_grad(d_b, d->sb, d->ib, b, a, d->sa, d->ia, d_out, d, d->kind == RS_BIN_ADD ? d->kb : d->ka, 1, n, per);
 }

@@ -1,5 +1,5 @@
-/* onnx_shape_ops.c: the ONNX operators that reshape or route values (Flatten, Reshape, Concat, Pad), Gemm and
- * MatMul against constant weights, Softmax, and the pass-through ones (Identity, Dropout, Constant). Reshape,
+/* onnx_shape_ops.c: the ONNX operators that reshape or route values (Flatten, Reshape, Concat, Pad), Gemm
+ * against constant weights (MatMul: onnx_matmul.c), Softmax, and the pass-through ones (Identity, Dropout, Constant). Reshape,
  * Concat and Pad become one gather node each, whose table maps every output element to its source element, so
  * any axis works with relstab's channels-last storage; nothing here mixes samples of the batch. */
 #include <math.h>
@@ -38,7 +38,7 @@ static void hwc(int32_t r, const int64_t *d, int32_t *h, int32_t *w, int32_t *ch
     *w = r > 3 ? (int32_t)d[3] : r > 2 ? (int32_t)d[2] : 1;
 }
 
-/* ---------------------------------------------------------------- Gemm, MatMul */
+/* ---------------------------------------------------------------- Gemm */
 rs_status ox_op_gemm(ox_ctx *c) {
     static const char *const at[] = {"alpha", "beta", "transA", "transB", "broadcast", NULL};
     RS_TRY(ox_check_attrs(c, at));
@@ -46,7 +46,9 @@ rs_status ox_op_gemm(ox_ctx *c) {
     RS_TRY(ox_need_node(c, 0, &a));
     RS_TRY(ox_need_const(c, 1, &B));
     if (C && C->node >= 0) FAIL("a computed C is not supported");
-    if (ox_attr_int(c->cur, "transA", 0)) FAIL("transA 1 transposes the batch dimension: not supported");
+    if (ox_attr_int(c->cur, "transA", 0))
+        FAIL("transA 1 makes the batch the summed axis of A^T B (every output mixes all samples): a per-sample net "
+             "cannot express it");
     if (a->rank != 2 || B->rank != 2) FAIL("A of rank %d and B of rank %d (2 and 2 supported)", a->rank, B->rank);
     int tb = ox_attr_int(c->cur, "transB", 0) != 0;
     float alpha = ox_attr_float(c->cur, "alpha", 1), beta = ox_attr_float(c->cur, "beta", 1);
@@ -72,19 +74,6 @@ rs_status ox_op_gemm(ox_ctx *c) {
     ox_value lv = {.name = tmp, .node = lin, .rank = 2, .dims = {-1, N}, .param = -1};
     if (C) return ox_binary(c, RS_BIN_ADD, &lv, C, alpha, beta);
     return ox_set_node(c, rs_net_scale(c->net, c->cur_name, lin, alpha), 2, dims);
-}
-
-rs_status ox_op_matmul(ox_ctx *c) {
-    RS_TRY(ox_check_attrs(c, NULL));
-    ox_value *a, *B;
-    RS_TRY(ox_need_node(c, 0, &a));
-    RS_TRY(ox_need_const(c, 1, &B));
-    if (a->rank != 2 || B->rank != 2) FAIL("A of rank %d and B of rank %d (2 and 2 supported)", a->rank, B->rank);
-    if (B->dims[0] != a->dims[1] || B->dims[1] < 1 || B->dims[1] > (1 << 24)) BAD("B does not fit A");
-    int32_t wp = ox_param(c, B, RS_PARAM_TRAINABLE, 0);
-    if (wp < 0) BAD("B cannot be a parameter (%s)", c->net->error);
-    int64_t dims[2] = {-1, B->dims[1]};
-    return ox_set_node(c, rs_net_matmul(c->net, c->cur_name, a->node, (int32_t)B->dims[1], wp, -2), 2, dims);
 }
 
 /* ---------------------------------------------------------------- Flatten, Reshape */
