@@ -59,7 +59,7 @@ static const char *required[] = {
 "node/test_gemm_beta",     "node/test_gemm_default_matrix_bias",     "node/test_gemm_default_no_bias",     
 "node/test_gemm_default_scalar_bias",     "node/test_gemm_default_single_elem_vector_bias",     
 "node/test_gemm_default_vector_bias",     "node/test_gemm_default_zero_bias",     "node/test_gemm_transposeB",  
-   "node/test_identity",     "node/test_matmul_2d",     "node/test_matmul_3d",     "node/test_matmul_4d",     "node/test_maxpool_1d_default",     
+   "node/test_identity",     "node/test_matmul_2d",     "node/test_matmul_3d",     "node/test_matmul_4d",     "pytorch-converted/test_Linear_no_bias",     "node/test_maxpool_1d_default",     
 "node/test_maxpool_2d_default",     "node/test_maxpool_2d_precomputed_pads",     
 "node/test_maxpool_2d_precomputed_same_upper",     "node/test_maxpool_2d_precomputed_strides",     
 "node/test_maxpool_2d_strides",     "node/test_mul",     "node/test_mul_bcast",     "node/test_mul_example",    

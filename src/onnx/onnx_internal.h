@@ -87,5 +87,8 @@ rs_status ox_op_softmax(ox_ctx *c);
 rs_status ox_op_identity(ox_ctx *c);
 rs_status ox_op_dropout(ox_ctx *c);
 rs_status ox_op_constant(ox_ctx *c);
+/* onnx_fold.c: evaluates the current node at load when all its inputs are constants and its operator is one
+ * that folds (*done = 1; its output becomes a constant), else leaves it to the handlers (*done = 0). */
+rs_status ox_fold_node(ox_ctx *c, int *done);
 /* Imports the current node (c->cur). */
 rs_status ox_import_node(ox_ctx *c);

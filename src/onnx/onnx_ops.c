@@ -483,8 +483,15 @@ static const struct {
 rs_status ox_import_node(ox_ctx *c) {
     for (size_t k = 1; k < c->cur->n_output; k++)
         if (c->cur->output[k] && c->cur->output[k][0]) FAIL("output %zu ('%s') is not supported", k, c->cur->output[k]);
+    int folded = 0;
+    RS_TRY(ox_fold_node(c, &folded));
+    if (folded) return RS_OK;
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
         if (!strcmp(ops[k].op, c->cur->op_type)) return ops[k].fn(c);
+    static const char *const fold_only[] = {"ConstantOfShape", "Transpose", "Cast", "Unsqueeze", "Squeeze", "Gather"};
+    for (size_t k = 0; k < sizeof fold_only / sizeof fold_only[0]; k++)
+        if (!strcmp(fold_only[k], c->cur->op_type))
+            FAIL("operator not supported on computed values (evaluated at load only when every input is a constant)");
     FAIL("operator not supported");
 }
 #endif

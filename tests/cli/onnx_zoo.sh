@@ -34,7 +34,7 @@ for dir in "$FX"/*/; do
   n=$((n + 1))
   rm -rf "${TMP:?}/$name"
 done
-[ "$n" -eq 16 ] || fail "$n zoo_init fixtures, expected 16"
+[ "$n" -eq 19 ] || fail "$n zoo_init fixtures, expected 19"
 
 # the check can fail: relstab's initial weights from another seed do not give PyTorch's logits
 for name in vgg11bn resnet18; do
