@@ -3,7 +3,8 @@
  * ConstantOfShape / Concat / Reshape / Slice / Transpose / Cast) become constants for the operators that need
  * them. Folded: ConstantOfShape, Concat, Reshape, Slice, Transpose, Cast, Unsqueeze, Squeeze, Gather. Each node is
  * checked as strictly as the rest of the reader: integer inputs must be integers, sizes non-negative and within
- * OX_MAX_NUMEL, permutations and axes valid; anything else is refused with one line. Not here: operators over
+ * OX_MAX_NUMEL, all folded values together within OX_FOLD_MAX (a ConstantOfShape makes data the file does not
+ * hold), permutations and axes valid; anything else is refused with one line. Not here: operators over
  * computed values (onnx_ops.c), and shapes of computed values (they hold the batch size, unknown at load). */
 #include <math.h>
 #include <stdio.h>
@@ -44,6 +45,9 @@ static rs_status alloc_result(ox_ctx *c, tensor *t) {
         t->numel *= t->dims[i];
         if (t->numel > OX_MAX_NUMEL) BAD("result too large");
     }
+    if (c->folded + t->numel > OX_FOLD_MAX)
+        BAD("the constants evaluated at load would exceed %lld values", (long long)OX_FOLD_MAX);
+    c->folded += t->numel;
     t->v = rs_calloc(sizeof(double) * (size_t)(t->numel ? t->numel : 1));
     if (!t->v) return ox_fail(c, RS_ERR_NOMEM, "out of memory");
     return RS_OK;

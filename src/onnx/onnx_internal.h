@@ -6,6 +6,7 @@
 #include "relstab/onnx.h"
 
 #define OX_MAX_NUMEL (1LL << 28) /* elements of one tensor or per-sample value: larger is refused as absurd */
+#define OX_FOLD_MAX (1LL << 25)  /* values of all the constants folded at load together (256 MB as double) */
 
 typedef struct {
     const char *name;
@@ -28,6 +29,7 @@ typedef struct {
     const Onnx__NodeProto *cur;    /* the node being imported (errors name it) */
     const char *cur_name;          /* its first output's name */
     int64_t params_values;
+    int64_t folded;                /* values of the constants evaluated at load (onnx_fold.c), at most OX_FOLD_MAX */
 } ox_ctx;
 
 /* Errors naming the current node: "op Conv (node 'x'): ..." */
