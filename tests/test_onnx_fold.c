@@ -1,8 +1,9 @@
 /* test_onnx_fold.c: the load-time evaluation of constant subgraphs (src/onnx/onnx_fold.c) on the committed graphs
  * of tests/fixtures/onnx/fold (make_fold_fixtures.py): the pads subgraph that torch 1.13 exports for ZeroPad2d
- * (here with asymmetric pads and a pad value) and a chain of every folded operator must give numpy's output
+ * (here with asymmetric pads and a pad value), a chain of every folded operator, and the Shape of the input
+ * (its batch size unknown at load) feeding a weight and a Reshape to (batch, -1) must give numpy's output
  * exactly as `onnx test` runs them; each hostile graph (absurd, negative or fractional sizes, too many folded
- * values, a cycle, a bad permutation, step 0, an index out of range, a cast to a string, a reshape that does not
+ * values, a size that depends on the batch size, a cycle, a bad permutation, step 0, an index out of range, a cast to a string, a reshape that does not
  * fit) must be refused with one line naming the operator and the problem. Skipped without ONNX support. */
 #include "testutil.h"
 
@@ -13,8 +14,8 @@
 static void test_fold_cases(void **st) {
     (void)st;
     if (!rs_onnx_available()) skip();
-    const char *names[] = {"torch_pads", "chain"};
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = {"torch_pads", "chain", "shape_flatten"};
+    for (int i = 0; i < 3; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", tu_fixture("onnx/fold"), names[i]);
         rs_onnx_test_result r;
@@ -40,6 +41,7 @@ static void test_fold_hostile(void **st) {
         {"hostile_step0", "op Slice (node 'f'): a step of 0"},
         {"hostile_index", "op Gather (node 'f'): an index is 4"},
         {"hostile_cast", "op Cast (node 'f'): cast to data type 8"},
+        {"hostile_batch_size", "op ConstantOfShape (node 'f'): a dimension depends on the batch size"},
         {"hostile_reshape", "op Reshape (node 'f'): cannot infer dimension 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -1,11 +1,13 @@
 /* onnx_fold.c: load-time evaluation of the nodes whose inputs are all constants (initializers, Constant nodes,
  * values folded before), so that small constant subgraphs (torch 1.13 computes the pads of ZeroPad2d with
  * ConstantOfShape / Concat / Reshape / Slice / Transpose / Cast) become constants for the operators that need
- * them. Folded: ConstantOfShape, Concat, Reshape, Slice, Transpose, Cast, Unsqueeze, Squeeze, Gather. Each node is
+ * them. Folded: ConstantOfShape, Concat, Reshape, Slice, Transpose, Cast, Unsqueeze, Squeeze, Gather, and Shape
+ * (also of a computed value: its batch size, unknown at load, is NaN, which the folds that move values pass on
+ * and every read of a size or index refuses; a Reshape of a computed value takes it as the batch). Each node is
  * checked as strictly as the rest of the reader: integer inputs must be integers, sizes non-negative and within
  * OX_MAX_NUMEL, all folded values together within OX_FOLD_MAX (a ConstantOfShape makes data the file does not
  * hold), permutations and axes valid; anything else is refused with one line. Not here: operators over
- * computed values (onnx_ops.c), and shapes of computed values (they hold the batch size, unknown at load). */
+ * computed values (onnx_ops.c), arithmetic on constants. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +57,7 @@ static rs_status alloc_result(ox_ctx *c, tensor *t) {
 
 /* The integer at v (refused when not an integer, or outside [lo, hi]). */
 static rs_status to_int(ox_ctx *c, double v, const char *what, double lo, double hi, int64_t *out) {
+    if (isnan(v)) FAIL("%s depends on the batch size (unknown at load) or is not a number", what);
     if (!(v == floor(v)) || v < lo || v > hi) BAD("%s is %g", what, v);
     *out = (int64_t)v;
     return RS_OK;
@@ -268,7 +271,7 @@ static rs_status fold_cast(ox_ctx *c, ox_value **in) {
         double v = x->v[j];
         if ((to == 7 || to == 6) && !(fabs(v) < (to == 7 ? 9.2e18 : 2147483648.0))) {
             rs_free(t.v);
-            BAD("%g does not fit the integer type", v);
+            BAD("%g does not fit the integer type (NaN: the batch size, unknown at load)", v);
         }
         t.v[j] = to == 1 ? (double)(float)v : to == 11 ? v : trunc(v);
     }
@@ -343,12 +346,32 @@ static rs_status fold_gather(ox_ctx *c, ox_value **in) {
     return put(c, &t);
 }
 
+/* Shape: the dims of a constant, or of a computed value with NaN for its batch size (unknown at load: a fold
+ * that reads it is refused, a Reshape keeps the batch where it is the first entry); start / end from opset 15. */
+static rs_status fold_shape(ox_ctx *c, ox_value *x) {
+    static const char *const at[] = {"start", "end", NULL};
+    RS_TRY(ox_check_attrs(c, c->opset >= 15 ? at : NULL));
+    int64_t r = x->rank, b = ox_attr_int(c->cur, "start", 0), e = ox_attr_int(c->cur, "end", r);
+    b = b < 0 ? b + r : b, e = e < 0 ? e + r : e;
+    b = b < 0 ? 0 : b > r ? r : b, e = e < 0 ? 0 : e > r ? r : e;
+    tensor t = {.rank = 1, .dims = {e > b ? e - b : 0}};
+    RS_TRY(alloc_result(c, &t));
+    for (int64_t i = b; i < e; i++) t.v[i - b] = x->node >= 0 && i == 0 ? NAN : (double)x->dims[i];
+    return put(c, &t);
+}
+
 /* ---------------------------------------------------------------- dispatch */
 rs_status ox_fold_node(ox_ctx *c, int *done) {
     static const char *const foldable[] = {"ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast",
                                            "Unsqueeze", "Squeeze", "Gather", NULL};
     *done = 0;
     const char *op = c->cur->op_type;
+    if (!strcmp(op, "Shape")) {
+        ox_value *x = c->cur->n_input == 1 ? ox_input(c, 0) : NULL;
+        if (!x) BAD("one input expected");
+        *done = 1;
+        return fold_shape(c, x);
+    }
     int32_t k = 0;
     while (foldable[k] && strcmp(foldable[k], op)) k++;
     if (!foldable[k]) return RS_OK;

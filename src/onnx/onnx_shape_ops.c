@@ -140,11 +140,13 @@ rs_status ox_op_reshape(ox_ctx *c) {
         double v = sh->v[i];
         if (v == 0 && !allowzero && i < x->rank) out[i] = x->dims[i];
         else if (v == -1 && infer < 0) infer = i;
-        else if (v >= 1 && v <= OX_MAX_NUMEL) out[i] = (int64_t)v;
+        else if (v >= 1 && v <= OX_MAX_NUMEL && v == floor(v)) out[i] = (int64_t)v;
         else BAD("target dimension %d is %g", i, v);
         if (i != infer) known *= out[i];
     }
-    int batch_ok = (s0 == 0 && !allowzero) || (s0 > 0 && s0 == (double)c->batch0) || (s0 == -1 && infer < 0);
+    /* NaN: the batch size itself, from a folded Shape of a computed value (onnx_fold.c) */
+    int batch_ok = (s0 == 0 && !allowzero) || (s0 > 0 && s0 == (double)c->batch0) || (s0 == -1 && infer < 0) ||
+                   isnan(s0);
     if (!batch_ok) FAIL("target shape starts with %g: reshaping the batch dimension is not supported", s0);
     if (infer > 0) {
         if (per % known) BAD("cannot infer dimension %d", infer);
@@ -281,7 +283,10 @@ rs_status ox_op_pad(ox_ctx *c) {
     } else {
         RS_TRY(ox_need_const(c, 1, &pv));
         if (pv->numel != 2 * r || pv->rank != 1) BAD("pads must have %d values", 2 * r);
-        for (int32_t i = 0; i < 2 * r; i++) pads[i] = (int64_t)pv->v[i];
+        for (int32_t i = 0; i < 2 * r; i++) {
+            if (!(pv->v[i] == floor(pv->v[i])) || fabs(pv->v[i]) > 4096) BAD("pad %g", pv->v[i]);
+            pads[i] = (int64_t)pv->v[i];
+        }
         if (ox_input(c, 3)) FAIL("the axes input is not supported");
         if (ox_input(c, 2)) {
             RS_TRY(ox_need_const(c, 2, &cv));
@@ -384,13 +389,15 @@ rs_status ox_op_slice(ox_ctx *c) {
     memcpy(out + 1, x->dims + 1, sizeof(int64_t) * (size_t)(r - 1));
     for (int32_t i = 0; i < n; i++) {
         int32_t a = 0;
+        if (!(ax[i] == floor(ax[i])) || fabs(ax[i]) > 8) BAD("axis %g", ax[i]);
         RS_TRY(axis_of(c, (int64_t)ax[i], r, &a));
         double dim = a == 0 ? 0 : (double)x->dims[a], s = sp[i], b = st[i], e = en[i];
         if (a == 0) {
             if (b == 0 && s == 1 && e >= 9.2e18) continue;
             FAIL("slicing the batch dimension is not supported");
         }
-        if (s == 0 || fabs(s) > 4096) BAD("step %g", s);
+        if (s == 0 || !(fabs(s) <= 4096) || s != floor(s)) BAD("step %g", s);
+        if (isnan(b) || isnan(e)) BAD("a start or end is not a number (or depends on the batch size)");
         b = b < 0 ? b + dim : b, e = e < 0 ? e + dim : e;
         if (s > 0) b = b < 0 ? 0 : b > dim ? dim : b, e = e < 0 ? 0 : e > dim ? dim : e;
         else b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b, e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
