@@ -3,7 +3,8 @@
  * (here with asymmetric pads and a pad value), a chain of every folded operator, and the Shape of the input
  * (its batch size unknown at load) feeding a weight and a Reshape to (batch, -1) must give numpy's output
  * exactly as `onnx test` runs them; each hostile graph (absurd, negative or fractional sizes, too many folded
- * values, a size that depends on the batch size, a cycle, a bad permutation, step 0, an index out of range, a cast to a string, a reshape that does not
+ * values, a size that depends on the batch size, a cycle, a bad permutation, step 0, an index out of range, a
+ * cast to a string, a reshape that does not
  * fit) must be refused with one line naming the operator and the problem. Skipped without ONNX support. */
 #include "testutil.h"
 

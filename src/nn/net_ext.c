@@ -1,6 +1,7 @@
-/* net_ext.c: the net nodes of nn_ext.h (gather, softmax, binary incl. its matmul kind): builders that copy their index tables into one
- * allocation hung on the node, and the forward / backward that net_run.c calls for them. The tables are checked
- * here (every index inside its source), so a hostile graph cannot make an op read out of bounds. */
+/* net_ext.c: the net nodes of nn_ext.h (gather, softmax, binary incl. its matmul kind): builders that copy their
+ * index tables into one allocation hung on the node, and the forward / backward that net_run.c calls for them.
+ * The tables are checked here (every index inside its source, a matmul's whole row and column), so a hostile
+ * graph cannot make an op read out of bounds. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,7 +124,8 @@ static int32_t binary_node(rs_net *net, const char *name, rs_binary_kind kind, i
             continue;
         }
         for (int64_t j = 0; j < per; j++) {
-            if (maps[m][j] < 0 || maps[m][j] + reach[m] >= lim[m]) return rs_net_build_fail(net, "node %s: broadcast index out of range", name);
+            if (maps[m][j] < 0 || maps[m][j] + reach[m] >= lim[m])
+                return rs_net_build_fail(net, "node %s: broadcast index out of range", name);
             tab[j] = maps[m][j];
         }
         if (m == 0) e->bin.ia = tab;

@@ -262,7 +262,8 @@ static rs_status fold_cast(ox_ctx *c, ox_value **in) {
     static const char *const at[] = {"to", NULL};
     RS_TRY(ox_check_attrs(c, at));
     int64_t to = ox_attr_int(c->cur, "to", 0);
-    if (to != 1 && to != 7 && to != 11 && to != 6) FAIL("cast to data type %lld (float, double, int32, int64)", (long long)to);
+    if (to != 1 && to != 7 && to != 11 && to != 6)
+        FAIL("cast to data type %lld (float, double, int32, int64)", (long long)to);
     ox_value *x = in[0];
     tensor t = {.rank = x->rank};
     memcpy(t.dims, x->dims, sizeof(int64_t) * MAXR);

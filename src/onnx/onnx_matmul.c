@@ -54,8 +54,8 @@ static void make_operand(ox_value *v, int is_b, operand *o) {
 static rs_status batch_ok(ox_ctx *c, operand *o, int32_t ro) {
     if (o->v->node >= 0) {
         if (o->r < 3) FAIL("a computed B of rank 2 has the samples as its rows: the product would mix the batch");
-        if (o->r != ro) FAIL("a computed operand of rank %d against one of rank %d: the batch would leave the first axis",
-                             o->r, ro);
+        if (o->r != ro)
+            FAIL("a computed operand of rank %d against one of rank %d: the batch would leave the first axis", o->r, ro);
         return RS_OK;
     }
     if (o->r == ro && o->d[0] != 1) {
@@ -117,12 +117,14 @@ rs_status ox_op_matmul(ox_ctx *c) {
     RS_TRY(batch_ok(c, &A, ro2));
     RS_TRY(batch_ok(c, &B, ro2));
     int64_t K = A.d[A.r - 1];
-    if (K < 1 || B.d[B.r - 2] != K) BAD("A with %lld columns times B with %lld rows", (long long)K, (long long)B.d[B.r - 2]);
+    if (K < 1 || B.d[B.r - 2] != K)
+        BAD("A with %lld columns times B with %lld rows", (long long)K, (long long)B.d[B.r - 2]);
     int64_t out2[6] = {-1}, out[4] = {-1, 1, 1, 1};
     for (int32_t i = 1; i < ro2 - 2; i++) {
         int32_t ka = i - (ro2 - A.r), kb = i - (ro2 - B.r);
         int64_t da = ka >= 0 ? A.d[ka] : 1, db = kb >= 0 ? B.d[kb] : 1;
-        if (da != db && da != 1 && db != 1) BAD("batch dimensions %lld and %lld do not broadcast", (long long)da, (long long)db);
+        if (da != db && da != 1 && db != 1)
+            BAD("batch dimensions %lld and %lld do not broadcast", (long long)da, (long long)db);
         out2[i] = da > db ? da : db;
     }
     out2[ro2 - 2] = A.d[A.r - 2], out2[ro2 - 1] = B.d[B.r - 1];
