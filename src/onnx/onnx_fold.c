@@ -8,6 +8,7 @@
  * OX_MAX_NUMEL, all folded values together within OX_FOLD_MAX (a ConstantOfShape makes data the file does not
  * hold), permutations and axes valid; anything else is refused with one line. Not here: operators over
  * computed values (onnx_ops.c), arithmetic on constants. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -274,6 +275,7 @@ static rs_status fold_cast(ox_ctx *c, ox_value **in) {
             rs_free(t.v);
             BAD("%g does not fit the integer type (NaN: the batch size, unknown at load)", v);
         }
+        if (to == 1 && fabs(v) > FLT_MAX && isfinite(v)) v = copysign(INFINITY, v); /* (float) of it: undefined */
         t.v[j] = to == 1 ? (double)(float)v : to == 11 ? v : trunc(v);
     }
     return put(c, &t);
