@@ -275,7 +275,7 @@ static rs_status fold_cast(ox_ctx *c, ox_value **in) {
             rs_free(t.v);
             BAD("%g does not fit the integer type (NaN: the batch size, unknown at load)", v);
         }
-        if (to == 1 && fabs(v) > FLT_MAX && isfinite(v)) v = copysign(INFINITY, v); /* (float) of it: undefined */
+        if (to == 1 && fabs(v) >= 0x1.ffffffp127) v = copysign(INFINITY, v); /* rounds past FLT_MAX: inf, as IEEE */
         t.v[j] = to == 1 ? (double)(float)v : to == 11 ? v : trunc(v);
     }
     return put(c, &t);
