@@ -73,6 +73,8 @@ void *rs_dnnl_carve(void *base, size_t *offset, size_t bytes);
  * returns 0 without touching out (the direct path then runs). ws holds its blocked copies. */
 int rs_dnnl_conv_wino_forward(float *out, const float *in, const float *weight, const float *bias,
                               const rs_conv2d_dims *d, rs_workspace *ws);
+/* 1 when rs_dnnl_conv_wino_forward would run Winograd for d (creates its primitive if needed). */
+int rs_dnnl_conv_wino_taken(const rs_conv2d_dims *d, int with_bias);
 /* dst[i] += src[i] for n floats (OpenMP). */
 void rs_dnnl_add(float *dst, const float *src, int64_t n);
 /* sums (C) += the column sums of m (rows, C), each summed in double in row order (a bias gradient). */
