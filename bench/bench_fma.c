@@ -4,7 +4,7 @@
  * Then the 3x3, stride-1, padding-1 convolutions of VGG at batch B (64 to 512 channels at 32 to 4 pixels, as in a
  * CIFAR VGG, and VGG's last block at 2 pixels) through relstab's fast path: forward (direct and Winograd) and
  * backward (data + weights), each as a percentage of the ceiling times the thread count, with the name of the
- * oneDNN kernel the forward ran. Every time is CPU time of the process (all threads), the best of
+ * kernel each ran. Every time is CPU time of the process (all threads), the best of
  * R runs, so that other work on a shared machine inflates it far less than wall time (it still costs cache and
  * memory bandwidth). Winograd does fewer products than 2 x MACs: its "GFLOP/s" counts the direct algorithm's FLOPs
  * (the work done for the user), so it can exceed the ceiling. A benchmark, not a test.
@@ -138,6 +138,7 @@ int main(int argc, char **argv) {
             double f = p == 2 ? 2 * flops : flops, g = f / best * 1e-9;
             char kernel[64] = "";
             if (p < 2) rs_conv2d_fast_kernel(kernel, sizeof kernel, &d, 1);
+            else rs_conv2d_fast_backward_kernel(kernel, sizeof kernel, &d);
             printf("%-24s %-10s %10.2f %10.1f %7.0f%%  %s\n", layers[l].name, pass[p], best * 1e3, g,
                    peak > 0 ? 100.0 * g / (peak * threads) : 0.0, kernel);
         }

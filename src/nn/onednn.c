@@ -22,6 +22,10 @@ void rs_conv2d_fast_kernel(char *buf, size_t n, const rs_conv2d_dims *d, int wit
     (void)d, (void)with_bias;
     snprintf(buf, n, "plain C");
 }
+void rs_conv2d_fast_backward_kernel(char *buf, size_t n, const rs_conv2d_dims *d) {
+    (void)d;
+    snprintf(buf, n, "plain C");
+}
 void rs_conv2d_forward_fast(float *out, const float *in, const float *weight, const float *bias,
                             const rs_conv2d_dims *d, rs_workspace *ws) {
     rs_conv2d_forward_ref(out, in, weight, bias, d, ws);

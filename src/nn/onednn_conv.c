@@ -62,15 +62,19 @@ static void conv_geom_init(conv_geom *g, const rs_conv2d_dims *d) {
  * the whole weight tensor again for each image's few pixels (9.4 MB at 512 channels, far more than the L2
  * cache), and oneDNN's older jit:avx512_core kernel, which blocks over the batch, ran 2.1x faster at 512 channels
  * on 4x4 and 2x2 (batch 128, 1 and 2 threads), on par at 128 and 256 channels, and slower from 6x6 up
- * (docs/bench.md). rs_set_conv_kernel(RS_CONV_KERNEL_NOT_BRG) applies it to every shape (tests). */
+ * (docs/bench.md). rs_set_conv_kernel(RS_CONV_KERNEL_NOT_BRG) applies it to every shape (tests). The backward
+ * of the same shapes runs as GEMMs (onednn_gemmconv.c). */
 static rs_conv_kernel g_kernel = RS_CONV_KERNEL_RULE;
 void rs_set_conv_kernel(rs_conv_kernel k) { g_kernel = k; }
 rs_conv_kernel rs_get_conv_kernel(void) { return g_kernel; }
 
-static int conv_avoid_brgconv(const rs_conv2d_dims *d) {
-    if (g_kernel == RS_CONV_KERNEL_NOT_BRG) return 1;
+int rs_dnnl_conv_small_map(const rs_conv2d_dims *d) {
     return d->kh == 3 && d->kw == 3 && d->stride_h == 1 && d->stride_w == 1 && d->groups == 1 &&
            d->c_in >= 128 && d->c_out >= 128 && (int64_t)d->h_out * d->w_out <= 16;
+}
+
+static int conv_avoid_brgconv(const rs_conv2d_dims *d) {
+    return g_kernel == RS_CONV_KERNEL_NOT_BRG || rs_dnnl_conv_small_map(d);
 }
 
 /* The forward primitive descriptor (forward_training, so that it also serves as the backward hint). With
@@ -257,6 +261,10 @@ void rs_conv2d_fast_kernel(char *buf, size_t n, const rs_conv2d_dims *d, int wit
     snprintf(buf, n, "%s", conv_fwd_get(d, with_bias)->impl);
 }
 
+void rs_conv2d_fast_backward_kernel(char *buf, size_t n, const rs_conv2d_dims *d) {
+    snprintf(buf, n, "%s", rs_dnnl_conv_gemm_taken(d) ? "im2col+sgemm" : "oneDNN backward primitives");
+}
+
 /* ---------------------------------------------------------------- backward */
 typedef struct {
     /* backward data: d_src = conv^T(d_dst, W), W reordered to the primitive's layout */
@@ -377,6 +385,10 @@ static void conv_bwd_weights_run(conv_bwd *b, float *d_weight, float *d_bias, fl
 
 void rs_conv2d_backward_fast(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                              const float *weight, const rs_conv2d_dims *d, rs_workspace *ws) {
+    if (rs_dnnl_conv_gemm_taken(d)) {
+        rs_dnnl_conv_gemm_backward(d_in, d_weight, d_bias, d_out, in, weight, d, ws ? ws : &g_own_ws);
+        return;
+    }
     int flags = (d_in ? 1 : 0) | (d_weight ? 2 : 0) | (d_weight && d_bias ? 4 : 0);
     if (d_bias && !d_weight) rs_dnnl_colsum_add(d_bias, d_out, (int64_t)d->n * d->h_out * d->w_out, d->c_out);
     if (!(flags & 3)) return;
