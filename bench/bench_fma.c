@@ -9,7 +9,9 @@
  * memory bandwidth). Winograd does fewer products than 2 x MACs: its "GFLOP/s" counts the direct algorithm's FLOPs
  * (the work done for the user), so it can exceed the ceiling. A benchmark, not a test.
  *
- * usage: bench_fma [--threads N] [--batch B] [--repeat R] */
+ * --kernel onednn times the path before the small-map rule (oneDNN's first choice, its backward primitives).
+ *
+ * usage: bench_fma [--threads N] [--batch B] [--repeat R] [--kernel rule|onednn] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +88,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--kernel") && i + 1 < argc && (!strcmp(argv[i + 1], "rule") ||
+                                                                 !strcmp(argv[i + 1], "onednn")))
+            rs_set_conv_kernel(!strcmp(argv[++i], "rule") ? RS_CONV_KERNEL_RULE : RS_CONV_KERNEL_ONEDNN);
         else {
-            fprintf(stderr, "usage: bench_fma [--threads N] [--batch B] [--repeat R]\n");
+            fprintf(stderr, "usage: bench_fma [--threads N] [--batch B] [--repeat R] [--kernel rule|onednn]\n");
             return 2;
         }
     }
@@ -100,8 +105,9 @@ int main(int argc, char **argv) {
     threads = rs_set_threads(threads);
     char fast[128];
     rs_backend_describe(fast, sizeof fast);
-    printf("# bench_fma: FMA ceiling %.1f GFLOP/s per core (%s, CPU time); fast path %s; %d threads, batch %d\n",
-           peak, isa, fast, threads, batch);
+    printf("# bench_fma: FMA ceiling %.1f GFLOP/s per core (%s, CPU time); fast path %s; %d threads, batch %d, "
+           "kernels %s\n", peak, isa, fast, threads, batch,
+           rs_get_conv_kernel() == RS_CONV_KERNEL_ONEDNN ? "oneDNN's choice" : "small-map rule");
     printf("# %-22s %-10s %10s %10s %8s  %s\n", "conv 3x3", "pass", "cpu_ms", "GFLOP/s", "%peak", "kernel");
     static const layer layers[] = {{"conv3x3_64ch_32px", 64, 32}, {"conv3x3_128ch_16px", 128, 16},
                                    {"conv3x3_256ch_8px", 256, 8}, {"conv3x3_512ch_4px", 512, 4},

@@ -52,8 +52,14 @@ rs_conv_algo rs_get_conv_algo(void);
  * for 3x3 stride-1 one-group convolutions of at least 128 channels in and out with at most 16 output pixels per
  * image, whose forward takes oneDNN's first kernel that is not brgconv (jit:avx512_core) and whose backward runs
  * as im2col GEMMs (onednn_conv.c, onednn_gemmconv.c say why); NOT_BRG that forward kernel for every shape, GEMM
- * that backward for every zero-padded one-group shape (tests). A fixed rule on the shape, never a timing. */
-typedef enum { RS_CONV_KERNEL_RULE = 0, RS_CONV_KERNEL_NOT_BRG = 1, RS_CONV_KERNEL_GEMM = 2 } rs_conv_kernel;
+ * that backward for every zero-padded one-group shape (tests); ONEDNN oneDNN's first choice and its backward
+ * primitives everywhere (benchmarks: the path before the rule). A fixed rule on the shape, never a timing. */
+typedef enum {
+    RS_CONV_KERNEL_RULE = 0,
+    RS_CONV_KERNEL_NOT_BRG = 1,
+    RS_CONV_KERNEL_GEMM = 2,
+    RS_CONV_KERNEL_ONEDNN = 3
+} rs_conv_kernel;
 void rs_set_conv_kernel(rs_conv_kernel k);
 rs_conv_kernel rs_get_conv_kernel(void);
 /* buf <- the name of the kernel the fast forward runs for d ("plain C" without oneDNN): tests and benchmarks. */

@@ -58,11 +58,11 @@ static void conv_geom_init(conv_geom *g, const rs_conv2d_dims *d) {
 
 /* Which forward kernel: oneDNN's first choice, or its first kernel that is not brgconv. The fixed rule (never a
  * timing, so that a run and its resumption choose alike): 3x3, stride 1, one group, at least 128 channels in and
- * out, at most 16 output pixels per image (VGG's and ResNet's 4x4 and 2x2 maps on CIFAR). There brgconv reads
- * the whole weight tensor again for each image's few pixels (9.4 MB at 512 channels, far more than the L2
- * cache), and oneDNN's older jit:avx512_core kernel, which blocks over the batch, ran 2.1x faster at 512 channels
- * on 4x4 and 2x2 (batch 128, 1 and 2 threads), on par at 128 and 256 channels, and slower from 6x6 up
- * (docs/bench.md). rs_set_conv_kernel(RS_CONV_KERNEL_NOT_BRG) applies it to every shape (tests). The backward
+ * out, at most 16 output pixels per image (VGG's and ResNet's 4x4 and 2x2 maps on CIFAR). There oneDNN's older
+ * jit:avx512_core kernel ran 1.9x faster than brgconv at 512 channels on 4x4 and 2x2 (batch 128, 1 and 2
+ * threads), on par at 128 and 256 channels, and slower from 6x6 up (docs/bench.md). Our reading, not measured
+ * (no cache counters here): brgconv goes through the whole weight tensor (9.4 MB at 512 channels, far more than
+ * the L2 cache) for each image's 16 or 4 pixels. rs_set_conv_kernel(RS_CONV_KERNEL_NOT_BRG) applies it to every shape (tests). The backward
  * of the same shapes runs as GEMMs (onednn_gemmconv.c). */
 static rs_conv_kernel g_kernel = RS_CONV_KERNEL_RULE;
 void rs_set_conv_kernel(rs_conv_kernel k) { g_kernel = k; }
@@ -74,7 +74,7 @@ int rs_dnnl_conv_small_map(const rs_conv2d_dims *d) {
 }
 
 static int conv_avoid_brgconv(const rs_conv2d_dims *d) {
-    return g_kernel == RS_CONV_KERNEL_NOT_BRG || rs_dnnl_conv_small_map(d);
+    return g_kernel == RS_CONV_KERNEL_NOT_BRG || (g_kernel != RS_CONV_KERNEL_ONEDNN && rs_dnnl_conv_small_map(d));
 }
 
 /* The forward primitive descriptor (forward_training, so that it also serves as the backward hint). With
