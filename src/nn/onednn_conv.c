@@ -62,8 +62,8 @@ static void conv_geom_init(conv_geom *g, const rs_conv2d_dims *d) {
  * jit:avx512_core kernel ran 1.9x faster than brgconv at 512 channels on 4x4 and 2x2 (batch 128, 1 and 2
  * threads), on par at 128 and 256 channels, and slower from 6x6 up (docs/bench.md). Our reading, not measured
  * (no cache counters here): brgconv goes through the whole weight tensor (9.4 MB at 512 channels, far more than
- * the L2 cache) for each image's 16 or 4 pixels. rs_set_conv_kernel(RS_CONV_KERNEL_NOT_BRG) applies it to every shape (tests). The backward
- * of the same shapes runs as GEMMs (onednn_gemmconv.c). */
+ * the L2 cache) for each image's 16 or 4 pixels. rs_set_conv_kernel(RS_CONV_KERNEL_NOT_BRG) applies it to every
+ * shape (tests). The backward of the same shapes runs as GEMMs (onednn_gemmconv.c). */
 static rs_conv_kernel g_kernel = RS_CONV_KERNEL_RULE;
 void rs_set_conv_kernel(rs_conv_kernel k) { g_kernel = k; }
 rs_conv_kernel rs_get_conv_kernel(void) { return g_kernel; }

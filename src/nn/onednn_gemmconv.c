@@ -9,11 +9,12 @@
  *   d_W (C_out, C_in KH KW) += d_out^T (C_out, R) col (R, C_in KH KW), accumulated in place by the GEMM (beta 1).
  * R runs over whole images in chunks of about RS_GEMMCONV_CHUNK bytes of col, one buffer reused. Measured
  * (bench/bench_fma.c, batch 128, 1 thread, docs/bench.md): 512 channels on 4x4 and on 2x2, backward in 0.8-0.9
- * and 0.5-0.6 of the direct primitives' time. The rule is fixed on the shape (never a timing, so a resumed run computes the
- * same sums): the same as the forward's kernel rule in onednn_conv.c (3x3, stride 1, one group, at least 128
- * channels in and out, at most 16 output pixels per image), zero padding. rs_set_conv_kernel(RS_CONV_KERNEL_GEMM)
- * takes this path for every zero-padded one-group shape (tests), RS_CONV_KERNEL_ONEDNN never (benchmarks).
- * Not here: the forward (the direct kernels win there), circular padding, groups. */
+ * and 0.5-0.6 of the direct primitives' time. The rule is fixed on the shape (never a timing, so a resumed run
+ * computes the same sums): the same as the forward's kernel rule in onednn_conv.c (3x3, stride 1, one group, at
+ * least 128 channels in and out, at most 16 output pixels per image), zero padding.
+ * rs_set_conv_kernel(RS_CONV_KERNEL_GEMM) takes this path for every zero-padded one-group shape (tests),
+ * RS_CONV_KERNEL_ONEDNN never (benchmarks). Not here: the forward (the direct kernels win there), circular padding,
+ * groups. */
 #ifdef RELSTAB_HAVE_ONEDNN
 #include <string.h>
 
