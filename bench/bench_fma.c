@@ -2,13 +2,16 @@
  * The probe runs 12 independent chains of vector fused multiply-adds (AVX-512 when the build targets it, else AVX2
  * + FMA): enough to cover the FMA latency on two pipes, so it runs at the core's peak: FLOPs = 2 x lanes x FMAs.
  * Then the 3x3, stride-1, padding-1 convolutions of VGG at batch B (64 to 512 channels at 32 to 4 pixels, as in a
- * CIFAR VGG) through relstab's fast path: forward (direct and Winograd) and backward (data + weights), each as a
- * percentage of the ceiling times the thread count. Every time is CPU time of the process (all threads), the best of
+ * CIFAR VGG, and VGG's last block at 2 pixels) through relstab's fast path: forward (direct and Winograd) and
+ * backward (data + weights), each as a percentage of the ceiling times the thread count, with the name of the
+ * kernel each ran. Every time is CPU time of the process (all threads), the best of
  * R runs, so that other work on a shared machine inflates it far less than wall time (it still costs cache and
  * memory bandwidth). Winograd does fewer products than 2 x MACs: its "GFLOP/s" counts the direct algorithm's FLOPs
  * (the work done for the user), so it can exceed the ceiling. A benchmark, not a test.
  *
- * usage: bench_fma [--threads N] [--batch B] [--repeat R] */
+ * --kernel onednn times the path before the small-map rule (oneDNN's first choice, its backward primitives).
+ *
+ * usage: bench_fma [--threads N] [--batch B] [--repeat R] [--kernel rule|onednn] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +88,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--kernel") && i + 1 < argc && (!strcmp(argv[i + 1], "rule") ||
+                                                                 !strcmp(argv[i + 1], "onednn")))
+            rs_set_conv_kernel(!strcmp(argv[++i], "rule") ? RS_CONV_KERNEL_RULE : RS_CONV_KERNEL_ONEDNN);
         else {
-            fprintf(stderr, "usage: bench_fma [--threads N] [--batch B] [--repeat R]\n");
+            fprintf(stderr, "usage: bench_fma [--threads N] [--batch B] [--repeat R] [--kernel rule|onednn]\n");
             return 2;
         }
     }
@@ -99,11 +105,13 @@ int main(int argc, char **argv) {
     threads = rs_set_threads(threads);
     char fast[128];
     rs_backend_describe(fast, sizeof fast);
-    printf("# bench_fma: FMA ceiling %.1f GFLOP/s per core (%s, CPU time); fast path %s; %d threads, batch %d\n",
-           peak, isa, fast, threads, batch);
-    printf("# %-22s %-10s %10s %10s %8s\n", "conv 3x3", "pass", "cpu_ms", "GFLOP/s", "%peak");
+    printf("# bench_fma: FMA ceiling %.1f GFLOP/s per core (%s, CPU time); fast path %s; %d threads, batch %d, "
+           "kernels %s\n", peak, isa, fast, threads, batch,
+           rs_get_conv_kernel() == RS_CONV_KERNEL_ONEDNN ? "oneDNN's choice" : "small-map rule");
+    printf("# %-22s %-10s %10s %10s %8s  %s\n", "conv 3x3", "pass", "cpu_ms", "GFLOP/s", "%peak", "kernel");
     static const layer layers[] = {{"conv3x3_64ch_32px", 64, 32}, {"conv3x3_128ch_16px", 128, 16},
-                                   {"conv3x3_256ch_8px", 256, 8}, {"conv3x3_512ch_4px", 512, 4}};
+                                   {"conv3x3_256ch_8px", 256, 8}, {"conv3x3_512ch_4px", 512, 4},
+                                   {"conv3x3_512ch_2px", 512, 2}};
     rs_workspace ws = {0};
     for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
         rs_conv2d_dims d = {.n = batch, .h_in = layers[l].hw, .w_in = layers[l].hw, .c_in = layers[l].c,
@@ -134,8 +142,11 @@ int main(int argc, char **argv) {
                 if (r > 0 && dt < best) best = dt;
             }
             double f = p == 2 ? 2 * flops : flops, g = f / best * 1e-9;
-            printf("%-24s %-10s %10.2f %10.1f %7.0f%%\n", layers[l].name, pass[p], best * 1e3, g,
-                   peak > 0 ? 100.0 * g / (peak * threads) : 0.0);
+            char kernel[64] = "";
+            if (p < 2) rs_conv2d_fast_kernel(kernel, sizeof kernel, &d, 1);
+            else rs_conv2d_fast_backward_kernel(kernel, sizeof kernel, &d);
+            printf("%-24s %-10s %10.2f %10.1f %7.0f%%  %s\n", layers[l].name, pass[p], best * 1e3, g,
+                   peak > 0 ? 100.0 * g / (peak * threads) : 0.0, kernel);
         }
         rs_free(x), rs_free(y), rs_free(w), rs_free(b), rs_free(dx), rs_free(dw), rs_free(db);
     }

@@ -263,6 +263,95 @@ static void test_conv2d_winograd(void **state) {
     (void)state;
 }
 
+/* The kernels of small maps (rs_set_conv_kernel; onednn_conv.c, onednn_gemmconv.c): VGG's and ResNet's 512-channel
+ * 3x3 layers on 4x4 and 2x2 pixels (and 256 -> 512 in, 512 -> 256 out, with and without bias), whose forward the
+ * rule gives to oneDNN's non-brgconv kernel and whose backward to the im2col GEMMs, against the reference within
+ * the same gamma_K bounds as every conv; then that forward kernel, and the GEMM backward, forced on the layer
+ * shapes, a strided and a 5x5 conv and the 24 random convolutions. The rule must have taken a kernel other than
+ * brgconv on those shapes (it picked brgconv before: 2x slower there), and a forward or backward run twice on the
+ * same shape must give the same bits (the kernels are a function of the shape only). */
+static void test_conv2d_small_maps(void **state) {
+    conv_case cs[] = {
+        fixed_conv(2, 4, 4, 512, 512, 3, 1, 1, 1, RS_PAD_ZERO), fixed_conv(2, 2, 2, 512, 512, 3, 1, 1, 1, RS_PAD_ZERO),
+        fixed_conv(3, 4, 4, 256, 512, 3, 1, 1, 1, RS_PAD_ZERO), fixed_conv(2, 2, 2, 512, 256, 3, 1, 1, 1, RS_PAD_ZERO),
+        fixed_conv(2, 3, 5, 128, 144, 3, 1, 1, 1, RS_PAD_ZERO),
+    };
+    cs[1].bias = 0;
+    cs[3].want_in = 0;
+    const rs_conv_kernel before = rs_get_conv_kernel();
+    rs_set_conv_kernel(RS_CONV_KERNEL_RULE);
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        run_conv_case(&cs[i], rs_stream(RS_PURPOSE_TEST, 104, i));
+        rs_conv2d_dims d = cs[i].d;
+        assert_int_equal(rs_conv2d_dims_finish(&d), RS_OK);
+        char name[64];
+        rs_conv2d_fast_kernel(name, sizeof name, &d, cs[i].bias);
+        assert_true(strncmp(name, "brg", 3) != 0);
+    }
+    rs_set_conv_kernel(RS_CONV_KERNEL_NOT_BRG);
+    conv_case layers[] = {
+        fixed_conv(2, 16, 16, 3, 32, 3, 1, 1, 1, RS_PAD_ZERO),   fixed_conv(2, 8, 8, 64, 64, 3, 1, 1, 1, RS_PAD_ZERO),
+        fixed_conv(2, 8, 8, 32, 64, 1, 2, 0, 1, RS_PAD_ZERO),    fixed_conv(2, 8, 8, 32, 32, 3, 2, 1, 32, RS_PAD_ZERO),
+        fixed_conv(4, 1, 32, 16, 32, 5, 1, 2, 1, RS_PAD_CIRCULAR),
+    };
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
+        run_conv_case(&layers[i], rs_stream(RS_PURPOSE_TEST, 105, i));
+        rs_conv2d_dims d = layers[i].d;
+        assert_int_equal(rs_conv2d_dims_finish(&d), RS_OK);
+        char name[64];
+        rs_conv2d_fast_kernel(name, sizeof name, &d, 1);
+        assert_true(strncmp(name, "brg", 3) != 0);
+    }
+    for (int pass = 0; pass < 2; pass++) { /* the forward kernel, then the GEMM backward, forced everywhere */
+        rs_set_conv_kernel(pass == 0 ? RS_CONV_KERNEL_NOT_BRG : RS_CONV_KERNEL_GEMM);
+        for (uint32_t i = 0; i < 24; i++) {
+            uint64_t s = rs_stream(RS_PURPOSE_TEST, 100, i);
+            conv_case cc = random_conv(s);
+            run_conv_case(&cc, s + 1000);
+        }
+    }
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+        run_conv_case(&layers[i], rs_stream(RS_PURPOSE_TEST, 106, i));
+    conv_case strided = fixed_conv(3, 9, 7, 16, 24, 3, 2, 1, 1, RS_PAD_ZERO), k5 = fixed_conv(2, 6, 6, 8, 16, 5, 1, 2,
+                                                                                            1, RS_PAD_ZERO);
+    run_conv_case(&strided, rs_stream(RS_PURPOSE_TEST, 107, 0));
+    run_conv_case(&k5, rs_stream(RS_PURPOSE_TEST, 107, 1));
+    rs_set_conv_kernel(RS_CONV_KERNEL_RULE);
+    rs_conv2d_dims d = cs[0].d, other = cs[2].d;
+    assert_int_equal(rs_conv2d_dims_finish(&d), RS_OK);
+    assert_int_equal(rs_conv2d_dims_finish(&other), RS_OK);
+    size_t nin = (size_t)d.n * d.h_in * d.w_in * d.c_in, nout = (size_t)d.n * d.h_out * d.w_out * d.c_out;
+    size_t onin = (size_t)other.n * other.h_in * other.w_in * other.c_in;
+    size_t onout = (size_t)other.n * other.h_out * other.w_out * other.c_out;
+    float *x = randn(nin, 21), *w = randn((size_t)d.c_out * d.c_in * 9, 22), *y1 = rs_alloc(nout * 4);
+    float *y2 = rs_alloc(nout * 4), *ox = randn(onin, 23), *ow = randn((size_t)other.c_out * other.c_in * 9, 24);
+    float *oy = rs_alloc(onout * 4);
+    rs_workspace ws = {0};
+    rs_conv2d_forward_fast(y1, x, w, NULL, &d, &ws);
+    rs_conv2d_forward_fast(oy, ox, ow, NULL, &other, &ws);
+    rs_conv2d_forward_fast(y2, x, w, NULL, &d, &ws);
+    assert_memory_equal(y1, y2, nout * 4);
+    /* the backward twice: the same bits; and the GEMM backward (rule) differs from the direct primitives' (other
+     * sums: proof that it ran) where oneDNN is built in */
+    size_t nw = (size_t)d.c_out * d.c_in * 9;
+    float *g1 = rs_calloc(nw * 4), *g2 = rs_calloc(nw * 4), *g3 = rs_calloc(nw * 4);
+    float *i1 = rs_calloc(nin * 4), *i2 = rs_calloc(nin * 4);
+    rs_conv2d_backward_fast(i1, g1, NULL, y1, x, w, &d, &ws);
+    rs_conv2d_backward_fast(i2, g2, NULL, y1, x, w, &d, &ws);
+    assert_memory_equal(g1, g2, nw * 4);
+    assert_memory_equal(i1, i2, nin * 4);
+    if (rs_have_onednn()) {
+        rs_set_conv_kernel(RS_CONV_KERNEL_NOT_BRG);
+        rs_conv2d_backward_fast(NULL, g3, NULL, y1, x, w, &d, &ws);
+        assert_true(memcmp(g1, g3, nw * 4) != 0);
+    }
+    rs_free(g1), rs_free(g2), rs_free(g3), rs_free(i1), rs_free(i2);
+    rs_free(x), rs_free(w), rs_free(y1), rs_free(y2), rs_free(ox), rs_free(ow), rs_free(oy);
+    rs_workspace_free(&ws);
+    rs_set_conv_kernel(before);
+    (void)state;
+}
+
 /* More distinct shapes (300) than the primitive cache has slots (256), then the first again: eviction keeps
  * results right. */
 static void test_conv2d_cache_eviction(void **state) {
@@ -573,6 +662,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d_random), cmocka_unit_test(test_conv2d_layers),
         cmocka_unit_test(test_conv2d_cache_eviction), cmocka_unit_test(test_conv2d_winograd),
+        cmocka_unit_test(test_conv2d_small_maps),
         cmocka_unit_test(test_pool_random),
         cmocka_unit_test(test_pool_layers), cmocka_unit_test(test_linear), cmocka_unit_test(test_batchnorm),
     };

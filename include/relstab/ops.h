@@ -48,6 +48,23 @@ void rs_conv2d_backward(float *d_in, float *d_weight, float *d_bias, const float
 typedef enum { RS_CONV_ALGO_AUTO = 0, RS_CONV_ALGO_DIRECT = 1, RS_CONV_ALGO_WINOGRAD = 2 } rs_conv_algo;
 void rs_set_conv_algo(rs_conv_algo a);
 rs_conv_algo rs_get_conv_algo(void);
+/* Which oneDNN kernels the fast conv uses: RULE (the default) oneDNN's first choice (brgconv on AVX-512) except
+ * for 3x3 stride-1 one-group convolutions of at least 128 channels in and out with at most 16 output pixels per
+ * image, whose forward takes oneDNN's first kernel that is not brgconv (jit:avx512_core) and whose backward runs
+ * as im2col GEMMs (onednn_conv.c, onednn_gemmconv.c say why); NOT_BRG that forward kernel for every shape, GEMM
+ * that backward for every zero-padded one-group shape (tests); ONEDNN oneDNN's first choice and its backward
+ * primitives everywhere (benchmarks: the path before the rule). A fixed rule on the shape, never a timing. */
+typedef enum {
+    RS_CONV_KERNEL_RULE = 0,
+    RS_CONV_KERNEL_NOT_BRG = 1,
+    RS_CONV_KERNEL_GEMM = 2,
+    RS_CONV_KERNEL_ONEDNN = 3
+} rs_conv_kernel;
+void rs_set_conv_kernel(rs_conv_kernel k);
+rs_conv_kernel rs_get_conv_kernel(void);
+/* buf <- the name of the kernel the fast forward runs for d ("plain C" without oneDNN): tests and benchmarks. */
+void rs_conv2d_fast_kernel(char *buf, size_t n, const rs_conv2d_dims *d, int with_bias);
+void rs_conv2d_fast_backward_kernel(char *buf, size_t n, const rs_conv2d_dims *d); /* the same for backward */
 void rs_conv2d_forward_ref(float *out, const float *in, const float *weight, const float *bias,
                            const rs_conv2d_dims *d, rs_workspace *ws);
 void rs_conv2d_backward_ref(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,

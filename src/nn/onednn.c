@@ -6,6 +6,8 @@
  * rest of the program does not need to know which build it is in. This file is not the dispatcher
  * (src/nn/conv2d.c etc. choose between _ref and _fast) and does not validate dims (the *_dims_finish functions
  * do). */
+#include <stdio.h>
+
 #include "relstab/ops.h"
 
 #ifndef RELSTAB_HAVE_ONEDNN
@@ -13,6 +15,17 @@
 static rs_conv_algo g_algo = RS_CONV_ALGO_DIRECT;
 void rs_set_conv_algo(rs_conv_algo a) { g_algo = a; }
 rs_conv_algo rs_get_conv_algo(void) { return g_algo; }
+static rs_conv_kernel g_kernel = RS_CONV_KERNEL_RULE;
+void rs_set_conv_kernel(rs_conv_kernel k) { g_kernel = k; }
+rs_conv_kernel rs_get_conv_kernel(void) { return g_kernel; }
+void rs_conv2d_fast_kernel(char *buf, size_t n, const rs_conv2d_dims *d, int with_bias) {
+    (void)d, (void)with_bias;
+    snprintf(buf, n, "plain C");
+}
+void rs_conv2d_fast_backward_kernel(char *buf, size_t n, const rs_conv2d_dims *d) {
+    (void)d;
+    snprintf(buf, n, "plain C");
+}
 void rs_conv2d_forward_fast(float *out, const float *in, const float *weight, const float *bias,
                             const rs_conv2d_dims *d, rs_workspace *ws) {
     rs_conv2d_forward_ref(out, in, weight, bias, d, ws);

@@ -9,6 +9,7 @@
  * reorder with a sum post-op). Primitives are cached by dims (see onednn_internal.h for the rules).
  * Not here: the dispatcher (conv2d.c), dims validation (rs_conv2d_dims_finish), the reference path. */
 #ifdef RELSTAB_HAVE_ONEDNN
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,14 +56,53 @@ static void conv_geom_init(conv_geom *g, const rs_conv2d_dims *d) {
     g->pad_r[1] = circ ? 0 : d->pad_right;
 }
 
-/* The forward primitive descriptor (forward_training, so that it also serves as the backward hint). */
-static dnnl_primitive_desc_t conv_fwd_pd(const conv_geom *g, int with_bias) {
+/* Which forward kernel: oneDNN's first choice, or its first kernel that is not brgconv. The fixed rule (never a
+ * timing, so that a run and its resumption choose alike): 3x3, stride 1, one group, at least 128 channels in and
+ * out, at most 16 output pixels per image (VGG's and ResNet's 4x4 and 2x2 maps on CIFAR). There oneDNN's older
+ * jit:avx512_core kernel ran 1.9x faster than brgconv at 512 channels on 4x4 and 2x2 (batch 128, 1 and 2
+ * threads), on par at 128 and 256 channels, and slower from 6x6 up (docs/bench.md). Our reading, not measured
+ * (no cache counters here): brgconv goes through the whole weight tensor (9.4 MB at 512 channels, far more than
+ * the L2 cache) for each image's 16 or 4 pixels. rs_set_conv_kernel(RS_CONV_KERNEL_NOT_BRG) applies it to every
+ * shape (tests). The backward of the same shapes runs as GEMMs (onednn_gemmconv.c). */
+static rs_conv_kernel g_kernel = RS_CONV_KERNEL_RULE;
+void rs_set_conv_kernel(rs_conv_kernel k) { g_kernel = k; }
+rs_conv_kernel rs_get_conv_kernel(void) { return g_kernel; }
+
+int rs_dnnl_conv_small_map(const rs_conv2d_dims *d) {
+    return d->kh == 3 && d->kw == 3 && d->stride_h == 1 && d->stride_w == 1 && d->groups == 1 &&
+           d->c_in >= 128 && d->c_out >= 128 && (int64_t)d->h_out * d->w_out <= 16;
+}
+
+static int conv_avoid_brgconv(const rs_conv2d_dims *d) {
+    return g_kernel == RS_CONV_KERNEL_NOT_BRG || (g_kernel != RS_CONV_KERNEL_ONEDNN && rs_dnnl_conv_small_map(d));
+}
+
+/* The forward primitive descriptor (forward_training, so that it also serves as the backward hint). With
+ * avoid_brg, oneDNN's implementations are walked in its order of preference and the first one that is not
+ * brgconv taken, unless only the reference kernel is left (then oneDNN's first choice stays). */
+static dnnl_primitive_desc_t conv_fwd_pd(const conv_geom *g, int with_bias, int avoid_brg) {
     dnnl_convolution_desc_t cd;
     RS_DNNL_CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &g->src,
                                                      &g->wei_any, with_bias ? &g->bias : NULL, &g->dst, g->strides,
                                                      g->pad_l, g->pad_r));
-    dnnl_primitive_desc_t pd;
-    RS_DNNL_CHECK(dnnl_primitive_desc_create(&pd, &cd, NULL, rs_dnnl_engine(), NULL));
+    dnnl_primitive_desc_t pd = NULL;
+    if (avoid_brg) {
+        dnnl_primitive_desc_iterator_t it;
+        RS_DNNL_CHECK(dnnl_primitive_desc_iterator_create(&it, &cd, NULL, rs_dnnl_engine(), NULL));
+        do {
+            dnnl_primitive_desc_t cand = dnnl_primitive_desc_iterator_fetch(it);
+            RS_ASSERT(cand != NULL);
+            const char *name = "";
+            RS_DNNL_CHECK(dnnl_primitive_desc_query(cand, dnnl_query_impl_info_str, 0, &name));
+            if (strncmp(name, "brg", 3) != 0 && strncmp(name, "ref", 3) != 0) {
+                pd = cand;
+                break;
+            }
+            RS_DNNL_CHECK(dnnl_primitive_desc_destroy(cand));
+        } while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+        RS_DNNL_CHECK(dnnl_primitive_desc_iterator_destroy(it));
+    }
+    if (!pd) RS_DNNL_CHECK(dnnl_primitive_desc_create(&pd, &cd, NULL, rs_dnnl_engine(), NULL));
     return pd;
 }
 
@@ -122,12 +162,14 @@ typedef struct {
     rs_conv2d_dims d;
     int32_t with_bias;
     int32_t backward_flags; /* 0 for forward; bit 0 data, bit 1 weights, bit 2 bias (backward entries) */
+    int32_t avoid_brg;      /* forward: conv_avoid_brgconv's answer when the primitive was made */
 } conv_key;
 
 typedef struct {
     dnnl_primitive_t conv, wei_reorder; /* wei_reorder NULL when the primitive takes oihw as is */
     dnnl_memory_t src, wei_user, wei, bias, dst;
     size_t wei_bytes, pad_bytes;
+    char impl[48]; /* oneDNN's name of the kernel, e.g. "brgconv:avx512_core" */
 } conv_fwd;
 
 static void conv_fwd_destroy(void *v) {
@@ -148,13 +190,17 @@ static conv_fwd *conv_fwd_get(const rs_conv2d_dims *d, int with_bias) {
     memset(&key, 0, sizeof key);
     key.d = *d;
     key.with_bias = with_bias;
+    key.avoid_brg = conv_avoid_brgconv(d);
     conv_fwd *f = rs_dnnl_cache_find(&g_fwd_cache, &key, sizeof key);
     if (f) return f;
     f = calloc(1, sizeof *f);
     RS_ASSERT(f != NULL);
     conv_geom g;
     conv_geom_init(&g, d);
-    dnnl_primitive_desc_t pd = conv_fwd_pd(&g, with_bias);
+    dnnl_primitive_desc_t pd = conv_fwd_pd(&g, with_bias, key.avoid_brg);
+    const char *name = "";
+    RS_DNNL_CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name));
+    snprintf(f->impl, sizeof f->impl, "%s", name);
     const dnnl_memory_desc_t *wei = rs_dnnl_query_md(pd, dnnl_query_weights_md);
     f->conv = rs_dnnl_primitive(pd);
     f->src = rs_dnnl_memory(&g.src);
@@ -205,6 +251,18 @@ void rs_conv2d_forward_fast(float *out, const float *in, const float *weight, co
                                {DNNL_ARG_BIAS, f->bias}};
     if (bias) rs_dnnl_bind(f->bias, bias);
     rs_dnnl_run(f->conv, bias ? 4 : 3, args);
+}
+
+void rs_conv2d_fast_kernel(char *buf, size_t n, const rs_conv2d_dims *d, int with_bias) {
+    if (rs_dnnl_conv_wino_taken(d, with_bias)) {
+        snprintf(buf, n, "jit_wino_4x3");
+        return;
+    }
+    snprintf(buf, n, "%s", conv_fwd_get(d, with_bias)->impl);
+}
+
+void rs_conv2d_fast_backward_kernel(char *buf, size_t n, const rs_conv2d_dims *d) {
+    snprintf(buf, n, "%s", rs_dnnl_conv_gemm_taken(d) ? "im2col+sgemm" : "oneDNN backward primitives");
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -281,7 +339,7 @@ static conv_bwd *conv_bwd_get(const rs_conv2d_dims *d, int flags) {
     RS_ASSERT(b != NULL);
     conv_geom g;
     conv_geom_init(&g, d);
-    dnnl_primitive_desc_t hint = conv_fwd_pd(&g, (flags & 4) != 0);
+    dnnl_primitive_desc_t hint = conv_fwd_pd(&g, (flags & 4) != 0, 0);
     b->diff_dst = rs_dnnl_memory(&g.dst);
     if (flags & 1) conv_bwd_data_init(b, &g, hint);
     if (flags & 2) conv_bwd_weights_init(b, &g, hint, (flags & 4) != 0);
@@ -327,6 +385,10 @@ static void conv_bwd_weights_run(conv_bwd *b, float *d_weight, float *d_bias, fl
 
 void rs_conv2d_backward_fast(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                              const float *weight, const rs_conv2d_dims *d, rs_workspace *ws) {
+    if (rs_dnnl_conv_gemm_taken(d)) {
+        rs_dnnl_conv_gemm_backward(d_in, d_weight, d_bias, d_out, in, weight, d, ws ? ws : &g_own_ws);
+        return;
+    }
     int flags = (d_in ? 1 : 0) | (d_weight ? 2 : 0) | (d_weight && d_bias ? 4 : 0);
     if (d_bias && !d_weight) rs_dnnl_colsum_add(d_bias, d_out, (int64_t)d->n * d->h_out * d->w_out, d->c_out);
     if (!(flags & 3)) return;

@@ -73,6 +73,16 @@ void *rs_dnnl_carve(void *base, size_t *offset, size_t bytes);
  * returns 0 without touching out (the direct path then runs). ws holds its blocked copies. */
 int rs_dnnl_conv_wino_forward(float *out, const float *in, const float *weight, const float *bias,
                               const rs_conv2d_dims *d, rs_workspace *ws);
+/* 1 when rs_dnnl_conv_wino_forward would run Winograd for d (creates its primitive if needed). */
+int rs_dnnl_conv_wino_taken(const rs_conv2d_dims *d, int with_bias);
+/* The small-map rule of onednn_conv.c: 3x3, stride 1, one group, >= 128 channels in and out, <= 16 output pixels
+ * per image (the forward avoids brgconv there, the backward runs as GEMMs). */
+int rs_dnnl_conv_small_map(const rs_conv2d_dims *d);
+/* onednn_gemmconv.c: whether the backward of d runs as im2col GEMMs (the rule, or forced), and that backward
+ * (accumulating, like rs_conv2d_backward_fast). */
+int rs_dnnl_conv_gemm_taken(const rs_conv2d_dims *d);
+void rs_dnnl_conv_gemm_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
+                                const float *weight, const rs_conv2d_dims *d, rs_workspace *ws);
 /* dst[i] += src[i] for n floats (OpenMP). */
 void rs_dnnl_add(float *dst, const float *src, int64_t n);
 /* sums (C) += the column sums of m (rows, C), each summed in double in row order (a bias gradient). */

@@ -115,12 +115,20 @@ static wino_entry *wino_get(const rs_conv2d_dims *d, int with_bias) {
     return e;
 }
 
+/* The policy and the shape rule: whether d may take Winograd (oneDNN may still lack a kernel for it). */
+static int wino_wanted(const rs_conv2d_dims *d) {
+    if (g_algo == RS_CONV_ALGO_DIRECT || !wino_shape_ok(d)) return 0;
+    return g_algo != RS_CONV_ALGO_AUTO || (d->c_in >= RS_WINO_MIN_C && d->c_out >= RS_WINO_MIN_C &&
+                                           (int64_t)d->n * d->h_out * d->w_out >= RS_WINO_MIN_PIXELS);
+}
+
+int rs_dnnl_conv_wino_taken(const rs_conv2d_dims *d, int with_bias) {
+    return wino_wanted(d) && wino_get(d, with_bias)->ok;
+}
+
 int rs_dnnl_conv_wino_forward(float *out, const float *in, const float *weight, const float *bias,
                               const rs_conv2d_dims *d, rs_workspace *ws) {
-    if (g_algo == RS_CONV_ALGO_DIRECT || !wino_shape_ok(d)) return 0;
-    if (g_algo == RS_CONV_ALGO_AUTO && (d->c_in < RS_WINO_MIN_C || d->c_out < RS_WINO_MIN_C ||
-                                        (int64_t)d->n * d->h_out * d->w_out < RS_WINO_MIN_PIXELS))
-        return 0;
+    if (!wino_wanted(d)) return 0;
     wino_entry *e = wino_get(d, bias != NULL);
     if (!e->ok) return 0;
     size_t off = 0;
