@@ -1,4 +1,5 @@
-/* net_run.c: initialising its parameters, forward and backward over the nodes, taps.
+/* net_run.c: initialising a net's parameters, forward and backward over the nodes (in the layout net_plan.c chose
+ * for the pass), taps. Building the arenas is net_plan.c's.
  * Forward walks the nodes in order (they are appended topologically), backward walks them in reverse and
  * accumulates into each input's gradient, so branches (residual adds) need nothing special. */
 #include <stdlib.h>
