@@ -1,7 +1,8 @@
 /* nn.h: the network engine. A net is a DAG of named nodes (names as PyTorch module paths: "features.0",
  * "layer1.0.conv1"), built once for a batch size, run forward in train / eval / init-eval mode and backward, with
- * every node's output readable after a forward (taps). Parameters, gradients and optimiser state each live in one
- * contiguous arena with a {name, shape, offset} table; activations in one arena sized for the batch.
+ * every node's output readable after a forward (taps; in a training step only the output's, see rs_net).
+ * Parameters, gradients and optimiser state each live in one contiguous arena with a {name, shape, offset} table;
+ * activations in one arena sized for the batch.
  * Nodes are appended in topological order (a node's inputs are always earlier nodes), so forward is a loop and
  * backward the reverse loop. Every node's output is a 4-D NHWC tensor (N, H, W, C); vectors are H = W = 1. */
 #pragma once
@@ -118,6 +119,14 @@ typedef struct rs_net {
     void *bn_sum_ctx;
     double *bn_work;
     int32_t grad_output; /* set by rs_net_build: the output node its gradient buffers were planned for */
+    /* Training steps share buffers: a TRAIN-mode forward of a net built with gradients runs in the step layout,
+     * where nodes' outputs that no backward reads are overwritten later in the step, so after it only the net's
+     * output (and, after the backward, the gradients) can be read. Every other pass keeps every node's output
+     * (taps). keep_outputs = 1 makes TRAIN-mode forwards keep them too (same results, bit for bit; more memory). */
+    int32_t keep_outputs;
+    int32_t cur_layout;  /* set by each forward: 1 if it ran in the step layout */
+    float **layout;      /* set by rs_net_build (net_plan.c): (2 layouts, 2, n_nodes) out and d_out pointers */
+    void *act_block;     /* the allocation behind act.base */
 } rs_net;
 
 /* Creates a net whose input node "x" takes (C, H, W) images. */
@@ -178,7 +187,8 @@ rs_status rs_net_forward_nhwc(rs_net *net, const float *x, int32_t n, rs_mode mo
 rs_status rs_net_backward(rs_net *net, const float *d_output);
 void rs_net_zero_grad(rs_net *net);
 
-/* Taps: a node's output after the last forward, (cur_n, H, W, C) NHWC, and its per-sample size. */
+/* Taps: a node's output after the last forward, (cur_n, H, W, C) NHWC, and its per-sample size. After a TRAIN-mode
+ * forward of a net built with gradients, only the output node's (unless net->keep_outputs: see rs_net). */
 static inline const float *rs_net_tap(const rs_net *net, int32_t node) { return net->nodes[node].out; }
 static inline int64_t rs_net_node_numel(const rs_net *net, int32_t node) {
     const rs_node *d = &net->nodes[node];

@@ -28,6 +28,9 @@ rs_status rs_net_tap_copy(const rs_net *net, int32_t node, int32_t nhwc, float *
         return rs_error(RS_ERR_ARG, "node %d is not in the net (%d nodes)", node, net ? net->n_nodes : 0);
     if (!net->act.base || net->cur_n < 1) return rs_error(RS_ERR_ARG, "no forward has run yet: no tap to read");
     const rs_node *d = &net->nodes[node];
+    if (net->cur_layout && node != net->output)
+        return rs_error(RS_ERR_ARG, "node %s: a training forward keeps only the output node's values (set the net's "
+                        "keep_outputs to read the others)", d->name);
     int64_t numel = (int64_t)net->cur_n * d->c * d->h * d->w;
     if (capacity < numel)
         return rs_error(RS_ERR_ARG, "node %s: %lld values to copy into room for %lld", d->name, (long long)numel,

@@ -10,7 +10,8 @@ void rs_relu_forward(float *out, const float *in, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = in[i] < 0.0f ? 0.0f : in[i]; // NaN stays NaN
 }
 
-/* The derivative is taken as 1 where in > 0, else 0 (as PyTorch). */
+/* The derivative is taken as 1 where in > 0, else 0 (as PyTorch). `in` may be the output instead: it is > 0 exactly
+ * where the input is (NaN and -0 included), which lets the net free a ReLU's input during a training step. */
 void rs_relu_backward(float *d_in, const float *d_out, const float *in, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= RS_PAR_MIN_WORK)
     for (int64_t i = 0; i < n; i++) d_in[i] += in[i] > 0.0f ? d_out[i] : 0.0f;

@@ -1,7 +1,7 @@
 /* net.c: the DAG of named nodes. Builders append nodes (in topological order) and register parameters in the
  * table; rs_net_build sizes the parameter and activation arenas; forward and backward are a loop over the nodes
- * that calls the ops. It is not a graph optimiser: no fusion, no in-place aliasing, every node's true output is
- * kept for taps. */
+ * that calls the ops. It is not a graph optimiser: no fusion, no in-place op; every node's true output is kept for
+ * taps, except in a training step's forward (net_plan.c). */
 #include "nn/net_internal.h"
 #include "relstab/nn.h"
 
@@ -66,7 +66,7 @@ void rs_net_free(rs_net *net) {
     rs_free(net->params.grad);
     rs_free(net->params.state1);
     rs_free(net->params.state2);
-    rs_arena_free(&net->act);
+    rs_net_act_free(net);
     rs_workspace_free(&net->ws);
     rs_free(net);
 }

@@ -1,151 +1,13 @@
-/* net_run.c: building a net's arenas, initialising its parameters, forward and backward over the nodes, taps.
+/* net_run.c: initialising a net's parameters, forward and backward over the nodes (in the layout net_plan.c chose
+ * for the pass), taps. Building the arenas is net_plan.c's.
  * Forward walks the nodes in order (they are appended topologically), backward walks them in reverse and
  * accumulates into each input's gradient, so branches (residual adds) need nothing special. */
-#ifndef _DEFAULT_SOURCE
-#define _DEFAULT_SOURCE /* madvise */
-#endif
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "nn/net_internal.h"
 #include "relstab/nn.h"
 #include "relstab/nn_ext.h"
-
-static size_t aligned_floats(size_t n) { return (n + 15) / 16 * 16; }
-
-/* Zeroed memory for the big blocks of a net (activations, parameters and their gradients), freed by rs_free. From
- * 4 MB on, 2 MB aligned and advised as transparent huge pages: the first touch of a few hundred MB of activations
- * in 4 KB pages costs one page fault per page, which perf put at 15-20 % of the CPU time of a VGG11 measurement
- * at P = 500 (docs/bench.md). Where the kernel gives no huge pages, the advice is ignored. */
-static void *big_calloc(size_t bytes) {
-    const size_t huge = (size_t)2 << 20;
-    if (bytes < 2 * huge || bytes > SIZE_MAX - huge) return rs_calloc(bytes);
-    size_t rounded = (bytes + huge - 1) / huge * huge;
-    void *p = aligned_alloc(huge, rounded);
-    if (!p) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-    memset(p, 0, bytes);
-    return p;
-}
-
-/* Bytes of the per-node "saved" buffer for a batch of b. */
-static size_t saved_bytes(const rs_node *d, int32_t b) {
-    if (d->op == RS_OP_MAXPOOL) {
-        rs_pool2d_dims p = d->pool;
-        p.n = b;
-        return rs_maxpool2d_saved_bytes(&p);
-    }
-    if (d->op == RS_OP_BATCHNORM) return 2 * sizeof(float) * (size_t)d->c;
-    return 0;
-}
-
-static rs_status alloc_params(rs_net *net) {
-    rs_params *p = &net->params;
-    size_t bytes;
-    if (rs_mul_size(p->total ? p->total : 1, sizeof(float), &bytes))
-        return rs_error(RS_ERR_NOMEM, "parameter arena too large");
-    p->data = big_calloc(bytes);
-    p->grad = big_calloc(bytes);
-    if (!p->data || !p->grad) return rs_error(RS_ERR_NOMEM, "cannot allocate %zu bytes of parameters", 2 * bytes);
-    for (int32_t i = 0; i < p->count; i++) /* buffers and constants get their values even before rs_net_init */
-        if (p->items[i].init.kind == RS_INIT_CONST)
-            for (int64_t j = 0; j < p->items[i].numel; j++) p->data[p->items[i].offset + j] = p->items[i].init.a;
-    return RS_OK;
-}
-
-/* ---------------------------------------------------------------- gradient buffers shared over time
- * The backward walks the nodes from the output down to 1; node i's gradient is written first by the backward of
- * its last consumer and read last by its own: it is live over the steps [i, live[i]] (live[i] = the largest
- * consumer up to the output, or i if none; the output's from the start). Nodes whose steps do not overlap share one
- * buffer (a slot), so a chain keeps about two gradients instead of all of them (PyTorch's autograd frees each
- * gradient once consumed for the same reason). Nodes after the output are never walked: they keep own slots. */
-static void grad_live(const rs_net *net, int32_t *live) { // live: (n_nodes)
-    int32_t out = net->output;
-    for (int32_t i = 0; i < net->n_nodes; i++) live[i] = i;
-    for (int32_t j = 1; j <= out; j++) {
-        const rs_node *d = &net->nodes[j];
-        const rs_ext_node *e = d->ext;
-        for (int32_t k = 0; k < d->n_in; k++)
-            if (d->in[k] >= 0 && live[d->in[k]] < j) live[d->in[k]] = j;
-        for (int32_t k = 0; e && k < e->n_src; k++)
-            if (e->src[k] >= 0 && live[e->src[k]] < j) live[e->src[k]] = j;
-    }
-}
-
-/* Assigns every node i >= 1 a slot (slot[i]) by replaying the backward's order, and the slots' sizes in floats per
- * image (size, at most n_nodes slots); returns the number of slots. */
-static int32_t grad_slots(const rs_net *net, const int32_t *live, int32_t *slot, int64_t *size) {
-    int32_t n = net->n_nodes, ns = 0, out = net->output;
-    char *busy = rs_calloc((size_t)n);
-    RS_ASSERT(busy);
-    for (int32_t i = out + 1; i < n; i++) slot[i] = ns, size[ns] = 0, busy[ns++] = 1;
-    for (int32_t j = out; j >= 1; j--) {
-        for (int32_t i = 1; i <= out; i++) { /* the gradients that step j starts to write (best fit) */
-            if (live[i] != j && !(j == out && i == out)) continue;
-            int64_t need = (int64_t)net->nodes[i].h * net->nodes[i].w * net->nodes[i].c;
-            int32_t best = -1;
-            for (int32_t k = 0; k < ns; k++)
-                if (!busy[k] && (best < 0 || (size[k] >= need ? size[best] < need || size[k] < size[best]
-                                                              : size[best] < need && size[k] > size[best])))
-                    best = k;
-            if (best < 0) best = ns++, size[best] = 0;
-            if (size[best] < need) size[best] = need;
-            busy[best] = 1, slot[i] = best;
-        }
-        busy[slot[j]] = 0; /* node j's gradient is dead after its own backward */
-    }
-    for (int32_t i = out + 1; i < n; i++) size[slot[i]] = (int64_t)net->nodes[i].h * net->nodes[i].w * net->nodes[i].c;
-    rs_free(busy);
-    return ns;
-}
-
-rs_status rs_net_build(rs_net *net, int32_t batch, int32_t with_grad) {
-    if (net->status != RS_OK) return rs_error(net->status, "%s", net->error);
-    if (batch <= 0) return rs_error(RS_ERR_ARG, "batch size %d is not positive", batch);
-    if (!net->params.data) RS_TRY(alloc_params(net));
-    int32_t nn = net->n_nodes, ns = 0;
-    int32_t *live = with_grad ? rs_alloc((size_t)nn * 2 * sizeof(int32_t)) : NULL, *slot = live ? live + nn : NULL;
-    int64_t *slot_size = with_grad ? rs_alloc((size_t)nn * sizeof(int64_t)) : NULL;
-    float **slot_at = with_grad ? rs_alloc((size_t)nn * sizeof(float *)) : NULL;
-    if (with_grad && (!live || !slot_size || !slot_at)) {
-        rs_free(live), rs_free(slot_size), rs_free(slot_at);
-        return rs_error(RS_ERR_NOMEM, "out of memory planning the gradients of %d nodes", nn);
-    }
-    if (with_grad) grad_live(net, live), ns = grad_slots(net, live, slot, slot_size);
-    size_t total = 0;
-    for (int32_t i = 0; i < nn; i++) {
-        const rs_node *d = &net->nodes[i];
-        size_t numel = (size_t)batch * (size_t)d->h * (size_t)d->w * (size_t)d->c;
-        total += aligned_floats(numel) * sizeof(float) * (with_grad && i == 0 ? 2 : 1);
-        total += aligned_floats((saved_bytes(d, batch) + 3) / 4) * sizeof(float);
-    }
-    for (int32_t k = 0; k < ns; k++) total += aligned_floats((size_t)batch * (size_t)slot_size[k]) * sizeof(float);
-    rs_arena_free(&net->act);
-    net->act.base = big_calloc(total + 64);
-    if (!net->act.base) {
-        rs_free(live), rs_free(slot_size), rs_free(slot_at);
-        return rs_error(RS_ERR_NOMEM, "cannot allocate %zu MB of activations", (total + 64) >> 20);
-    }
-    net->act.capacity = total + 64, net->act.used = 0;
-    for (int32_t k = 0; k < ns; k++) slot_at[k] = rs_arena_push(&net->act, (size_t)batch * (size_t)slot_size[k] * sizeof(float));
-    for (int32_t i = 0; i < nn; i++) {
-        rs_node *d = &net->nodes[i];
-        size_t numel = (size_t)batch * (size_t)d->h * (size_t)d->w * (size_t)d->c;
-        d->out = rs_arena_push(&net->act, numel * sizeof(float));
-        d->d_out = !with_grad ? NULL : i == 0 ? rs_arena_push(&net->act, numel * sizeof(float)) : slot_at[slot[i]];
-        size_t sb = saved_bytes(d, batch);
-        d->saved = sb ? rs_arena_push(&net->act, sb) : NULL;
-        RS_ASSERT(d->out && (!with_grad || d->d_out) && (!sb || d->saved));
-    }
-    rs_free(live), rs_free(slot_size), rs_free(slot_at);
-    net->grad_output = net->output;
-    net->batch = batch;
-    net->with_grad = with_grad;
-    net->cur_n = 0;
-    return RS_OK;
-}
 
 void rs_net_init(rs_net *net, uint64_t seed) {
     RS_ASSERT(net->params.data);
@@ -288,6 +150,7 @@ rs_status rs_net_forward_nhwc(rs_net *net, const float *x, int32_t n, rs_mode mo
     if (x) memcpy(net->nodes[0].out, x, sizeof(float) * (size_t)n * in->h * in->w * in->c);
     net->cur_n = n;
     net->cur_mode = mode;
+    rs_net_use_layout(net, mode == RS_MODE_TRAIN && net->with_grad && !net->keep_outputs);
     /* Winograd (the AUTO policy) only for training passes: it doubles the convolutions' rounding error, which the
      * D, G, R measurements (eval and batch-statistics passes) would see against a float64 reference. */
     const rs_conv_algo algo = rs_get_conv_algo();
@@ -331,7 +194,7 @@ static void node_backward(rs_net *net, int32_t i, int32_t n, rs_mode mode, uint6
             rs_linear_backward(dx, grad_or_null(net, d->param[0]), grad_or_null(net, d->param[1]), dy, x,
                                param_or_null(net, d->param[0]), n, a->c, d->c);
         break;
-    case RS_OP_RELU: if (dx) rs_relu_backward(dx, dy, x, out_numel); break;
+    case RS_OP_RELU: if (dx) rs_relu_backward(dx, dy, d->out, out_numel); break; /* out > 0 where in > 0 */
     case RS_OP_SILU: if (dx) rs_silu_backward(dx, dy, x, out_numel); break;
     case RS_OP_SIGMOID: if (dx) rs_sigmoid_backward(dx, dy, d->out, out_numel); break;
     case RS_OP_MAXPOOL: {
@@ -409,7 +272,7 @@ rs_status rs_net_backward(rs_net *net, const float *d_output) {
                         "again", net->output, net->grad_output);
     int32_t *live = rs_alloc((size_t)net->n_nodes * sizeof(int32_t));
     if (!live) return rs_error(RS_ERR_NOMEM, "out of memory");
-    grad_live(net, live);
+    rs_net_grad_live(net, live);
     grad_zero_at(net, live, net->output, n);
     rs_node *o = &net->nodes[net->output];
     memcpy(o->d_out, d_output, sizeof(float) * (size_t)n * o->h * o->w * o->c);
