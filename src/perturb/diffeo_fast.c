@@ -13,8 +13,6 @@
 
 #include <math.h>
 
-/* Lanes of the gather loops: 4 doubles (256 bits); 8-wide gathers measured slower on this AMD EPYC. */
-#define SIMDLEN 4
 #define ALIGN64(n) (((n) + 63) & ~(size_t)63)
 
 /* Scratch layout of one thread; every block 64-byte aligned. */
@@ -67,15 +65,44 @@ static void field_tmp(const rs_diffeo_plan *p, const double *C, double *tmp) { /
 /* row[x] = (float)(scale * sum_a sy[a] tmp[a, x]), the sum from 0.0 in the order a = 0, 1, ... as the reference. */
 static void field_row(const double *sy, const double *tmp, int32_t c, int32_t w, double scale, double *acc,
                       float *row) { // sy (c), tmp (c, W), acc (W), row (W)
-    #pragma omp simd
+#pragma omp simd
     for (int32_t x = 0; x < w; x++) acc[x] = 0.0 + sy[0] * tmp[x];
     for (int32_t a = 1; a < c; a++) {
         const double s = sy[a], *t = tmp + (size_t)a * w;
-        #pragma omp simd
+#pragma omp simd
         for (int32_t x = 0; x < w; x++) acc[x] += s * t[x];
     }
-    #pragma omp simd
+#pragma omp simd
     for (int32_t x = 0; x < w; x++) row[x] = (float)(scale * acc[x]);
+}
+
+/* Both rows at once for a cutoff CUT that is a constant once inlined: the mode loop unrolls and the x loop
+ * vectorises as one; the same operations as field_row. */
+static inline void field_rows_const(const int32_t CUT, const double *sy, const double *tx, const double *ty,
+                                    int32_t w, double scx, double scy, float *dxr, float *dyr) {
+#pragma omp simd
+    for (int32_t x = 0; x < w; x++) {
+        double ax = 0.0 + sy[0] * tx[x], ay = 0.0 + sy[0] * ty[x];
+#pragma GCC unroll 8
+        for (int32_t a = 1; a < CUT; a++) {
+            ax += sy[a] * tx[(size_t)a * w + x];
+            ay += sy[a] * ty[(size_t)a * w + x];
+        }
+        dxr[x] = (float)(scx * ax);
+        dyr[x] = (float)(scy * ay);
+    }
+}
+
+static void field_rows(const fast_scratch *s, const double *sy, int32_t cut, int32_t w, double scx, double scy,
+                       float *dxr, float *dyr) { // sy (c), dxr (W), dyr (W)
+    switch (cut) {
+    case 2: field_rows_const(2, sy, s->tx, s->ty, w, scx, scy, dxr, dyr); return;
+    case 3: field_rows_const(3, sy, s->tx, s->ty, w, scx, scy, dxr, dyr); return;
+    case 5: field_rows_const(5, sy, s->tx, s->ty, w, scx, scy, dxr, dyr); return;
+    default:
+        field_row(sy, s->tx, cut, w, scx, s->acc, dxr);
+        field_row(sy, s->ty, cut, w, scy, s->acc, dyr);
+    }
 }
 
 /* The source coordinate v - d clamped to [0, hi]: fmin(fmax(v - d, 0), hi) of the reference. */
@@ -113,12 +140,31 @@ static void linear_row(const fast_scratch *s, int32_t y, int32_t h, int32_t w, c
     }
 }
 
-/* One output row of one channel from the row's indices and weights. */
-static void linear_gather(const fast_scratch *s, int32_t w, float *out, const float *a) { // out (W), a (H, W)
-#pragma omp simd simdlen(SIMDLEN)
+/* One output row of NCH channels (a constant once inlined) from the row's indices and weights: the channel
+ * loop unrolls inside the x loop, so the source indices and weights are loaded once for all channels. The loop
+ * is left scalar: vectorised, its four gathers are emulated lane by lane, and that measured slower (as did
+ * AVX-512 gathers of doubles). */
+static inline void linear_gather(const int32_t NCH, const fast_scratch *s, int32_t w, size_t hw, float *out,
+                                 const float *in) { // out: row start in channel 0 of (C, H, W); in (C, H, W)
+
     for (int32_t i = 0; i < w; i++) {
         int32_t j00 = s->idx[i], j01 = j00 + s->ox[i], j10 = j00 + s->oy[i], j11 = j10 + s->ox[i];
-        out[i] = (float)(s->w00[i] * a[j00] + s->w01[i] * a[j01] + s->w10[i] * a[j10] + s->w11[i] * a[j11]);
+#pragma GCC unroll 4
+        for (int32_t ch = 0; ch < NCH; ch++) {
+            const float *a = in + ch * hw;
+            out[ch * hw + i] =
+                (float)(s->w00[i] * a[j00] + s->w01[i] * a[j01] + s->w10[i] * a[j10] + s->w11[i] * a[j11]);
+        }
+    }
+}
+
+static void linear_gather_all(const fast_scratch *s, int32_t c, int32_t w, size_t hw, float *out, const float *in) {
+    switch (c) {
+    case 1: linear_gather(1, s, w, hw, out, in); return;
+    case 2: linear_gather(2, s, w, hw, out, in); return;
+    case 3: linear_gather(3, s, w, hw, out, in); return;
+    default:
+        for (int32_t ch = 0; ch < c; ch++) linear_gather(1, s, w, hw, out + ch * hw, in + ch * hw);
     }
 }
 
@@ -147,12 +193,11 @@ void rs__diffeo_fast_image(const rs_diffeo_plan *p, const rs_diffeo_opts *o, int
     for (int32_t y = 0; y < h; y++) {
         const double *sy = p->sy + (size_t)y * cut;
         float *dxr = dx + (size_t)y * w, *dyr = dy + (size_t)y * w;
-        field_row(sy, s.tx, cut, w, (double)w * st, s.acc, dxr);
-        field_row(sy, s.ty, cut, w, (double)h * st, s.acc, dyr);
+        field_rows(&s, sy, cut, w, (double)w * st, (double)h * st, dxr, dyr);
         size_t r = (size_t)y * w;
         if (o->interp == RS_INTERP_LINEAR) {
             linear_row(&s, y, h, w, dxr, dyr);
-            for (int32_t ch = 0; ch < c; ch++) linear_gather(&s, w, out + ch * hw + r, in + ch * hw);
+            linear_gather_all(&s, c, w, hw, out + r, in);
         } else if (o->interp == RS_INTERP_NEAREST) {
             nearest_row(&s, y, h, w, dxr, dyr);
             for (int32_t ch = 0; ch < c; ch++) {
