@@ -146,14 +146,15 @@ static double job_time(job *j, int fast, int backward, double seconds, int max_c
     return 1e3 * best;
 }
 
-static job conv_job(const char *name, int32_t batch, int32_t hw, int32_t ci, int32_t co) {
+/* A k x k convolution, stride 1, padding pad on every side. */
+static job conv_job(const char *name, int32_t batch, int32_t hw, int32_t ci, int32_t co, int32_t k, int32_t pad) {
     job j;
     memset(&j, 0, sizeof j);
     j.name = name;
     j.kind = OP_CONV;
-    j.cd = (rs_conv2d_dims){.n = batch, .h_in = hw, .w_in = hw, .c_in = ci, .c_out = co, .kh = 3, .kw = 3,
-                            .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
-                            .pad_right = 1, .groups = 1, .pad_mode = RS_PAD_ZERO};
+    j.cd = (rs_conv2d_dims){.n = batch, .h_in = hw, .w_in = hw, .c_in = ci, .c_out = co, .kh = k, .kw = k,
+                            .stride_h = 1, .stride_w = 1, .pad_top = pad, .pad_bottom = pad, .pad_left = pad,
+                            .pad_right = pad, .groups = 1, .pad_mode = RS_PAD_ZERO};
     if (rs_conv2d_dims_finish(&j.cd) != RS_OK) {
         fprintf(stderr, "bench_ops: %s\n", rs_last_error());
         exit(1);
@@ -183,12 +184,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     threads = rs_set_threads(threads);
-    job jobs[8];
+    job jobs[12];
     int nj = 0;
-    jobs[nj++] = conv_job("conv3x3_3to64_32px", batch, 32, 3, 64);
-    jobs[nj++] = conv_job("conv3x3_64to64_32px", batch, 32, 64, 64);
-    jobs[nj++] = conv_job("conv3x3_128to128_16px", batch, 16, 128, 128);
-    jobs[nj++] = conv_job("conv3x3_256to256_8px", batch, 8, 256, 256);
+    jobs[nj++] = conv_job("conv3x3_3to64_32px", batch, 32, 3, 64, 3, 1);
+    jobs[nj++] = conv_job("conv3x3_64to64_32px", batch, 32, 64, 64, 3, 1);
+    jobs[nj++] = conv_job("conv3x3_128to128_16px", batch, 16, 128, 128, 3, 1);
+    jobs[nj++] = conv_job("conv3x3_256to256_8px", batch, 8, 256, 256, 3, 1);
+    jobs[nj++] = conv_job("lenet_conv5x5_1to6_28px", batch, 28, 1, 6, 5, 0); /* LeNet's two convolutions */
+    jobs[nj++] = conv_job("lenet_conv5x5_6to16_12px", batch, 12, 6, 16, 5, 0);
     jobs[nj++] = (job){.name = "linear_512to512", .kind = OP_LINEAR, .n = batch, .k = 512, .o = 512};
     jobs[nj++] = (job){.name = "linear_512to10", .kind = OP_LINEAR, .n = batch, .k = 512, .o = 10};
     jobs[nj++] = (job){.name = "bn_64ch_32px", .kind = OP_BN, .rows = (int64_t)batch * 32 * 32, .c = 64};
@@ -197,6 +200,12 @@ int main(int argc, char **argv) {
                              .stride_w = 2};
     if (rs_pool2d_dims_finish(&mp.pd) != RS_OK) return 1;
     jobs[nj++] = mp;
+    job lp = {.name = "lenet_maxpool2x2_6ch_24px", .kind = OP_MAXPOOL};
+    lp.pd = mp.pd;
+    lp.pd.h_in = lp.pd.w_in = 24;
+    lp.pd.c = 6;
+    if (rs_pool2d_dims_finish(&lp.pd) != RS_OK) return 1;
+    jobs[nj++] = lp;
     printf("# bench_ops: batch %d, %d threads, fast path %s\n", batch, threads,
            rs_have_onednn() ? "oneDNN" : "none (= reference)");
     printf("# %-22s %-4s %-4s %12s %10s %s\n", "op", "dir", "path", "ms/call", "rate", "unit");

@@ -104,8 +104,48 @@ static void test_maxpool_nan(void **state) {
     (void)state;
 }
 
+/* The fast path's own 2x2 / stride 2 max pooling (pool_2x2.c): output, saved argmax and backward equal the
+ * reference bit for bit, for 1 to 64 channels (the flat kernel below 16 channels, the per-pixel one above), odd
+ * sizes (the last row and column are dropped), ties, scattered NaN, a window with two NaN (the later one is the
+ * argmax, as in the reference), a window of -infinity only, and inference (no saved argmax). */
+static void test_maxpool_2x2(void **state) {
+    const int32_t cs[] = {1, 6, 15, 16, 19, 64}, hs[] = {24, 7, 5, 12, 3, 9}, ws[] = {24, 9, 6, 11, 2, 8};
+    for (int t = 0; t < 6; t++) {
+        rs_pool2d_dims d = {.n = 3, .c = cs[t], .h_in = hs[t], .w_in = ws[t], .kh = 2, .kw = 2, .stride_h = 2,
+                            .stride_w = 2};
+        assert_int_equal(rs_pool2d_dims_finish(&d), RS_OK);
+        const int32_t W = d.w_in, C = d.c;
+        const size_t nin = (size_t)d.n * d.h_in * W * C, nout = (size_t)d.n * d.h_out * d.w_out * C;
+        float *x = randn(nin, rs_stream(RS_PURPOSE_TEST, 211, (uint64_t)t)), *dy = randn(nout, 7 + t);
+        for (size_t i = 0; i < nin; i += 3) x[i] = roundf(x[i]); /* ties */
+        for (size_t i = 5; i < nin; i += 41) x[i] = NAN;
+        const int32_t c = C - 1; /* image 1: window (0, 0) two NaN, window (0, 1) -infinity only */
+        x[((size_t)1 * d.h_in * W + 0) * C + c] = NAN, x[((size_t)1 * d.h_in * W + W + 1) * C + c] = NAN;
+        for (int32_t y = 0; y < 2; y++)
+            for (int32_t xx = 2; xx < 4 && xx < W; xx++) x[(((size_t)1 * d.h_in + y) * W + xx) * C + c] = -INFINITY;
+        float *yr = rs_alloc(nout * 4), *yf = rs_alloc(nout * 4), *yi = rs_alloc(nout * 4);
+        float *gr = rs_alloc(nin * 4), *gf = rs_alloc(nin * 4);
+        int32_t *sr = rs_alloc(rs_maxpool2d_saved_bytes(&d)), *sf = rs_alloc(rs_maxpool2d_saved_bytes(&d));
+        rs_maxpool2d_forward_ref(yr, sr, x, &d);
+        rs_maxpool2d_forward_fast(yf, sf, x, &d);
+        rs_maxpool2d_forward_fast(yi, NULL, x, &d);
+        assert_memory_equal(yf, yr, nout * 4);
+        assert_memory_equal(yi, yr, nout * 4);
+        assert_memory_equal(sf, sr, nout * 4);
+        assert_int_equal(sr[(size_t)1 * d.h_out * d.w_out * C + c], W + 1); /* the later NaN */
+        for (size_t i = 0; i < nin; i++) gr[i] = gf[i] = 0.25f * (float)(i % 5);
+        rs_maxpool2d_backward_ref(gr, dy, sr, &d);
+        rs_maxpool2d_backward_fast(gf, dy, sf, &d);
+        assert_memory_equal(gf, gr, nin * 4);
+        rs_free(x), rs_free(dy), rs_free(yr), rs_free(yf), rs_free(yi), rs_free(gr), rs_free(gf), rs_free(sr);
+        rs_free(sf);
+    }
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_maxpool_2x2),
         cmocka_unit_test(test_batchnorm_double_sums),
         cmocka_unit_test(test_maxpool_nan),
     };

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nn/onednn_internal.h"
+#include "nn/ref_internal.h"
 #include "relstab/ops.h"
 
 typedef enum { POOL_FWD_INFER = 0, POOL_FWD_TRAIN = 1, POOL_BWD = 2 } pool_kind;
@@ -157,6 +158,10 @@ static int any_nan(const float *x, int64_t n) {
 }
 
 void rs_maxpool2d_forward_fast(float *out, void *saved, const float *in, const rs_pool2d_dims *d) {
+    if (rs_maxpool2d_is_2x2(d)) { /* pool_2x2.c: faster than oneDNN's here, NaN handled as the reference */
+        rs_maxpool2d_2x2_forward(out, saved, in, d);
+        return;
+    }
     pool_forward(out, saved, in, d, dnnl_pooling_max);
     /* oneDNN's max skips NaN (an all-NaN window gives -FLT_MAX); PyTorch and the reference propagate it. When the
      * input holds a NaN, the output is recomputed by the reference, which equals oneDNN's bit for bit elsewhere;
@@ -165,6 +170,10 @@ void rs_maxpool2d_forward_fast(float *out, void *saved, const float *in, const r
 }
 
 void rs_maxpool2d_backward_fast(float *d_in, const float *d_out, const void *saved, const rs_pool2d_dims *d) {
+    if (rs_maxpool2d_is_2x2(d)) { /* the argmax of pool_2x2.c is in the reference's format */
+        rs_maxpool2d_backward_ref(d_in, d_out, saved, d);
+        return;
+    }
     pool_backward(d_in, d_out, saved, d, dnnl_pooling_max);
 }
 

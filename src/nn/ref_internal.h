@@ -6,7 +6,14 @@
 #pragma once
 #include <stdint.h>
 
+#include "relstab/ops.h"
+
 #define RS_PAR_MIN_WORK 32768
+
+/* pool_2x2.c: plain-C max pooling for a 2x2 window, stride 2, no padding, which the fast path (onednn_pool.c)
+ * takes instead of oneDNN's; bit-equal to the reference forward, argmax in its int32 format. */
+int rs_maxpool2d_is_2x2(const rs_pool2d_dims *d);
+void rs_maxpool2d_2x2_forward(float *out, void *saved, const float *in, const rs_pool2d_dims *d);
 
 /* The inner block of the reference conv and linear products: acc (RS_KP, RS_KJ) += sum over t < nt of
  * a[p][t * lda] b[t * ldb + j], for j < nj (nj <= RS_KJ). Four rows of a at once reuse each loaded row of b four
