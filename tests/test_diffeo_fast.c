@@ -1,7 +1,7 @@
 /* test_diffeo_fast.c: the fast path of rs_diffeo_batch (src/perturb/diffeo_fast.c) against its plain-C reference
  * twin (rs__diffeo_batch_ref: the field loops of diffeo.c, then rs_remap), with tolerance zero: the deformed
  * images and the fields must be the same bits. Odd and even sizes (7, 28, 32, 33, and rectangles), 1 to 3
- * channels, cutoffs 1, 3 and 5, the three interpolations, T = 0, the paper's T (delta = 1) and a large T whose
+ * channels, cutoffs 1, 2, 3, 5 and 7, the three interpolations, T = 0, the paper's T (delta = 1) and a large T whose
  * sources are clamped at the borders; images with signed zeros, and with infinities and NaNs. */
 #include "testutil.h"
 
@@ -75,13 +75,13 @@ static void test_square_sizes(void **state) {
                 }
 }
 
-/* Rectangles, cutoffs 1 and 5, T = 0 (identity) and a large T (most sources clamped at a border). */
+/* Rectangles and 2x2, cutoffs 1 to 7, T = 0 (identity) and a large T (most sources clamped at a border). */
 static void test_rectangles_cutoffs_extremes(void **state) {
     const int32_t hw[4][2] = {{7, 33}, {33, 7}, {28, 32}, {2, 2}};
     const double Ts[3] = {0.0, 2e-3, 0.5};
-    const int32_t cuts[3] = {1, 3, 5};
+    const int32_t cuts[5] = {1, 2, 3, 5, 7}; /* 2, 3, 5: the unrolled field loops; 1, 7: the generic ones */
     for (int s = 0; s < 4; s++)
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 5; k++)
             for (int t = 0; t < 3; t++)
                 for (int m = 0; m < 3; m++) compare(hw[s][0], hw[s][1], 1 + (s + t) % 3, cuts[k], Ts[t], interps[m], 0);
 }

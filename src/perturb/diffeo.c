@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 #define PI 3.14159265358979323846
@@ -218,6 +219,7 @@ static rs_status diffeo_batch(const rs_diffeo_plan *plan, const rs_diffeo_opts *
     int32_t h = plan->h, w = plan->w, cut = plan->cut;
     size_t hw = (size_t)h * w, chw;
     if (rs_mul_size(hw, (size_t)c, &chw)) return rs_error(RS_ERR_NOMEM, "rs_diffeo_batch: image size overflows");
+    if (hw > (size_t)INT32_MAX) fast = 0; /* the fast path indexes a channel with int32 */
     int nt = omp_get_max_threads();
     if ((int64_t)nt > b) nt = (int)b;
     /* per thread: the fast path's scratch, or the reference's coefficients (2c^2) and tmp (cW) doubles; plus a

@@ -8,6 +8,7 @@ size_t rs__diffeo_fast_scratch(const rs_diffeo_plan *p);
 /* One image: the field of dataset index `index` into dx, dy (H, W) and the remap of its C channels into out,
  * bit for bit what the reference (rs_diffeo_field + rs_remap) gives, for the three interpolations (gaussian
  * remaps through the reference rs_remap). scratch: rs__diffeo_fast_scratch(p) bytes, 64-byte aligned.
+ * Needs H * W <= INT32_MAX (channel offsets in int32); rs_diffeo_batch takes the reference beyond.
  * out (C, H, W), in (C, H, W). */
 void rs__diffeo_fast_image(const rs_diffeo_plan *p, const rs_diffeo_opts *o, int64_t index, float *out,
                            const float *in, int32_t c, float *dx, float *dy, void *scratch);
