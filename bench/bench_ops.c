@@ -17,6 +17,7 @@ typedef struct {
     const char *name;
     op_kind kind;
     rs_conv2d_dims cd;
+    int first; /* a net's first layer: no input gradient */
     rs_pool2d_dims pd;
     int64_t n, k, o;    /* linear */
     int64_t rows;       /* batch norm: rows x c */
@@ -80,11 +81,12 @@ static void job_free(job *j) {
 static void job_run(job *j, int fast, int backward) {
     switch (j->kind) {
     case OP_CONV:
+        /* fast: the dispatcher under the fast backend (what a net runs: oneDNN, or conv_c1.c for one channel) */
         if (!backward)
-            (fast ? rs_conv2d_forward_fast : rs_conv2d_forward_ref)(j->y, j->x, j->w, j->b, &j->cd, &j->ws);
+            (fast ? rs_conv2d_forward : rs_conv2d_forward_ref)(j->y, j->x, j->w, j->b, &j->cd, &j->ws);
         else
-            (fast ? rs_conv2d_backward_fast : rs_conv2d_backward_ref)(j->dx, j->dw, j->db, j->dy, j->x, j->w, &j->cd,
-                                                                      &j->ws);
+            (fast ? rs_conv2d_backward : rs_conv2d_backward_ref)(j->first ? NULL : j->dx, j->dw, j->db, j->dy, j->x, j->w, &j->cd,
+                                                                 &j->ws);
         break;
     case OP_LINEAR:
         if (!backward)
@@ -190,7 +192,8 @@ int main(int argc, char **argv) {
     jobs[nj++] = conv_job("conv3x3_64to64_32px", batch, 32, 64, 64, 3, 1);
     jobs[nj++] = conv_job("conv3x3_128to128_16px", batch, 16, 128, 128, 3, 1);
     jobs[nj++] = conv_job("conv3x3_256to256_8px", batch, 8, 256, 256, 3, 1);
-    jobs[nj++] = conv_job("lenet_conv5x5_1to6_28px", batch, 28, 1, 6, 5, 0); /* LeNet's two convolutions */
+    jobs[nj] = conv_job("lenet_conv5x5_1to6_28px", batch, 28, 1, 6, 5, 0); /* LeNet's two convolutions */
+    jobs[nj++].first = 1;
     jobs[nj++] = conv_job("lenet_conv5x5_6to16_12px", batch, 12, 6, 16, 5, 0);
     jobs[nj++] = (job){.name = "linear_512to512", .kind = OP_LINEAR, .n = batch, .k = 512, .o = 512};
     jobs[nj++] = (job){.name = "linear_512to10", .kind = OP_LINEAR, .n = batch, .k = 512, .o = 10};

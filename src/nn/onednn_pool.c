@@ -9,6 +9,8 @@
  * Floor mode: the right/bottom padding handed to oneDNN is whatever makes its output size equal h_out, w_out
  * (it may be negative: the last input rows are then not covered, as in PyTorch).
  * Backward ACCUMULATES: oneDNN writes diff_src into scratch, which is added into d_in.
+ * Max pooling with a 2x2 window, stride 2 and no padding does not go to oneDNN: pool_2x2.c's plain-C kernel is
+ * faster there (its argmax is in the reference's int32 format, and the reference's scatter is its backward).
  * Not here: the reference path, dims validation, adaptive pooling. */
 #ifdef RELSTAB_HAVE_ONEDNN
 #include <stdlib.h>
