@@ -2,14 +2,17 @@
  * (a max-entropy field per image from its Philox coefficients, cutoff c, temperature T(delta), then the bilinear
  * remap of its channels), over N random images of C x S x S in batches of 1000. Prints one line per shape: the
  * fastest of --repeat runs in milliseconds (wall and process CPU) and images per second. bench/bench_models.sh
- * lays these lines next to bench/torch_models.py diffeo's. A benchmark, not a test: no result is checked here.
+ * lays these lines next to bench/torch_models.py diffeo's. --reference times the plain-C reference twin of the
+ * same function instead (the loops before the fast path; the same output bits), to show the fast path's gain in
+ * one run. A benchmark, not a test: no result is checked here.
  *
- * usage: bench_diffeo [--threads N] [--n N] [--cut C] [--delta D] [--repeat R] */
+ * usage: bench_diffeo [--threads N] [--n N] [--cut C] [--delta D] [--repeat R] [--reference] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "perturb/perturb_internal.h"
 #include "relstab/perturb.h"
 #include "relstab/tensor.h"
 
@@ -25,8 +28,8 @@ static int die(const char *what) {
 }
 
 /* n images of c x s x s deformed once, batch by batch: best wall and CPU seconds over `repeat` runs. */
-static int run_shape(int64_t n, int32_t c, int32_t s, int32_t cut, double delta, int repeat, double *wall,
-                     double *cpu) {
+static int run_shape(int64_t n, int32_t c, int32_t s, int32_t cut, double delta, int repeat, int reference,
+                     double *wall, double *cpu) {
     const int64_t B = 1000;
     rs_diffeo_plan plan;
     double T;
@@ -43,7 +46,9 @@ static int run_shape(int64_t n, int32_t c, int32_t s, int32_t cut, double delta,
         for (int64_t p0 = 0; p0 < n; p0 += B) {
             int64_t b = n - p0 < B ? n - p0 : B;
             for (int64_t i = 0; i < b; i++) idx[i] = p0 + i;
-            if (rs_diffeo_batch(&plan, &o, out, NULL, in, b, c, idx)) return die("rs_diffeo_batch");
+            rs_status st = reference ? rs__diffeo_batch_ref(&plan, &o, out, NULL, in, b, c, idx)
+                                     : rs_diffeo_batch(&plan, &o, out, NULL, in, b, c, idx);
+            if (st) return die("rs_diffeo_batch");
         }
         double w = now(CLOCK_MONOTONIC) - w0, cp = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
         *wall = w < *wall ? w : *wall;
@@ -55,7 +60,7 @@ static int run_shape(int64_t n, int32_t c, int32_t s, int32_t cut, double delta,
 }
 
 int main(int argc, char **argv) {
-    int threads = 0, repeat = 3, cut = 3;
+    int threads = 0, repeat = 3, cut = 3, reference = 0;
     long n = 10000;
     double delta = 1.0;
     for (int i = 1; i < argc; i++) {
@@ -64,20 +69,22 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--cut") && i + 1 < argc) cut = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--delta") && i + 1 < argc) delta = atof(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reference")) reference = 1;
         else {
-            fprintf(stderr, "usage: bench_diffeo [--threads N] [--n N] [--cut C] [--delta D] [--repeat R]\n");
+            fprintf(stderr, "usage: bench_diffeo [--threads N] [--n N] [--cut C] [--delta D] [--repeat R] "
+                            "[--reference]\n");
             return 2;
         }
     }
     if (n < 1 || repeat < 1) return fprintf(stderr, "bench_diffeo: --n and --repeat must be positive\n"), 2;
     if (threads > 0) rs_set_threads(threads);
-    printf("# bench_diffeo: %ld images per shape, c = %d, delta = %g, bilinear, %d threads, best of %d\n", n, cut,
-           delta, rs_get_threads(), repeat);
+    printf("# bench_diffeo: %ld images per shape, c = %d, delta = %g, bilinear, %d threads, best of %d%s\n", n, cut,
+           delta, rs_get_threads(), repeat, reference ? ", plain-C reference path" : "");
     printf("# %-16s %10s %10s %12s\n", "shape", "wall_ms", "cpu_ms", "images/s");
     const int32_t shapes[2][2] = {{1, 28}, {3, 32}};
     for (int k = 0; k < 2; k++) {
         double wall, cpu;
-        if (run_shape(n, shapes[k][0], shapes[k][1], cut, delta, repeat, &wall, &cpu)) return 1;
+        if (run_shape(n, shapes[k][0], shapes[k][1], cut, delta, repeat, reference, &wall, &cpu)) return 1;
         char name[32];
         snprintf(name, sizeof name, "diffeo_%dx%dx%d", shapes[k][0], shapes[k][1], shapes[k][1]);
         printf("%-18s %10.1f %10.1f %12.0f\n", name, 1e3 * wall, 1e3 * cpu, (double)n / wall);

@@ -1,10 +1,12 @@
 /* diffeo.c: the max-entropy diffeomorphism of SPEC.md section 2: temperature formulas, the sine tables, the
  * random mode coefficients, the separable displacement field, and the batched deformation of images.
+ * rs_diffeo_batch runs the fast path of diffeo_fast.c (the same bits; the loops here are its reference twin).
  * It is not the remap itself (remap.c) and draws nothing but the field: noise is noise.c. */
-#include "relstab/perturb.h"
+#include "perturb_internal.h"
 
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 #define PI 3.14159265358979323846
@@ -198,8 +200,10 @@ rs_status rs_diffeo_field(const rs_diffeo_plan *p, double T, uint64_t seed, uint
 }
 
 /* ---------------------------------------------------------------- batched deformation */
-rs_status rs_diffeo_batch(const rs_diffeo_plan *plan, const rs_diffeo_opts *o, float *out, float *fields,
-                          const float *in, int64_t b, int32_t c, const int64_t *indices) {
+/* rs_diffeo_batch through the fast path (fast = 1, diffeo_fast.c) or the plain-C reference (fast = 0: the field
+ * of field_scratch, then rs_remap); both give the same bits (test_diffeo_fast.c). */
+static rs_status diffeo_batch(const rs_diffeo_plan *plan, const rs_diffeo_opts *o, float *out, float *fields,
+                              const float *in, int64_t b, int32_t c, const int64_t *indices, int fast) {
     if (!plan || !plan->sx) return rs_error(RS_ERR_ARG, "rs_diffeo_batch: the plan is not initialised");
     if (!isfinite(o->T) || o->T < 0)
         return rs_error(RS_ERR_ARG, "diffeo temperature T must be a finite number >= 0, got %g", o->T);
@@ -215,25 +219,37 @@ rs_status rs_diffeo_batch(const rs_diffeo_plan *plan, const rs_diffeo_opts *o, f
     int32_t h = plan->h, w = plan->w, cut = plan->cut;
     size_t hw = (size_t)h * w, chw;
     if (rs_mul_size(hw, (size_t)c, &chw)) return rs_error(RS_ERR_NOMEM, "rs_diffeo_batch: image size overflows");
+    if (hw > (size_t)INT32_MAX) fast = 0; /* the fast path indexes a channel with int32 */
     int nt = omp_get_max_threads();
-    /* per thread: coefficients (2c^2), tmp (cW) doubles; a field (2HW) floats when the caller gives none */
-    size_t per_d = (size_t)2 * cut * cut + (size_t)cut * w, per_f = fields ? 0 : 2 * hw;
-    double *dscr = rs_alloc((size_t)nt * per_d * sizeof(double));
-    float *fscr = per_f ? rs_alloc((size_t)nt * per_f * sizeof(float)) : NULL;
-    if (!dscr || (per_f && !fscr)) {
-        rs_free(dscr);
-        rs_free(fscr);
-        return rs_error(RS_ERR_NOMEM, "rs_diffeo_batch: out of memory for %d threads' scratch", nt);
-    }
+    if ((int64_t)nt > b) nt = (int)b;
+    /* per thread: the fast path's scratch, or the reference's coefficients (2c^2) and tmp (cW) doubles; plus a
+     * field (2HW floats) when the caller gives none */
+    size_t per_d = fast ? rs__diffeo_fast_scratch(plan) : ((size_t)2 * cut * cut + (size_t)cut * w) * sizeof(double);
+    size_t per_f = fields ? 0 : (2 * hw * sizeof(float) + 63) & ~(size_t)63;
+    char *scr = rs_alloc((size_t)nt * (per_d + per_f));
+    if (!scr) return rs_error(RS_ERR_NOMEM, "rs_diffeo_batch: out of memory for %d threads' scratch", nt);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t p = 0; p < b; p++) {
-        int t = omp_get_thread_num();
-        double *coef = dscr + (size_t)t * per_d, *tmp = coef + (size_t)2 * cut * cut;
-        float *dx = fields ? fields + (size_t)p * 2 * hw : fscr + (size_t)t * per_f, *dy = dx + hw;
-        field_scratch(plan, o->T, o->seed, o->repeat, indices[p], dx, dy, coef, tmp);
-        rs_remap(out + (size_t)p * chw, in + (size_t)p * chw, c, h, w, dx, dy, o->interp);
+        char *mine = scr + (size_t)omp_get_thread_num() * (per_d + per_f);
+        float *dx = fields ? fields + (size_t)p * 2 * hw : (float *)(void *)(mine + per_d), *dy = dx + hw;
+        if (fast) {
+            rs__diffeo_fast_image(plan, o, indices[p], out + (size_t)p * chw, in + (size_t)p * chw, c, dx, dy, mine);
+        } else {
+            double *coef = (double *)(void *)mine, *tmp = coef + (size_t)2 * cut * cut;
+            field_scratch(plan, o->T, o->seed, o->repeat, indices[p], dx, dy, coef, tmp);
+            rs_remap(out + (size_t)p * chw, in + (size_t)p * chw, c, h, w, dx, dy, o->interp);
+        }
     }
-    rs_free(dscr);
-    rs_free(fscr);
+    rs_free(scr);
     return RS_OK;
+}
+
+rs_status rs_diffeo_batch(const rs_diffeo_plan *plan, const rs_diffeo_opts *o, float *out, float *fields,
+                          const float *in, int64_t b, int32_t c, const int64_t *indices) {
+    return diffeo_batch(plan, o, out, fields, in, b, c, indices, 1);
+}
+
+rs_status rs__diffeo_batch_ref(const rs_diffeo_plan *plan, const rs_diffeo_opts *o, float *out, float *fields,
+                               const float *in, int64_t b, int32_t c, const int64_t *indices) {
+    return diffeo_batch(plan, o, out, fields, in, b, c, indices, 0);
 }
