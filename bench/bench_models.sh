@@ -331,7 +331,7 @@ if [ "$have_data" = 1 ] && [ "${BUSY:-1}" = 1 ]; then
         "--threads 1: $b_one s; default / 1 = $(awk -v a="$b_def" -v b="$b_one" 'BEGIN { printf "%.2f", a / b }')"
     echo "relstab vgg11bn step, busy machine: default threads $v_def ms, --threads 1 $v_one ms, idle best ${idle_vgg:--} ms"
     v_r1=$(awk -v a="$v_def" -v b="$v_one" 'BEGIN { printf "%.2f", a / b }')
-    v_ri=$(awk -v a="$v_def" -v b="${idle_vgg:-0}" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+    v_ri=$(awk -v a="$v_def" -v b="${idle_vgg:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
     row "busy: vgg11bn step ms, default thr" "$v_def" - time \
         "--threads 1: $v_one ms; default / 1 = $v_r1; default / idle best (${idle_vgg:--} ms) = $v_ri"
 fi

@@ -40,6 +40,27 @@ static void test_same_numbers_any_thread_count(void **state) {
     rs_free(c);
 }
 
+/* rs_normals (pairs sharing one Philox block, log and square root) gives rs_normal's numbers bit for bit, for
+ * every parity of start and length; rs_fill_normal too, at every index (not only the first ten). */
+static void test_normals_equal_rs_normal(void **state) {
+    const uint64_t stream = rs_stream(RS_PURPOSE_TEST, 4, 2);
+    double z[2051];
+    for (uint64_t start = 0; start < 4; start++)
+        for (size_t n = 0; n <= 2051; n += (n < 8 ? 1 : 511)) {
+            rs_normals(z, n, 11, stream, start + (1ull << 40));
+            for (size_t i = 0; i < n; i++) {
+                const double want = rs_normal(11, stream, start + (1ull << 40) + i);
+                assert_memory_equal(&z[i], &want, sizeof want);
+            }
+        }
+    size_t m = 100001;
+    float *a = rs_alloc(m * 4);
+    rs_fill_normal(a, m, 7, stream, 3, 0.5f, 2.0f);
+    for (size_t i = 0; i < m; i++) assert_true(a[i] == 0.5f + 2.0f * (float)rs_normal(7, stream, 3 + i));
+    rs_free(a);
+    (void)state;
+}
+
 /* Moments of normal and uniform draws, with limits of 5 standard errors of each estimator. */
 static void test_moments(void **state) {
     size_t n = 1000000;
@@ -146,7 +167,7 @@ int main(void) {
         cmocka_unit_test(test_philox_kat),  cmocka_unit_test(test_same_numbers_any_thread_count),
         cmocka_unit_test(test_moments),     cmocka_unit_test(test_permutation),
         cmocka_unit_test(test_arena_and_workspace), cmocka_unit_test(test_files),
-        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_layout),      cmocka_unit_test(test_normals_equal_rs_normal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

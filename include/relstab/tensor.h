@@ -113,6 +113,9 @@ void rs_philox(uint64_t seed, uint64_t stream, uint64_t index, uint32_t out[4]);
 double rs_uniform(uint64_t seed, uint64_t stream, uint64_t index);
 /* Standard normal: Box-Muller over block index/2; even indices take the cosine, odd the sine. */
 double rs_normal(uint64_t seed, uint64_t stream, uint64_t index);
+/* out[i] = rs_normal(seed, stream, start + i) for i < n, bit for bit, but each Philox block, logarithm and square
+ * root serves both normals of a pair (about half the work of n calls). One thread. */
+void rs_normals(double *out, size_t n, uint64_t seed, uint64_t stream, uint64_t start);
 /* out[i] = mean + std * rs_normal(seed, stream, start + i) (and likewise uniform in [lo, hi)). Multi-threaded,
  * the same numbers whatever the thread count. */
 void rs_fill_normal(float *out, size_t n, uint64_t seed, uint64_t stream, uint64_t start, float mean, float std);

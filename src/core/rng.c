@@ -51,9 +51,33 @@ double rs_normal(uint64_t seed, uint64_t stream, uint64_t index) {
     return (index & 1) ? rad * sin(ang) : rad * cos(ang);
 }
 
+/* The pair of normals of block b: out[0] = index 2b (cosine), out[1] = index 2b + 1 (sine), each computed as
+ * rs_normal computes it (one Philox block, one log and square root for both). */
+static inline void normal_pair(uint64_t seed, uint64_t stream, uint64_t b, double out[2]) {
+    uint32_t r[4];
+    rs_philox(seed, stream, b, r);
+    double u1 = to_open_unit(r[0], r[1]), u2 = to_open_unit(r[2], r[3]);
+    double rad = sqrt(-2.0 * log(u1)), ang = 6.283185307179586476925 * u2;
+    out[0] = rad * cos(ang);
+    out[1] = rad * sin(ang);
+}
+
+void rs_normals(double *out, size_t n, uint64_t seed, uint64_t stream, uint64_t start) {
+    size_t i = 0;
+    if (n && (start & 1)) out[i++] = rs_normal(seed, stream, start); /* an odd first index: the sine alone */
+    for (; i + 1 < n; i += 2) normal_pair(seed, stream, (start + i) >> 1, out + i);
+    if (i < n) out[i] = rs_normal(seed, stream, start + i); /* an even last index: the cosine alone */
+}
+
 void rs_fill_normal(float *out, size_t n, uint64_t seed, uint64_t stream, uint64_t start, float mean, float std) {
+    const size_t chunk = 512; /* even, so every chunk after the first starts on the same parity */
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) out[i] = mean + std * (float)rs_normal(seed, stream, start + i);
+    for (size_t c = 0; c < n; c += chunk) {
+        double z[512];
+        const size_t m = n - c < chunk ? n - c : chunk;
+        rs_normals(z, m, seed, stream, start + c);
+        for (size_t i = 0; i < m; i++) out[c + i] = mean + std * (float)z[i];
+    }
 }
 
 void rs_fill_uniform(float *out, size_t n, uint64_t seed, uint64_t stream, uint64_t start, float lo, float hi) {

@@ -137,6 +137,7 @@ void rs_diffeo_coeffs(double *coef, int32_t cut, uint64_t seed, uint32_t repeat,
     uint64_t stream = rs_stream(RS_PURPOSE_DIFFEO, repeat, 0);
     uint64_t cc = (uint64_t)cut * (uint64_t)cut;
     uint64_t base = (uint64_t)index * 2 * cc;
+    rs_normals(coef, 2 * cc, seed, stream, base); /* rs_normal at base + k cc + a cut + b, drawn in pairs */
     for (int32_t k = 0; k < 2; k++)
         for (int32_t a = 0; a < cut; a++)
             for (int32_t b = 0; b < cut; b++) {
@@ -145,8 +146,7 @@ void rs_diffeo_coeffs(double *coef, int32_t cut, uint64_t seed, uint32_t repeat,
                     *dst = 0.0;
                     continue;
                 }
-                double z = rs_normal(seed, stream, base + k * cc + (uint64_t)a * cut + b);
-                *dst = z / sqrt((double)((a + 1) * (a + 1) + (b + 1) * (b + 1)));
+                *dst = *dst / sqrt((double)((a + 1) * (a + 1) + (b + 1) * (b + 1)));
             }
 }
 

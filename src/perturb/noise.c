@@ -27,10 +27,8 @@ static rs_status check_args(const char *fn, const float *x, int64_t b, int64_t d
 static double draw_z(double *z, int64_t d, uint64_t seed, uint32_t repeat, int64_t index) {
     uint64_t stream = rs_stream(RS_PURPOSE_NOISE, repeat, 0), base = (uint64_t)index * (uint64_t)d;
     double s = 0.0;
-    for (int64_t j = 0; j < d; j++) {
-        z[j] = rs_normal(seed, stream, base + (uint64_t)j);
-        s += z[j] * z[j];
-    }
+    rs_normals(z, (size_t)d, seed, stream, base);
+    for (int64_t j = 0; j < d; j++) s += z[j] * z[j];
     return sqrt(s);
 }
 

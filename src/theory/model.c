@@ -132,10 +132,8 @@ rs_status rs_theory_resolve(rs_theory_config *c) {
 void rs_theory_noise(double *eta, int64_t m, uint64_t seed, uint32_t repeat, uint64_t sample, double norm) {
     uint64_t stream = rs_stream(RS_PURPOSE_THEORY, 0, repeat);
     double ss = 0;
-    for (int64_t j = 0; j < m; j++) {
-        eta[j] = rs_normal(seed, stream, sample * (uint64_t)m + (uint64_t)j);
-        ss += eta[j] * eta[j];
-    }
+    rs_normals(eta, (size_t)m, seed, stream, sample * (uint64_t)m);
+    for (int64_t j = 0; j < m; j++) ss += eta[j] * eta[j];
     double scale = norm / sqrt(ss);
     for (int64_t j = 0; j < m; j++) eta[j] *= scale;
 }
