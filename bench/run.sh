@@ -35,7 +35,7 @@ header() {
 header
 if [ -x "$build/bench_fma" ]; then
     echo
-    "$build/bench_fma" --threads 1 --batch 32
+    "$build/bench_fma" --threads 1 --batch 128 # the training batch of the VGG / ResNet steps below
 fi
 echo
 
