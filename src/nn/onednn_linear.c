@@ -1,11 +1,16 @@
-/* onednn_linear.c: the fast path of the fully-connected layer through oneDNN's row-major SGEMM (dnnl_sgemm).
+/* onednn_linear.c: the fast path of the fully-connected layer: the forward through a cached oneDNN matmul
+ * primitive, the backward through oneDNN's row-major SGEMM (dnnl_sgemm).
  *
- * SGEMM rather than a matmul or inner-product primitive: its beta argument accumulates into the gradients
- * (backward ACCUMULATES) with no scratch copy, it takes PyTorch's (out, in) weight as the transposed operand with
- * no reorder, and there is no primitive to create or cache. The bias gradient is a column sum in double.
+ * Backward: SGEMM's beta argument accumulates into the gradients (backward ACCUMULATES) with no scratch copy, and
+ * it takes PyTorch's (out, in) weight as the transposed operand with no reorder. The bias gradient is a column sum
+ * in double. Forward: a matmul primitive (the weight read in place through strides, the bias added by the
+ * primitive), because the first dnnl_sgemm call of a process generates its JIT kernels for about 45 ms (measured:
+ * 43 ms for 297 x 400 x 120, against 3 ms to create a matmul primitive and 4 ms for its first run), which was half
+ * of a LeNet measurement at P = 500; a forward-only process (measure, forward, spectrum) never pays it now.
  * Not here: the reference path and the dispatcher (linear.c). */
 #ifdef RELSTAB_HAVE_ONEDNN
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/onednn_internal.h"
@@ -24,17 +29,77 @@ static void sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float
     if (serial) omp_set_num_threads(threads);
 }
 
+typedef struct {
+    int64_t n, k, o;
+    int32_t bias, serial;
+} mm_key;
+
+typedef struct {
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, wei, bias, dst;
+} mm_entry;
+
+static void mm_destroy(void *v) {
+    mm_entry *e = v;
+    rs_dnnl_destroy_primitive(e->prim);
+    rs_dnnl_destroy_memory(e->src);
+    rs_dnnl_destroy_memory(e->wei);
+    rs_dnnl_destroy_memory(e->bias);
+    rs_dnnl_destroy_memory(e->dst);
+    free(e);
+}
+static rs_dnnl_cache g_mm_cache = {.destroy = mm_destroy};
+
+/* The matmul primitive of out (n, o) = in (n, k) W^T (+ bias): W (o, k) row-major is the (k, o) operand with
+ * strides (1, k). Created (and later run) on one thread when serial. */
+static mm_entry *mm_get(int64_t n, int64_t k, int64_t o, int bias, int serial) {
+    mm_key key;
+    memset(&key, 0, sizeof key);
+    key.n = n, key.k = k, key.o = o, key.bias = bias, key.serial = serial;
+    mm_entry *e = rs_dnnl_cache_find(&g_mm_cache, &key, sizeof key);
+    if (e) return e;
+    e = calloc(1, sizeof *e);
+    RS_ASSERT(e != NULL);
+    dnnl_memory_desc_t src, wei, bmd, dst;
+    dnnl_dims_t ds = {n, k}, dw = {k, o}, sw = {1, k}, db = {1, o}, dd = {n, o};
+    rs_dnnl_md(&src, 2, ds, dnnl_ab);
+    RS_DNNL_CHECK(dnnl_memory_desc_init_by_strides(&wei, 2, dw, dnnl_f32, sw));
+    rs_dnnl_md(&bmd, 2, db, dnnl_ab);
+    rs_dnnl_md(&dst, 2, dd, dnnl_ab);
+    dnnl_matmul_desc_t md;
+    RS_DNNL_CHECK(dnnl_matmul_desc_init(&md, &src, &wei, bias ? &bmd : NULL, &dst));
+    dnnl_primitive_desc_t pd;
+    RS_DNNL_CHECK(dnnl_primitive_desc_create(&pd, &md, NULL, rs_dnnl_engine(), NULL));
+    e->prim = rs_dnnl_primitive(pd);
+    RS_DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+    e->src = rs_dnnl_memory(&src);
+    e->wei = rs_dnnl_memory(&wei);
+    e->bias = bias ? rs_dnnl_memory(&bmd) : NULL;
+    e->dst = rs_dnnl_memory(&dst);
+    rs_dnnl_cache_put(&g_mm_cache, &key, sizeof key, e);
+    return e;
+}
+
 /* out (N, O) = in (N, K) weight^T (K, O) + bias (O). */
 void rs_linear_forward_fast(float *out, const float *in, const float *weight, const float *bias, int64_t n,
                             int64_t k, int64_t o) {
     if (n == 0 || o == 0) return;
-    if (bias && n * o < RS_DNNL_PAR_MIN) {
-        for (int64_t i = 0; i < n; i++) memcpy(out + i * o, bias, (size_t)o * sizeof(float));
-    } else if (bias) {
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++) memcpy(out + i * o, bias, (size_t)o * sizeof(float));
+    if (k == 0) { /* no products: the bias alone (oneDNN refuses an empty reduction) */
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < o; j++) out[i * o + j] = bias ? bias[j] : 0.0f;
+        return;
     }
-    sgemm('N', 'T', n, o, k, in, k, weight, k, bias ? 1.0f : 0.0f, out, o);
+    const int threads = omp_get_max_threads(), serial = threads > 1 && (double)n * o * k < LIN_SERIAL_MACS;
+    if (serial) omp_set_num_threads(1);
+    mm_entry *e = mm_get(n, k, o, bias != NULL, serial);
+    rs_dnnl_bind(e->src, in);
+    rs_dnnl_bind(e->wei, weight);
+    rs_dnnl_bind(e->dst, out);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, e->wei}, {DNNL_ARG_DST, e->dst},
+                               {DNNL_ARG_BIAS, e->bias}};
+    if (bias) rs_dnnl_bind(e->bias, bias);
+    rs_dnnl_run(e->prim, bias ? 4 : 3, args);
+    if (serial) omp_set_num_threads(threads);
 }
 
 /* d_in (N, K) += d_out (N, O) weight (O, K); d_weight (O, K) += d_out^T in; d_bias (O) += column sums of d_out. */
