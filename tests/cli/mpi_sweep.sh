@@ -11,8 +11,8 @@ source "$(dirname "$0")/mpi_common.inc"
 mpi_setup
 
 cd "$TMP" || exit 1
-DATA="scale1d:L=64,xi=16,ntrain=256,nval=32"
-TRAIN="--model gapmf1d --data $DATA --recipe scale1d --stop epochs --width 32 --depth 4"
+DATA="scale1d:L=256,xi=64,ntrain=896,nval=32" # runs of 2-4 s: a kill lands inside one (the poll is 20 ms)
+TRAIN="--model gapmf1d --data $DATA --recipe scale1d --stop epochs --width 64 --depth 4"
 {
     echo '{"runs": ['
     for i in 1 2 3 4 5 6; do
