@@ -43,21 +43,25 @@ double rs_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
     return to_open_unit(r[0], r[1]);
 }
 
-double rs_normal(uint64_t seed, uint64_t stream, uint64_t index) {
-    uint32_t r[4];
-    rs_philox(seed, stream, index >> 1, r);
-    double u1 = to_open_unit(r[0], r[1]), u2 = to_open_unit(r[2], r[3]);
-    double rad = sqrt(-2.0 * log(u1)), ang = 6.283185307179586476925 * u2;
-    return (index & 1) ? rad * sin(ang) : rad * cos(ang);
-}
-
-/* The pair of normals of block b: out[0] = index 2b (cosine), out[1] = index 2b + 1 (sine), each computed as
- * rs_normal computes it (one Philox block, one log and square root for both). */
-static inline void normal_pair(uint64_t seed, uint64_t stream, uint64_t b, double out[2]) {
+/* Box-Muller's polar form of Philox block b: the radius and angle both normals of the pair share. */
+static inline void polar(uint64_t seed, uint64_t stream, uint64_t b, double *rad, double *ang) {
     uint32_t r[4];
     rs_philox(seed, stream, b, r);
     double u1 = to_open_unit(r[0], r[1]), u2 = to_open_unit(r[2], r[3]);
-    double rad = sqrt(-2.0 * log(u1)), ang = 6.283185307179586476925 * u2;
+    *rad = sqrt(-2.0 * log(u1));
+    *ang = 6.283185307179586476925 * u2;
+}
+
+double rs_normal(uint64_t seed, uint64_t stream, uint64_t index) {
+    double rad, ang;
+    polar(seed, stream, index >> 1, &rad, &ang);
+    return (index & 1) ? rad * sin(ang) : rad * cos(ang);
+}
+
+/* The pair of normals of block b: out[0] = index 2b (cosine), out[1] = index 2b + 1 (sine), one polar form. */
+static inline void normal_pair(uint64_t seed, uint64_t stream, uint64_t b, double out[2]) {
+    double rad, ang;
+    polar(seed, stream, b, &rad, &ang);
     out[0] = rad * cos(ang);
     out[1] = rad * sin(ang);
 }

@@ -20,13 +20,24 @@
  * threads then costs more than the product (bench_ops, 128 x 512 x 10: 0.03 ms on one thread, 0.35 ms on two). */
 #define LIN_SERIAL_MACS (1 << 20)
 
+/* Drops to one thread for a product of fewer than LIN_SERIAL_MACS multiply-adds: returns the thread count to
+ * restore with serial_end, or 0 when nothing changed. */
+static int serial_begin(double macs) {
+    const int threads = omp_get_max_threads();
+    if (threads <= 1 || macs >= LIN_SERIAL_MACS) return 0;
+    omp_set_num_threads(1);
+    return threads;
+}
+static void serial_end(int threads) {
+    if (threads) omp_set_num_threads(threads);
+}
+
 /* Row-major C (m, n) = op(A) op(B) + beta C through dnnl_sgemm, on one thread when small. */
 static void sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                   int64_t ldb, float beta, float *c, int64_t ldc) {
-    const int threads = omp_get_max_threads(), serial = threads > 1 && (double)m * n * k < LIN_SERIAL_MACS;
-    if (serial) omp_set_num_threads(1);
+    const int restore = serial_begin((double)m * n * k);
     RS_DNNL_CHECK(dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc));
-    if (serial) omp_set_num_threads(threads);
+    serial_end(restore);
 }
 
 typedef struct {
@@ -89,9 +100,8 @@ void rs_linear_forward_fast(float *out, const float *in, const float *weight, co
             for (int64_t j = 0; j < o; j++) out[i * o + j] = bias ? bias[j] : 0.0f;
         return;
     }
-    const int threads = omp_get_max_threads(), serial = threads > 1 && (double)n * o * k < LIN_SERIAL_MACS;
-    if (serial) omp_set_num_threads(1);
-    mm_entry *e = mm_get(n, k, o, bias != NULL, serial);
+    const int restore = serial_begin((double)n * o * k);
+    mm_entry *e = mm_get(n, k, o, bias != NULL, restore != 0);
     rs_dnnl_bind(e->src, in);
     rs_dnnl_bind(e->wei, weight);
     rs_dnnl_bind(e->dst, out);
@@ -99,7 +109,7 @@ void rs_linear_forward_fast(float *out, const float *in, const float *weight, co
                                {DNNL_ARG_BIAS, e->bias}};
     if (bias) rs_dnnl_bind(e->bias, bias);
     rs_dnnl_run(e->prim, bias ? 4 : 3, args);
-    if (serial) omp_set_num_threads(threads);
+    serial_end(restore);
 }
 
 /* d_in (N, K) += d_out (N, O) weight (O, K); d_weight (O, K) += d_out^T in; d_bias (O) += column sums of d_out. */
