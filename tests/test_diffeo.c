@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "perturb/perturb_internal.h"
 #include "relstab/perturb.h"
 
 #define PI 3.14159265358979323846
@@ -88,19 +89,22 @@ static void test_mode_counts(void **state) {
 
 /* The coefficients are the documented rs_normal draws; a field depends on (seed, index, repeat) only. */
 static void test_addressing(void **state) {
-    int c = 5;
-    double coef[2 * 25];
-    rs_diffeo_coeffs(coef, c, 77, 3, 1234);
     uint64_t stream = rs_stream(RS_PURPOSE_DIFFEO, 3, 0);
-    for (int k = 0; k < 2; k++)
-        for (int a = 0; a < c; a++)
-            for (int b = 0; b < c; b++) {
-                double want = rs_diffeo_mode_kept(a + 1, b + 1, c)
-                                  ? rs_normal(77, stream, 1234ull * 50 + k * 25 + a * 5 + b) /
-                                        sqrt((a + 1) * (a + 1) + (b + 1) * (b + 1))
-                                  : 0.0;
-                assert_true(coef[k * 25 + a * 5 + b] == want);
-            }
+    for (int c = 1; c <= 12; c++) /* odd and even c c: a pair of normals may straddle two modes, or k = 0 and 1 */
+        for (int64_t index = 1233; index <= 1234; index++) {
+            double coef[2 * 144];
+            uint64_t cc = (uint64_t)c * c;
+            rs_diffeo_coeffs(coef, c, 77, 3, index);
+            for (int k = 0; k < 2; k++)
+                for (int a = 0; a < c; a++)
+                    for (int b = 0; b < c; b++) {
+                        double want = rs_diffeo_mode_kept(a + 1, b + 1, c)
+                                          ? rs_normal(77, stream, (uint64_t)index * 2 * cc + k * cc + a * c + b) /
+                                                sqrt((a + 1) * (a + 1) + (b + 1) * (b + 1))
+                                          : 0.0;
+                        assert_true(memcmp(&coef[k * cc + a * c + b], &want, sizeof want) == 0);
+                    }
+        }
     rs_diffeo_plan p;
     assert_int_equal(rs_diffeo_plan_init(&p, 16, 16, 3), RS_OK);
     float f1[512], f2[512], f3[512];
@@ -319,12 +323,16 @@ static void test_remap_integer_translation(void **state) {
     rs_free(x);
 }
 
-/* Bilinear interpolation reproduces a linear image exactly, up to float rounding of the output: the image values,
- * source coordinates and weights are exact or double-accurate, so |out - exact| <= 2^-24 |exact| + 1e-12. */
+/* Bilinear interpolation reproduces a linear image exactly, up to rounding. The plain-C reference computes the
+ * source coordinates and weights in double and rounds the output once: |out - exact| <= 2^-24 |exact| + 1e-12.
+ * rs_diffeo_batch's AVX-512 kernel (diffeo_fast.c) rounds the source point, weights and sum to float; its stated
+ * bound against the reference, 2^-24 (9 M + (W + H) S) with M the largest |pixel| and S the spread of the pixels
+ * around the source, is added for it (M <= 16, S <= 5.5 here). */
 static void test_bilinear_exact_on_linear(void **state) {
     int h = 32, w = 32, c = 2;
     size_t hw = (size_t)h * w;
     float *x = rs_alloc(c * hw * 4), *y = rs_alloc(c * hw * 4), *f = rs_alloc(2 * hw * 4);
+    float *y2 = rs_alloc(c * hw * 4), *f2 = rs_alloc(2 * hw * 4);
     for (int ch = 0; ch < c; ch++)
         for (int r = 0; r < h; r++)
             for (int q = 0; q < w; q++) x[ch * hw + r * w + q] = 0.25f * ch + 0.5f * r - 0.125f * q;
@@ -335,6 +343,9 @@ static void test_bilinear_exact_on_linear(void **state) {
     int64_t idx = 42;
     rs_diffeo_opts o = {.T = tmax, .interp = RS_INTERP_LINEAR, .seed = 9, .repeat = 2};
     assert_int_equal(rs_diffeo_batch(&p, &o, y, f, x, 1, c, &idx), RS_OK);
+    assert_int_equal(rs__diffeo_batch_ref(&p, &o, y2, f2, x, 1, c, &idx), RS_OK);
+    assert_memory_equal(f, f2, 2 * hw * 4); /* the same field */
+    const double fast_bound = 0x1p-24 * (9.0 * 16.0 + (double)(w + h) * 5.5);
     int tested = 0;
     double maxdisp = 0;
     for (int r = 0; r < h; r++)
@@ -345,7 +356,8 @@ static void test_bilinear_exact_on_linear(void **state) {
             tested++;
             for (int ch = 0; ch < c; ch++) {
                 double want = 0.25 * ch + 0.5 * ys - 0.125 * xs;
-                assert_true(fabs(y[ch * hw + r * w + q] - want) <= 0x1p-24 * fabs(want) + 1e-12);
+                assert_true(fabs(y2[ch * hw + r * w + q] - want) <= 0x1p-24 * fabs(want) + 1e-12);
+                assert_true(fabs(y[ch * hw + r * w + q] - want) <= 0x1p-24 * fabs(want) + 1e-12 + fast_bound);
             }
         }
     assert_true(tested > (int)hw * 3 / 4);
@@ -353,6 +365,8 @@ static void test_bilinear_exact_on_linear(void **state) {
     rs_free(x);
     rs_free(y);
     rs_free(f);
+    rs_free(y2);
+    rs_free(f2);
     rs_diffeo_plan_free(&p);
 }
 

@@ -1,6 +1,7 @@
 /* diffeo.c: the max-entropy diffeomorphism of SPEC.md section 2: temperature formulas, the sine tables, the
  * random mode coefficients, the separable displacement field, and the batched deformation of images.
- * rs_diffeo_batch runs the fast path of diffeo_fast.c (the same bits; the loops here are its reference twin).
+ * rs_diffeo_batch runs the fast path of diffeo_fast.c; the loops here and rs_remap are its reference twin (the same
+ * field bits; the bilinear images the same bits or, through the AVX-512 kernel, within diffeo_fast.c's bound).
  * It is not the remap itself (remap.c) and draws nothing but the field: noise is noise.c. */
 #include "perturb_internal.h"
 
@@ -137,16 +138,26 @@ void rs_diffeo_coeffs(double *coef, int32_t cut, uint64_t seed, uint32_t repeat,
     uint64_t stream = rs_stream(RS_PURPOSE_DIFFEO, repeat, 0);
     uint64_t cc = (uint64_t)cut * (uint64_t)cut;
     uint64_t base = (uint64_t)index * 2 * cc;
-    rs_normals(coef, 2 * cc, seed, stream, base); /* rs_normal at base + k cc + a cut + b, drawn in pairs */
+    /* rs_normal at base + j, j = k cc + a cut + b, for the kept modes only: the pair (j, j + 1) (j even; base and
+     * 2 cc are even) of one Philox block drawn together when both are kept (rs_normals: the same bits), one alone
+     * when only one is. (a, b) of j and (a1, b1) of j + 1 are stepped along, without divisions. */
+    int32_t a = 0, b = 0;
+    for (uint64_t j = 0; j < 2 * cc; j += 2) {
+        int32_t a1 = b + 1 < cut ? a : a + 1 < cut ? a + 1 : 0, b1 = b + 1 < cut ? b + 1 : 0;
+        int k0 = rs_diffeo_mode_kept(a + 1, b + 1, cut), k1 = rs_diffeo_mode_kept(a1 + 1, b1 + 1, cut);
+        if (k0 && k1) rs_normals(coef + j, 2, seed, stream, base + j);
+        else if (k0) coef[j] = rs_normal(seed, stream, base + j);
+        else if (k1) coef[j + 1] = rs_normal(seed, stream, base + j + 1);
+        a = b1 + 1 < cut ? a1 : a1 + 1 < cut ? a1 + 1 : 0; /* (a, b) of j + 2 */
+        b = b1 + 1 < cut ? b1 + 1 : 0;
+    }
     for (int32_t k = 0; k < 2; k++)
-        for (int32_t a = 0; a < cut; a++)
-            for (int32_t b = 0; b < cut; b++) {
+        for (a = 0; a < cut; a++)
+            for (b = 0; b < cut; b++) {
                 double *dst = &coef[k * cc + (uint64_t)a * cut + b];
-                if (!rs_diffeo_mode_kept(a + 1, b + 1, cut)) {
-                    *dst = 0.0;
-                    continue;
-                }
-                *dst = *dst / sqrt((double)((a + 1) * (a + 1) + (b + 1) * (b + 1)));
+                *dst = rs_diffeo_mode_kept(a + 1, b + 1, cut)
+                           ? *dst / sqrt((double)((a + 1) * (a + 1) + (b + 1) * (b + 1)))
+                           : 0.0;
             }
 }
 
@@ -201,7 +212,8 @@ rs_status rs_diffeo_field(const rs_diffeo_plan *p, double T, uint64_t seed, uint
 
 /* ---------------------------------------------------------------- batched deformation */
 /* rs_diffeo_batch through the fast path (fast = 1, diffeo_fast.c) or the plain-C reference (fast = 0: the field
- * of field_scratch, then rs_remap); both give the same bits (test_diffeo_fast.c). */
+ * of field_scratch, then rs_remap); the same bits, but for the AVX-512 bilinear kernel's stated bound
+ * (test_diffeo_fast.c). */
 static rs_status diffeo_batch(const rs_diffeo_plan *plan, const rs_diffeo_opts *o, float *out, float *fields,
                               const float *in, int64_t b, int32_t c, const int64_t *indices, int fast) {
     if (!plan || !plan->sx) return rs_error(RS_ERR_ARG, "rs_diffeo_batch: the plan is not initialised");
