@@ -35,7 +35,7 @@ static int run_shape(int64_t n, int32_t c, int32_t s, int32_t cut, double delta,
     double T;
     if (rs_diffeo_T_of_delta(delta, s, cut, &T) || rs_diffeo_plan_init(&plan, s, s, cut)) return die("plan");
     int64_t d = (int64_t)c * s * s;
-    float *in = malloc((size_t)(B * d) * sizeof(float)), *out = malloc((size_t)(B * d) * sizeof(float));
+    float *in = rs_alloc((size_t)(B * d) * sizeof(float)), *out = rs_alloc((size_t)(B * d) * sizeof(float));
     int64_t *idx = malloc((size_t)B * sizeof(int64_t));
     if (!in || !out || !idx) return fprintf(stderr, "bench_diffeo: out of memory\n"), 1;
     for (int64_t j = 0; j < B * d; j++) in[j] = (float)((j * 2654435761u) % 1000u) / 1000.0f;
@@ -54,7 +54,7 @@ static int run_shape(int64_t n, int32_t c, int32_t s, int32_t cut, double delta,
         *wall = w < *wall ? w : *wall;
         *cpu = cp < *cpu ? cp : *cpu;
     }
-    free(in), free(out), free(idx);
+    rs_free(in), rs_free(out), free(idx);
     rs_diffeo_plan_free(&plan);
     return 0;
 }
