@@ -240,16 +240,21 @@ static rs_status diffeo_batch(const rs_diffeo_plan *plan, const rs_diffeo_opts *
     size_t per_f = fields ? 0 : (2 * hw * sizeof(float) + 63) & ~(size_t)63;
     char *scr = rs_alloc((size_t)nt * (per_d + per_f));
     if (!scr) return rs_error(RS_ERR_NOMEM, "rs_diffeo_batch: out of memory for %d threads' scratch", nt);
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t p = 0; p < b; p++) {
+#pragma omp parallel num_threads(nt)
+    {
         char *mine = scr + (size_t)omp_get_thread_num() * (per_d + per_f);
-        float *dx = fields ? fields + (size_t)p * 2 * hw : (float *)(void *)(mine + per_d), *dy = dx + hw;
-        if (fast) {
-            rs__diffeo_fast_image(plan, o, indices[p], out + (size_t)p * chw, in + (size_t)p * chw, c, dx, dy, mine);
-        } else {
-            double *coef = (double *)(void *)mine, *tmp = coef + (size_t)2 * cut * cut;
-            field_scratch(plan, o->T, o->seed, o->repeat, indices[p], dx, dy, coef, tmp);
-            rs_remap(out + (size_t)p * chw, in + (size_t)p * chw, c, h, w, dx, dy, o->interp);
+        if (fast) rs__diffeo_fast_prepare(plan, mine);
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < b; p++) {
+            float *dx = fields ? fields + (size_t)p * 2 * hw : (float *)(void *)(mine + per_d), *dy = dx + hw;
+            if (fast) {
+                rs__diffeo_fast_image(plan, o, indices[p], out + (size_t)p * chw, in + (size_t)p * chw, c, dx, dy,
+                                      mine);
+            } else {
+                double *coef = (double *)(void *)mine, *tmp = coef + (size_t)2 * cut * cut;
+                field_scratch(plan, o->T, o->seed, o->repeat, indices[p], dx, dy, coef, tmp);
+                rs_remap(out + (size_t)p * chw, in + (size_t)p * chw, c, h, w, dx, dy, o->interp);
+            }
         }
     }
     rs_free(scr);

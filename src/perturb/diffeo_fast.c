@@ -50,15 +50,16 @@
 #define WIN_ROWS 4
 
 /* Where a chunk's neighbours come from: the window (rows rb .. rb + 3, columns xb .. xb + 31) when all its
- * sources lie in it, else gathers. m: live lanes; m3lo, m3hi: the loadable lanes of the window's last row (the
- * only one that may reach past the plane's end). */
+ * sources lie in it, else gathers. m: live lanes; m3lo, m3hi (tail only): the loadable lanes of the window's last
+ * row, the only one that may reach past the plane's end. */
 typedef struct {
-    __m512i x0, x1, y0, y1;
+    __m512 wt[4];           /* bilinear weights w00, w01, w10, w11 in float */
+    __m512i i[4];           /* window: x0 - xb, x1 - xb (permute indices); gathers: y0 W + x0, y0 W + x1, y1 W + x0,
+                               y1 W + x1 */
     __mmask16 m, m3lo, m3hi;
     __mmask16 s0[2], s1[2]; /* bits 0 and 1 of y0 - rb (s0) and of y1 - rb (s1): the lane's window row */
     int win, tail;          /* tail: the window's last row is the image's last and may reach past the plane */
     int32_t rb, xb;
-    __m512 wt[4];           /* bilinear weights w00, w01, w10, w11 in float */
 } chunk_src;
 #endif
 
@@ -268,8 +269,6 @@ static inline __m256 half_field(const double *t, const double *sy, const int32_t
  * permute about 1); outside, four gathers. */
 static inline void chunk_neighbours(const float *a, int32_t w, const chunk_src *q, __m512 g[4]) {
     if (q->win) {
-        __m512i xb = _mm512_set1_epi32(q->xb);
-        __m512i p0 = _mm512_sub_epi32(q->x0, xb), p1 = _mm512_sub_epi32(q->x1, xb);
         const float *row = a + (size_t)q->rb * w + q->xb;
         __m512 t0[WIN_ROWS], t1[WIN_ROWS];
 #pragma GCC unroll 4
@@ -282,8 +281,8 @@ static inline void chunk_neighbours(const float *a, int32_t w, const chunk_src *
                 lo = _mm512_maskz_loadu_ps(q->m3lo, row);
                 hi = _mm512_maskz_loadu_ps(q->m3hi, row + 16);
             }
-            t0[r] = _mm512_permutex2var_ps(lo, p0, hi);
-            t1[r] = _mm512_permutex2var_ps(lo, p1, hi);
+            t0[r] = _mm512_permutex2var_ps(lo, q->i[0], hi);
+            t1[r] = _mm512_permutex2var_ps(lo, q->i[1], hi);
         }
         /* row rb + 2 b1 + b0 from the bits of the lane's offset */
 #define PICK(t, s) _mm512_mask_mov_ps(_mm512_mask_mov_ps((t)[0], (s)[0], (t)[1]), (s)[1], \
@@ -296,11 +295,8 @@ static inline void chunk_neighbours(const float *a, int32_t w, const chunk_src *
         return;
     }
     const __m512 z = _mm512_setzero_ps();
-    __m512i wi = _mm512_set1_epi32(w), r0 = _mm512_mullo_epi32(q->y0, wi), r1 = _mm512_mullo_epi32(q->y1, wi);
-    g[0] = _mm512_mask_i32gather_ps(z, q->m, _mm512_add_epi32(r0, q->x0), a, 4);
-    g[1] = _mm512_mask_i32gather_ps(z, q->m, _mm512_add_epi32(r0, q->x1), a, 4);
-    g[2] = _mm512_mask_i32gather_ps(z, q->m, _mm512_add_epi32(r1, q->x0), a, 4);
-    g[3] = _mm512_mask_i32gather_ps(z, q->m, _mm512_add_epi32(r1, q->x1), a, 4);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) g[k] = _mm512_mask_i32gather_ps(z, q->m, q->i[k], a, 4);
 }
 
 /* The chunk's source points from its field (16 lanes, m live), their bilinear weights wt (w00, w01, w10, w11),
@@ -323,30 +319,41 @@ static inline void chunk_sources(__m512 dx, __m512 dy, __mmask16 m, int32_t y, i
     q->wt[2] = _mm512_mul_ps(yv, xu);
     q->wt[3] = _mm512_mul_ps(yv, xv);
     q->m = m;
-    q->x0 = _mm512_cvttps_epi32(xf);
-    q->y0 = _mm512_cvttps_epi32(yf);
-    q->x1 = _mm512_mask_add_epi32(q->x0, _mm512_cmp_ps_mask(xs, xf, _CMP_GT_OQ), q->x0, ione);
-    q->y1 = _mm512_mask_add_epi32(q->y0, _mm512_cmp_ps_mask(ys, yf, _CMP_GT_OQ), q->y0, ione);
-    q->rb = q->xb = 0;
-    q->win = h >= WIN_ROWS && w >= 16; /* then only the window's last row can reach past the plane */
-    if (!q->win) return;
-    int32_t rb = _mm512_mask_reduce_min_epi32(m, q->y0);
-    q->rb = rb = rb > h - WIN_ROWS ? h - WIN_ROWS : rb;
-    q->xb = w <= 32 ? 0 : x - 8 < 0 ? 0 : x - 8 > w - 32 ? w - 32 : x - 8;
-    __mmask16 out = _mm512_mask_cmpgt_epi32_mask(m, q->y1, _mm512_set1_epi32(rb + WIN_ROWS - 1)) |
-                    _mm512_mask_cmplt_epi32_mask(m, q->x0, _mm512_set1_epi32(q->xb)) |
-                    _mm512_mask_cmpgt_epi32_mask(m, q->x1, _mm512_set1_epi32(q->xb + 31));
+    __m512i x0 = _mm512_cvttps_epi32(xf), y0 = _mm512_cvttps_epi32(yf);
+    __m512i x1 = _mm512_mask_add_epi32(x0, _mm512_cmp_ps_mask(xs, xf, _CMP_GT_OQ), x0, ione);
+    __m512i y1 = _mm512_mask_add_epi32(y0, _mm512_cmp_ps_mask(ys, yf, _CMP_GT_OQ), y0, ione);
+    int32_t rb = 0, xb = 0;
+    __mmask16 out = 0xffff;
+    if (h >= WIN_ROWS && w >= 16) { /* then only the window's last row can reach past the plane */
+        rb = _mm512_mask_reduce_min_epi32(m, y0);
+        rb = rb > h - WIN_ROWS ? h - WIN_ROWS : rb;
+        xb = w <= 32 ? 0 : x - 8 < 0 ? 0 : x - 8 > w - 32 ? w - 32 : x - 8;
+        out = _mm512_mask_cmpgt_epi32_mask(m, y1, _mm512_set1_epi32(rb + WIN_ROWS - 1)) |
+              _mm512_mask_cmplt_epi32_mask(m, x0, _mm512_set1_epi32(xb)) |
+              _mm512_mask_cmpgt_epi32_mask(m, x1, _mm512_set1_epi32(xb + 31));
+    }
     q->win = out == 0;
-    __m512i r0 = _mm512_sub_epi32(q->y0, _mm512_set1_epi32(rb)), r1 = _mm512_sub_epi32(q->y1, _mm512_set1_epi32(rb));
+    if (!q->win) {
+        __m512i wi = _mm512_set1_epi32(w), r0 = _mm512_mullo_epi32(y0, wi), r1 = _mm512_mullo_epi32(y1, wi);
+        q->i[0] = _mm512_add_epi32(r0, x0), q->i[1] = _mm512_add_epi32(r0, x1);
+        q->i[2] = _mm512_add_epi32(r1, x0), q->i[3] = _mm512_add_epi32(r1, x1);
+        return;
+    }
+    q->rb = rb, q->xb = xb;
+    q->i[0] = _mm512_sub_epi32(x0, _mm512_set1_epi32(xb));
+    q->i[1] = _mm512_sub_epi32(x1, _mm512_set1_epi32(xb));
+    __m512i r0 = _mm512_sub_epi32(y0, _mm512_set1_epi32(rb)), r1 = _mm512_sub_epi32(y1, _mm512_set1_epi32(rb));
     const __m512i bit0 = _mm512_set1_epi32(1), bit1 = _mm512_set1_epi32(2);
     q->s0[0] = _mm512_test_epi32_mask(r0, bit0);
     q->s0[1] = _mm512_test_epi32_mask(r0, bit1);
     q->s1[0] = _mm512_test_epi32_mask(r1, bit0);
     q->s1[1] = _mm512_test_epi32_mask(r1, bit1);
-    size_t left = (size_t)(h - rb - WIN_ROWS + 1) * w - q->xb; /* floats from the last row's start to the end */
+    size_t left = (size_t)(h - rb - WIN_ROWS + 1) * w - xb; /* floats from the last row's start to the end */
     q->tail = left < 32;
-    q->m3lo = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
-    q->m3hi = left >= 32 ? (__mmask16)0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1u);
+    if (q->tail) {
+        q->m3lo = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+        q->m3hi = left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1u);
+    }
 }
 
 /* The field of the whole image, 16 pixels at a time (two halves of 8 doubles), for a cutoff CUT that is a
@@ -416,6 +423,13 @@ static void nearest_row(const fast_scratch *s, int32_t y, int32_t h, int32_t w, 
 }
 
 /* ---------------------------------------------------------------- one image */
+void rs__diffeo_fast_prepare(const rs_diffeo_plan *p, void *scratch) {
+    fast_scratch s = {0};
+    carve(p, scratch, &s);
+    for (int32_t x = 0; x < p->w; x++)
+        for (int32_t b = 0; b < p->cut; b++) s.sxt[(size_t)b * p->w + x] = p->sx[(size_t)x * p->cut + b];
+}
+
 void rs__diffeo_fast_image(const rs_diffeo_plan *p, const rs_diffeo_opts *o, int64_t index, float *out,
                            const float *in, int32_t c, float *dx, float *dy, void *scratch) {
     int32_t h = p->h, w = p->w, cut = p->cut;
@@ -424,8 +438,6 @@ void rs__diffeo_fast_image(const rs_diffeo_plan *p, const rs_diffeo_opts *o, int
     carve(p, scratch, &s);
     rs_diffeo_coeffs(s.coef, cut, o->seed, o->repeat, index);
     double st = sqrt(o->T);
-    for (int32_t x = 0; x < w; x++)
-        for (int32_t b = 0; b < cut; b++) s.sxt[(size_t)b * w + x] = p->sx[(size_t)x * cut + b];
     field_tmp(s.coef, s.sxt, cut, w, s.tx);
     field_tmp(s.coef + (size_t)cut * cut, s.sxt, cut, w, s.ty);
 #if RS_DIFFEO_AVX512

@@ -5,10 +5,13 @@
 
 /* Bytes of scratch one thread needs for rs__diffeo_fast_image on a plan's image size (a multiple of 64). */
 size_t rs__diffeo_fast_scratch(const rs_diffeo_plan *p);
+/* Fills the parts of a thread's scratch that depend on the plan only (the transposed sine table); once per thread
+ * and plan, before rs__diffeo_fast_image. */
+void rs__diffeo_fast_prepare(const rs_diffeo_plan *p, void *scratch);
 /* One image: the field of dataset index `index` into dx, dy (H, W) (bit for bit the reference's, rs_diffeo_field)
  * and the remap of its C channels into out: nearest and gaussian bit for bit the reference's (rs_remap); linear
  * the reference's bits through the portable loops, within the bound of diffeo_fast.c's header through the
- * AVX-512 kernel. scratch: rs__diffeo_fast_scratch(p) bytes, 64-byte aligned.
+ * AVX-512 kernel. scratch: rs__diffeo_fast_scratch(p) bytes, 64-byte aligned, prepared for p.
  * Needs H * W <= INT32_MAX (channel offsets in int32); rs_diffeo_batch takes the reference beyond.
  * out (C, H, W), in (C, H, W). */
 void rs__diffeo_fast_image(const rs_diffeo_plan *p, const rs_diffeo_opts *o, int64_t index, float *out,
