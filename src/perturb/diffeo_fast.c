@@ -30,8 +30,10 @@
  *     in-register permutes (an AVX-512 gather of 16 floats costs about 20 cycles here, a permute about 1; chunks
  *     whose sources leave the window take the gathers), combined with three FMAs;
  *   - portable bilinear: the indices and weights computed once per pixel, row by row, applied to every channel;
- *   - rs_diffeo_coeffs (diffeo.c) draws only the kept modes' normals.
- * It does not draw anything but through rs_diffeo_coeffs and does not thread: rs_diffeo_batch threads over images. */
+ *   - the coefficients: only the kept modes' normals drawn (as rs_diffeo_coeffs now does), the kept pairs and the
+ *     square roots of the amplitudes computed once per thread (rs__diffeo_fast_prepare).
+ * It draws nothing but the coefficients' normals (rs_normal, rs_normals) and does not thread: rs_diffeo_batch
+ * threads over images. */
 #include "perturb_internal.h"
 
 #include <math.h>
@@ -69,6 +71,8 @@ int rs__diffeo_fast_portable = 0;
 /* Scratch layout of one thread; every block 64-byte aligned. */
 typedef struct {
     double *coef;             /* (2, c, c) */
+    double *root;             /* (2, c, c): sqrt((a+1)^2 + (b+1)^2) for kept modes, 0 otherwise */
+    uint8_t *pairs;           /* (c^2): which of the normals (2j, 2j + 1) are kept: bit 0, bit 1 */
     double *sxt;              /* (c, W): the plan's sx transposed */
     double *tx, *ty;          /* (c, W): sum_b C^k_ab sx[x, b] */
     double *acc;              /* (W) */
@@ -86,6 +90,8 @@ static size_t carve(const rs_diffeo_plan *p, char *base, fast_scratch *s) {
     } while (0)
     fast_scratch t = {0};
     TAKE(t.coef, double, 2 * c * c);
+    TAKE(t.root, double, 2 * c * c);
+    TAKE(t.pairs, uint8_t, c * c);
     TAKE(t.sxt, double, c * w);
     TAKE(t.tx, double, c * w);
     TAKE(t.ty, double, c * w);
@@ -423,9 +429,29 @@ static void nearest_row(const fast_scratch *s, int32_t y, int32_t h, int32_t w, 
 }
 
 /* ---------------------------------------------------------------- one image */
+/* rs_diffeo_coeffs (its twin: the same draws and divisions, the same bits) with the kept pairs and the roots of
+ * the prepared scratch instead of the mode tests and square roots per image. */
+static void coeffs(const fast_scratch *s, int32_t cut, uint64_t seed, uint32_t repeat, int64_t index) {
+    const uint64_t stream = rs_stream(RS_PURPOSE_DIFFEO, repeat, 0), cc = (uint64_t)cut * (uint64_t)cut;
+    const uint64_t base = (uint64_t)index * 2 * cc;
+    double *coef = s->coef;
+    for (uint64_t j = 0; j < 2 * cc; j += 2) switch (s->pairs[j / 2]) {
+        case 3: rs_normals(coef + j, 2, seed, stream, base + j); break;
+        case 1: coef[j] = rs_normal(seed, stream, base + j); break;
+        case 2: coef[j + 1] = rs_normal(seed, stream, base + j + 1); break;
+        }
+    for (uint64_t j = 0; j < 2 * cc; j++) coef[j] = s->root[j] != 0 ? coef[j] / s->root[j] : 0.0;
+}
+
 void rs__diffeo_fast_prepare(const rs_diffeo_plan *p, void *scratch) {
     fast_scratch s = {0};
     carve(p, scratch, &s);
+    const int32_t c = p->cut, cc = c * c;
+    for (int32_t j = 0; j < 2 * cc; j++) {
+        int32_t a = (j % cc) / c, b = j % c, r2 = (a + 1) * (a + 1) + (b + 1) * (b + 1);
+        s.root[j] = rs_diffeo_mode_kept(a + 1, b + 1, c) ? sqrt((double)r2) : 0.0;
+    }
+    for (int32_t j = 0; j < cc; j++) s.pairs[j] = (uint8_t)((s.root[2 * j] != 0) | (s.root[2 * j + 1] != 0) << 1);
     for (int32_t x = 0; x < p->w; x++)
         for (int32_t b = 0; b < p->cut; b++) s.sxt[(size_t)b * p->w + x] = p->sx[(size_t)x * p->cut + b];
 }
@@ -436,7 +462,7 @@ void rs__diffeo_fast_image(const rs_diffeo_plan *p, const rs_diffeo_opts *o, int
     size_t hw = (size_t)h * w;
     fast_scratch s = {0};
     carve(p, scratch, &s);
-    rs_diffeo_coeffs(s.coef, cut, o->seed, o->repeat, index);
+    coeffs(&s, cut, o->seed, o->repeat, index);
     double st = sqrt(o->T);
     field_tmp(s.coef, s.sxt, cut, w, s.tx);
     field_tmp(s.coef + (size_t)cut * cut, s.sxt, cut, w, s.ty);
