@@ -52,13 +52,11 @@
 #define WIN_ROWS 4
 
 /* Where a chunk's neighbours come from: the window (rows rb .. rb + 3, columns xb .. xb + 31) when all its
- * sources lie in it, else gathers. m: live lanes; m3lo, m3hi (tail only): the loadable lanes of the window's last
- * row, the only one that may reach past the plane's end. */
+ * sources lie in it (win), else gathers. m: live lanes. */
 typedef struct {
     __m512 wt[4];           /* bilinear weights w00, w01, w10, w11 in float */
-    __m512i i[4];           /* window: x0 - xb, x1 - xb (permute indices); gathers: y0 W + x0, y0 W + x1, y1 W + x0,
-                               y1 W + x1 */
-    __mmask16 m, m3lo, m3hi;
+    __m512i p0, p1, y0, y1; /* columns x0 - xb, x1 - xb; rows y0, y1 */
+    __mmask16 m;
     __mmask16 s0[2], s1[2]; /* bits 0 and 1 of y0 - rb (s0) and of y1 - rb (s1): the lane's window row */
     int win, tail;          /* tail: the window's last row is the image's last and may reach past the plane */
     int32_t rb, xb;
@@ -273,7 +271,8 @@ static inline __m256 half_field(const double *t, const double *sy, const int32_t
  * exactly. In the window: the 4 rows' 32 floats in two loads each, every lane's columns picked by in-register
  * permutes and its rows by masked moves (an AVX-512 gather costs about 20 cycles for 16 floats on this machine, a
  * permute about 1); outside, four gathers. */
-static inline void chunk_neighbours(const float *a, int32_t w, const chunk_src *q, __m512 g[4]) {
+static inline void chunk_neighbours(const float *a, int32_t w, const chunk_src *q, __mmask16 m3lo, __mmask16 m3hi,
+                                    __m512 g[4]) {
     if (q->win) {
         const float *row = a + (size_t)q->rb * w + q->xb;
         __m512 t0[WIN_ROWS], t1[WIN_ROWS];
@@ -284,11 +283,11 @@ static inline void chunk_neighbours(const float *a, int32_t w, const chunk_src *
                 lo = _mm512_loadu_ps(row);
                 hi = _mm512_loadu_ps(row + 16);
             } else {
-                lo = _mm512_maskz_loadu_ps(q->m3lo, row);
-                hi = _mm512_maskz_loadu_ps(q->m3hi, row + 16);
+                lo = _mm512_maskz_loadu_ps(m3lo, row);
+                hi = _mm512_maskz_loadu_ps(m3hi, row + 16);
             }
-            t0[r] = _mm512_permutex2var_ps(lo, q->i[0], hi);
-            t1[r] = _mm512_permutex2var_ps(lo, q->i[1], hi);
+            t0[r] = _mm512_permutex2var_ps(lo, q->p0, hi);
+            t1[r] = _mm512_permutex2var_ps(lo, q->p1, hi);
         }
         /* row rb + 2 b1 + b0 from the bits of the lane's offset */
 #define PICK(t, s) _mm512_mask_mov_ps(_mm512_mask_mov_ps((t)[0], (s)[0], (t)[1]), (s)[1], \
@@ -301,8 +300,13 @@ static inline void chunk_neighbours(const float *a, int32_t w, const chunk_src *
         return;
     }
     const __m512 z = _mm512_setzero_ps();
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) g[k] = _mm512_mask_i32gather_ps(z, q->m, q->i[k], a, 4);
+    const __m512i wi = _mm512_set1_epi32(w), xb = _mm512_set1_epi32(q->xb);
+    __m512i r0 = _mm512_add_epi32(_mm512_mullo_epi32(q->y0, wi), xb);
+    __m512i r1 = _mm512_add_epi32(_mm512_mullo_epi32(q->y1, wi), xb);
+    g[0] = _mm512_mask_i32gather_ps(z, q->m, _mm512_add_epi32(r0, q->p0), a, 4);
+    g[1] = _mm512_mask_i32gather_ps(z, q->m, _mm512_add_epi32(r0, q->p1), a, 4);
+    g[2] = _mm512_mask_i32gather_ps(z, q->m, _mm512_add_epi32(r1, q->p0), a, 4);
+    g[3] = _mm512_mask_i32gather_ps(z, q->m, _mm512_add_epi32(r1, q->p1), a, 4);
 }
 
 /* The chunk's source points from its field (16 lanes, m live), their bilinear weights wt (w00, w01, w10, w11),
@@ -328,38 +332,25 @@ static inline void chunk_sources(__m512 dx, __m512 dy, __mmask16 m, int32_t y, i
     __m512i x0 = _mm512_cvttps_epi32(xf), y0 = _mm512_cvttps_epi32(yf);
     __m512i x1 = _mm512_mask_add_epi32(x0, _mm512_cmp_ps_mask(xs, xf, _CMP_GT_OQ), x0, ione);
     __m512i y1 = _mm512_mask_add_epi32(y0, _mm512_cmp_ps_mask(ys, yf, _CMP_GT_OQ), y0, ione);
-    int32_t rb = 0, xb = 0;
-    __mmask16 out = 0xffff;
-    if (h >= WIN_ROWS && w >= 16) { /* then only the window's last row can reach past the plane */
-        rb = _mm512_mask_reduce_min_epi32(m, y0);
-        rb = rb > h - WIN_ROWS ? h - WIN_ROWS : rb;
-        xb = w <= 32 ? 0 : x - 8 < 0 ? 0 : x - 8 > w - 32 ? w - 32 : x - 8;
-        out = _mm512_mask_cmpgt_epi32_mask(m, y1, _mm512_set1_epi32(rb + WIN_ROWS - 1)) |
-              _mm512_mask_cmplt_epi32_mask(m, x0, _mm512_set1_epi32(xb)) |
-              _mm512_mask_cmpgt_epi32_mask(m, x1, _mm512_set1_epi32(xb + 31));
-    }
-    q->win = out == 0;
-    if (!q->win) {
-        __m512i wi = _mm512_set1_epi32(w), r0 = _mm512_mullo_epi32(y0, wi), r1 = _mm512_mullo_epi32(y1, wi);
-        q->i[0] = _mm512_add_epi32(r0, x0), q->i[1] = _mm512_add_epi32(r0, x1);
-        q->i[2] = _mm512_add_epi32(r1, x0), q->i[3] = _mm512_add_epi32(r1, x1);
-        return;
-    }
+    /* the window: from the least y0 (at most H - 4), columns from 0 (W <= 32) or x - 8; used when H >= 4 and
+     * W >= 16, where only its last row can reach past the plane (when that row is the image's last and W < 32) */
+    int32_t rb = _mm512_mask_reduce_min_epi32(m, y0), xb = w <= 32 ? 0 : x - 8 < 0 ? 0 : x - 8 > w - 32 ? w - 32 : x - 8;
+    rb = rb > h - WIN_ROWS ? h - WIN_ROWS : rb;
+    __mmask16 out = _mm512_mask_cmpgt_epi32_mask(m, y1, _mm512_set1_epi32(rb + WIN_ROWS - 1)) |
+                    _mm512_mask_cmplt_epi32_mask(m, x0, _mm512_set1_epi32(xb)) |
+                    _mm512_mask_cmpgt_epi32_mask(m, x1, _mm512_set1_epi32(xb + 31));
+    q->win = out == 0 && h >= WIN_ROWS && w >= 16;
+    q->tail = rb == h - WIN_ROWS && w < 32;
     q->rb = rb, q->xb = xb;
-    q->i[0] = _mm512_sub_epi32(x0, _mm512_set1_epi32(xb));
-    q->i[1] = _mm512_sub_epi32(x1, _mm512_set1_epi32(xb));
+    q->p0 = _mm512_sub_epi32(x0, _mm512_set1_epi32(xb));
+    q->p1 = _mm512_sub_epi32(x1, _mm512_set1_epi32(xb));
+    q->y0 = y0, q->y1 = y1;
     __m512i r0 = _mm512_sub_epi32(y0, _mm512_set1_epi32(rb)), r1 = _mm512_sub_epi32(y1, _mm512_set1_epi32(rb));
-    const __m512i bit0 = _mm512_set1_epi32(1), bit1 = _mm512_set1_epi32(2);
-    q->s0[0] = _mm512_test_epi32_mask(r0, bit0);
+    const __m512i bit1 = _mm512_set1_epi32(2);
+    q->s0[0] = _mm512_test_epi32_mask(r0, ione);
     q->s0[1] = _mm512_test_epi32_mask(r0, bit1);
-    q->s1[0] = _mm512_test_epi32_mask(r1, bit0);
+    q->s1[0] = _mm512_test_epi32_mask(r1, ione);
     q->s1[1] = _mm512_test_epi32_mask(r1, bit1);
-    size_t left = (size_t)(h - rb - WIN_ROWS + 1) * w - xb; /* floats from the last row's start to the end */
-    q->tail = left < 32;
-    if (q->tail) {
-        q->m3lo = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
-        q->m3hi = left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1u);
-    }
 }
 
 /* The field of the whole image, 16 pixels at a time (two halves of 8 doubles), for a cutoff CUT that is a
@@ -395,6 +386,9 @@ static void linear_image_avx512(const rs_diffeo_plan *p, const fast_scratch *s, 
     default: field_image_cut(p->cut, p, s, scx, scy, dx, dy);
     }
     chunk_src *q = s->chunks;
+    /* the loadable lanes of a window row that starts at the image's last row (W < 32: W floats left) */
+    const __mmask16 m3lo = w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1u);
+    const __mmask16 m3hi = w <= 16 ? 0 : w >= 32 ? (__mmask16)0xffff : (__mmask16)((1u << (w - 16)) - 1u);
     for (int32_t y = 0; y < h; y++) {
         const size_t r = (size_t)y * w;
         for (int32_t k = 0; k < nk; k++) {
@@ -406,7 +400,7 @@ static void linear_image_avx512(const rs_diffeo_plan *p, const fast_scratch *s, 
         for (int32_t ch = 0; ch < c; ch++)
             for (int32_t k = 0; k < nk; k++) {
                 __m512 g[4];
-                chunk_neighbours(in + (size_t)ch * hw, w, &q[k], g);
+                chunk_neighbours(in + (size_t)ch * hw, w, &q[k], m3lo, m3hi, g);
                 __m512 v = _mm512_mul_ps(q[k].wt[0], g[0]);
                 v = _mm512_fmadd_ps(q[k].wt[1], g[1], v);
                 v = _mm512_fmadd_ps(q[k].wt[2], g[2], v);
