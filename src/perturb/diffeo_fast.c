@@ -334,7 +334,8 @@ static inline void chunk_sources(__m512 dx, __m512 dy, __mmask16 m, int32_t y, i
     __m512i y1 = _mm512_mask_add_epi32(y0, _mm512_cmp_ps_mask(ys, yf, _CMP_GT_OQ), y0, ione);
     /* the window: from the least y0 (at most H - 4), columns from 0 (W <= 32) or x - 8; used when H >= 4 and
      * W >= 16, where only its last row can reach past the plane (when that row is the image's last and W < 32) */
-    int32_t rb = _mm512_mask_reduce_min_epi32(m, y0), xb = w <= 32 ? 0 : x - 8 < 0 ? 0 : x - 8 > w - 32 ? w - 32 : x - 8;
+    int32_t rb = _mm512_mask_reduce_min_epi32(m, y0);
+    int32_t xb = w <= 32 ? 0 : x - 8 < 0 ? 0 : x - 8 > w - 32 ? w - 32 : x - 8;
     rb = rb > h - WIN_ROWS ? h - WIN_ROWS : rb;
     __mmask16 out = _mm512_mask_cmpgt_epi32_mask(m, y1, _mm512_set1_epi32(rb + WIN_ROWS - 1)) |
                     _mm512_mask_cmplt_epi32_mask(m, x0, _mm512_set1_epi32(xb)) |
