@@ -136,8 +136,9 @@ int main(int argc, char **argv) {
     static const char *const models[] = {"vgg11", "vgg11bn", "resnet18"};
     char fast[128];
     rs_backend_describe(fast, sizeof fast);
-    printf("# bench_models: batch %d, %d threads, %d warm-up + %d timed steps, fast path %s, conv algo %s\n", batch,
-           threads, warmup, steps, fast, algo);
+    char thr[96];
+    printf("# bench_models: batch %d, %s, %d warm-up + %d timed steps, fast path %s, conv algo %s\n", batch,
+           rs_threads_describe(thr, sizeof thr), warmup, steps, fast, algo);
     printf("# %-10s %-6s %-12s %10s %10s %10s %8s %10s\n", "model", "job", "path", "best_ms", "median_ms", "img/s",
            "GFLOP/s", "cpu_ms");
     for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {

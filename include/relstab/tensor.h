@@ -126,18 +126,27 @@ uint64_t rs_randint(uint64_t seed, uint64_t stream, uint64_t *index, uint64_t n)
 void rs_permutation(int64_t *perm, int64_t n, uint64_t seed, uint64_t stream);
 
 /* ---------------------------------------------------------------- threads and time */
-/* Sets the number of threads for relstab and oneDNN (OpenMP); n <= 0 means every core this process may run on
- * (rs_threads_available), and a larger n is capped at that. Returns the number used. */
+/* Sets the number of threads for relstab and oneDNN (OpenMP); n <= 0 means the default: every core this process
+ * may run on (rs_threads_available) less the cores other processes keep busy (rs_threads_busy); a larger n is
+ * capped at rs_threads_available. Returns the number used. */
 int rs_set_threads(int n);
 int rs_get_threads(void);
 /* The cores this process may run on (sched_getaffinity). */
 int rs_threads_available(void);
+/* The cores other processes keep busy, decided once per process (the first call; rs_set_threads(0) makes it):
+ * the fewest runnable threads of other processes over three looks at /proc/loadavg 1 ms apart, at most
+ * rs_threads_available() - 1. 0 when the affinity mask is narrower than the machine (a cpuset is taken as given),
+ * on one core, or without /proc. */
+int rs_threads_busy(void);
+/* "N threads", or "N threads (B of M cores busy with other processes)" when the last rs_set_threads took the
+ * default and left busy cores out. */
+const char *rs_threads_describe(char *buf, size_t size);
 /* Called first by a program's main: unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, re-executes the program
  * (same argv, same pid) with OMP_WAIT_POLICY=passive, so that idle OpenMP threads sleep instead of spinning.
  * Returns only when no re-execution happened (already set, or exec failed). */
 void rs_threads_startup(char **argv);
 /* > 0: the thread count rs_set_threads(0) means (set by rs_dist_init: the cores divided by the ranks on this
- * machine); 0: all cores. */
+ * machine); 0: the default above. */
 extern int rs_threads_default;
 double rs_now(void); /* seconds, monotonic */
 

@@ -26,7 +26,8 @@ _lib_ = _lib.lib
 
 
 def set_threads(n):
-    """Threads relstab's C code uses (n <= 0: all cores); returns the number used."""
+    """Threads relstab's C code uses (n <= 0: every core other processes leave free, counted once per process);
+    returns the number used."""
     return _lib_.rs_set_threads(int(n))
 
 

@@ -36,7 +36,7 @@ static void usage(FILE *f) {
         "  --corrupt STD    Gaussian corruption x + STD z / sqrt(C H W)\n"
         "  --crop P         random crop with zero padding P (training split only)\n"
         "  --flip           random horizontal flip (training split only)\n"
-        "  --threads N      threads (default: all cores)\n"
+        "  --threads N      threads (default: every free core)\n"
         "show only:\n"
         "  --index LIST     comma-separated image indices (required)\n"
         "  --png FILE       output PNG (required)\n"

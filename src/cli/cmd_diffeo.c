@@ -34,7 +34,7 @@ static void usage(FILE *f) {
         "  --interp M       linear (default), nearest or gaussian (sigma 0.4715 px)\n"
         "  --seed S         seed of the fields (default 0); a field depends on (seed, image index, repeat) only\n"
         "  --repeats R      fields per image (default 1)\n"
-        "  --threads N      threads (default: all cores)\n"
+        "  --threads N      threads (default: every free core)\n"
         "images (for --png and --out-npy; default: a built-in 32x32 checkerboard of 4-pixel squares):\n"
         "  --data SPEC      a dataset (fashionmnist, mnist:DIR, cifar10:DIR, npy:DIR, twopoints, ...), its test split\n"
         "  --train          take the images from the training split instead\n"

@@ -41,7 +41,7 @@ static void usage(FILE *f) {
         "                      or running statistics (trained). With batch statistics the outputs depend on the\n"
         "                      batch: give --batch N to normalise over all the images at once.\n"
         "  --seed S            initialisation seed for --init (default 0)\n"
-        "  --threads N         threads (default: all cores)\n");
+        "  --threads N         threads (default: every free core)\n");
 }
 
 typedef struct {

@@ -66,7 +66,7 @@ static void usage(FILE *f) {
         "                      or reference (the nodes the authors' measurement keeps); default: all\n"
         "running and output:\n"
         "  --batch B           images per forward (default 100; at init, nets with batch norm use P)\n"
-        "  --threads N         threads (default: all cores)\n"
+        "  --threads N         threads (default: every free core)\n"
         "  --out FILE          the tidy CSV, one row per node (--append adds to an existing one)\n"
         "  --json FILE         the same as JSON, with each draw's values\n"
         "  --plot FIG          figure of D, G, R by node (.png or .svg; with --append, every group in --out)\n"
@@ -257,8 +257,9 @@ static int run(opts *o) {
         print_header(o, &info, &r);
         if (o->shuffle) printf("shuffled %d conv weight%s (mode %d)\n", (int)shuffled, shuffled == 1 ? "" : "s", (int)o->shuffle);
         rs_measure_print(stdout, &r);
-        printf("%.2f s: %lld images forwarded, batch %d, %d thread%s\n", r.seconds, (long long)r.images_forwarded,
-               (int)r.batch, rs_get_threads(), rs_get_threads() > 1 ? "s" : "");
+        char thr[96];
+        printf("%.2f s: %lld images forwarded, batch %d, %s\n", r.seconds, (long long)r.images_forwarded,
+               (int)r.batch, rs_threads_describe(thr, sizeof thr));
         if (o->out) printf("wrote %s\n", o->out);
         if (o->json) printf("wrote %s\n", o->json);
         if (o->plot) printf("wrote %s\n", o->plot);

@@ -41,7 +41,7 @@ static void usage(FILE *f) {
             "  --dry-run           list the grid with estimated times and what is done; run nothing\n"
             "  --jobs N            runs side by side (forked processes, each with cores/N threads; default 1);\n"
             "                      not under mpirun, where the ranks are the runs side by side\n"
-            "  --threads N         threads of each run with --jobs 1 (default: all cores; under mpirun: the\n"
+            "  --threads N         threads of each run with --jobs 1 (default: every free core; under mpirun: the\n"
             "                      cores of the node divided by its ranks, or OMP_NUM_THREADS)\n"
             "  --quiet             no progress lines\n");
 }
@@ -104,7 +104,7 @@ int rs_cmd_reproduce(int argc, char **argv) {
     if (!known) return cli_usage_error(CMD, "unknown experiment '%s' (known: all, %s)", name, rs_experiment_names());
     if (o.data && strcmp(o.data, "fashionmnist") && strncmp(o.data, "cifar10:", 8))
         return cli_usage_error(CMD, "--data expects fashionmnist or cifar10:DIR, got '%s'", o.data);
-    o.threads = cli_threads(threads); /* 0: all cores; under mpirun, this rank's share of its node */
+    o.threads = cli_threads(threads); /* 0: every free core; under mpirun, this rank's share of its node */
     rs_status s = rs_reproduce(name, &o); /* under mpirun: every rank, the same status on all */
     if (s) return cli_fail(CMD, s);
     if (!o.dry_run && root) printf("report: %s/index.html\n", o.out);

@@ -35,7 +35,7 @@ static void usage(FILE *f) {
             "                     circular: periodic, as the trained 1D nets\n"
             "  --noise-norm ETA   fixed noise norm instead of ||x_d - x|| = sqrt 2\n"
             "  --seed N           noise seed (default 0)\n"
-            "  --threads N        threads (default: all cores); results do not depend on it\n"
+            "  --threads N        threads (default: every free core); results do not depend on it\n"
             "output:\n"
             "  --csv FILE         per-layer CSV (numerators, denominators, D, G, R, laws, exact values)\n"
             "  --plot FILE        figure of D, G, R per layer with the law lines (gnuplot; .png or .svg)\n"

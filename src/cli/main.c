@@ -41,9 +41,10 @@ static int run(int argc, char **argv) {
         char fast[128];
         rs_backend_describe(fast, sizeof fast);
         const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
-        printf("relstab %s\nfast path: %s; threads: %d by default (the cores this process may run on); OpenMP wait "
-               "policy: %s\n",
-               RELSTAB_VERSION, fast, rs_threads_available(),
+        const int avail = rs_threads_available(), busy = rs_threads_busy();
+        printf("relstab %s\nfast path: %s; threads: %d by default (the %d cores this process may run on, less %d busy "
+               "with other processes); OpenMP wait policy: %s\n",
+               RELSTAB_VERSION, fast, avail - busy, avail, busy,
                wait ? wait : spin ? "GOMP_SPINCOUNT set" : "runtime default (spinning)");
         return 0;
     }

@@ -180,6 +180,7 @@ static cJSON *settings_json(const rs_measure_result *r, const rs_measure_opts *o
     cJSON_AddBoolToObject(s, "channel_mean", o->channel_mean);
     cJSON_AddBoolToObject(s, "aliased", o->aliased);
     cJSON_AddNumberToObject(s, "batch", r->batch);
+    cJSON_AddNumberToObject(s, "threads", rs_get_threads()); /* the network's kernels round by it (docs/measure.md) */
     cJSON_AddNumberToObject(s, "shuffle", t ? t->shuffle : 0);
     cJSON_AddStringToObject(s, "checkpoint", t && t->checkpoint ? t->checkpoint : "");
     if (t && t->epoch >= 0) cJSON_AddNumberToObject(s, "epoch", (double)t->epoch);

@@ -307,6 +307,9 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
     }
     int ready = (s = rs_dist_agree(setup(&t, &c))) == RS_OK;
     if (ready && c.threads == 0 && (double)rs_net_flops(t.net) < RS_TRAIN_SMALL_NET_FLOPS) rs_set_threads(1);
+    /* a new run records the count the default chose (it depends on the cores free now), so that --resume goes on
+     * with it and ends with the bytes of an uninterrupted run; under mpirun each rank keeps its share */
+    if (ready && c.threads == 0 && !c.resume && t.dp.size == 1 && rs_threads_default == 0) c.threads = rs_get_threads();
     if (s == RS_OK && !c.resume && root) s = rs_mkdir_p(c.out);
     if (s == RS_OK && !c.resume && root) s = rs_run_lock_acquire(c.out, &lock);
     if (s == RS_OK && root) s = c.resume ? rs_run_resume(t.net, &t.opt, &c, &st) : rs_run_create(t.net, &c, &st);
@@ -323,11 +326,12 @@ rs_status rs_train_run(const rs_train_config *cfg, rs_train_result *res) {
         rs_run_lock_release(lock);
         return RS_OK;
     }
+    char thr[96];
     if (s == RS_OK && !c.quiet && root)
         fprintf(stderr, "relstab train: %s (%lld parameters) on %s (%lld training, %lld test images), epochs %d-%d, "
-                "batch %d, %d thread%s%s -> %s\n", c.model, (long long)rs_params_count_trainable(&t.net->params), c.data,
-                (long long)t.train->n, (long long)t.test->n, st.epochs_done + 1, c.epochs, c.batch, rs_get_threads(),
-                rs_get_threads() == 1 ? "" : "s", t.dp.size > 1 ? rs_dp_describe(&t.dp) : "", c.out);
+                "batch %d, %s%s -> %s\n", c.model, (long long)rs_params_count_trainable(&t.net->params), c.data,
+                (long long)t.train->n, (long long)t.test->n, st.epochs_done + 1, c.epochs, c.batch,
+                rs_threads_describe(thr, sizeof thr), t.dp.size > 1 ? rs_dp_describe(&t.dp) : "", c.out);
     if (s == RS_OK) s = run_epochs(&t, &st, res);
     rs_run_state_free(&st);
     teardown(&t);
