@@ -493,6 +493,20 @@ def cmd_diffeo(a):
                         remap(imgs[:b], diffeo_fields(b, n, a.cut, T, gen))
                 best = min(best[0], time.perf_counter() - w0), min(best[1], time.process_time() - c0)
             print(f"diffeo_{c}x{n}x{n:<7} {1e3 * best[0]:10.1f} {1e3 * best[1]:10.1f} {a.n / best[0]:12.0f} {path}")
+        if a.parts:  # the same work split: the fields alone, then each remap of fixed fields (comment lines)
+            fields = diffeo_fields(1000, n, a.cut, T, gen)
+            jobs = (("field", lambda b: diffeo_fields(b, n, a.cut, T, gen)),
+                    ("gather", lambda b: remap_gather(imgs[:b], fields[:b])),
+                    ("grid_sample", lambda b: remap_grid_sample(imgs[:b], fields[:b])))
+            for part, job in jobs:
+                best = 1e300
+                for _ in range(a.repeat):
+                    w0 = time.perf_counter()
+                    with torch.no_grad():
+                        for at in range(0, a.n, 1000):
+                            job(min(1000, a.n - at))
+                    best = min(best, time.perf_counter() - w0)
+                print(f"# part {c}x{n}x{n} {part:<12} {1e3 * best:10.1f} ms")
 
 
 def main():
@@ -524,6 +538,7 @@ def main():
     p.add_argument("--cut", type=int, default=3)
     p.add_argument("--delta", type=float, default=1.0)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--parts", action="store_true", help="also time the fields alone and each remap alone")
     p = sub.add_parser("save-weights", help="write PyTorch's initialisation as safetensors")
     p.add_argument("--model", required=True)
     p.add_argument("--channels", type=int, default=1)
