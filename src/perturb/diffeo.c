@@ -133,6 +133,12 @@ void rs_diffeo_plan_free(rs_diffeo_plan *p) {
 }
 
 /* ---------------------------------------------------------------- coefficients and field */
+/* Whether coefficient j = k c^2 + a c + b of an image belongs to a kept mode (a + 1, b + 1). */
+static int coeff_kept(uint64_t j, int32_t cut) {
+    uint64_t m = j % ((uint64_t)cut * (uint64_t)cut);
+    return rs_diffeo_mode_kept((int32_t)(m / (uint64_t)cut) + 1, (int32_t)(m % (uint64_t)cut) + 1, cut);
+}
+
 void rs_diffeo_coeffs(double *coef, int32_t cut, uint64_t seed, uint32_t repeat, int64_t index) { // coef: (2, c, c)
     RS_ASSERT(cut >= 1 && cut <= RS_DIFFEO_MAX_CUT && index >= 0);
     uint64_t stream = rs_stream(RS_PURPOSE_DIFFEO, repeat, 0);
@@ -140,20 +146,16 @@ void rs_diffeo_coeffs(double *coef, int32_t cut, uint64_t seed, uint32_t repeat,
     uint64_t base = (uint64_t)index * 2 * cc;
     /* rs_normal at base + j, j = k cc + a cut + b, for the kept modes only: the pair (j, j + 1) (j even; base and
      * 2 cc are even) of one Philox block drawn together when both are kept (rs_normals: the same bits), one alone
-     * when only one is. (a, b) of j and (a1, b1) of j + 1 are stepped along, without divisions. */
-    int32_t a = 0, b = 0;
+     * when only one is. */
     for (uint64_t j = 0; j < 2 * cc; j += 2) {
-        int32_t a1 = b + 1 < cut ? a : a + 1 < cut ? a + 1 : 0, b1 = b + 1 < cut ? b + 1 : 0;
-        int k0 = rs_diffeo_mode_kept(a + 1, b + 1, cut), k1 = rs_diffeo_mode_kept(a1 + 1, b1 + 1, cut);
+        int k0 = coeff_kept(j, cut), k1 = coeff_kept(j + 1, cut);
         if (k0 && k1) rs_normals(coef + j, 2, seed, stream, base + j);
         else if (k0) coef[j] = rs_normal(seed, stream, base + j);
         else if (k1) coef[j + 1] = rs_normal(seed, stream, base + j + 1);
-        a = b1 + 1 < cut ? a1 : a1 + 1 < cut ? a1 + 1 : 0; /* (a, b) of j + 2 */
-        b = b1 + 1 < cut ? b1 + 1 : 0;
     }
     for (int32_t k = 0; k < 2; k++)
-        for (a = 0; a < cut; a++)
-            for (b = 0; b < cut; b++) {
+        for (int32_t a = 0; a < cut; a++)
+            for (int32_t b = 0; b < cut; b++) {
                 double *dst = &coef[k * cc + (uint64_t)a * cut + b];
                 *dst = rs_diffeo_mode_kept(a + 1, b + 1, cut)
                            ? *dst / sqrt((double)((a + 1) * (a + 1) + (b + 1) * (b + 1)))
