@@ -100,6 +100,19 @@ static void bin_fwd(void *p, float *out) {
     rs_binary_forward(out, x->a, x->b, &x->d, x->n, x->per);
 }
 
+/* The backward's gradients ga (len_a values of a) and gb (len_b of b) from the output gradient r (N, per), each
+ * against finite differences of bin_fwd (out: scratch (N, per)). */
+static void check_ab_grads(bin_ctx *x, float *r, float *out, float *ga, int64_t len_a, float *gb, int64_t len_b,
+                           const char *name) {
+    rs_binary_backward(ga, gb, r, x->a, x->b, &x->d, x->n, x->per);
+    gc_problem p = {bin_fwd, x, r, out, x->n * x->per};
+    char what[96];
+    snprintf(what, sizeof what, "%s d_a", name);
+    assert_true(gc_check(&p, x->a, len_a, ga, GC_EPS, what) < GC_TOL);
+    snprintf(what, sizeof what, "%s d_b", name);
+    assert_true(gc_check(&p, x->b, len_b, gb, GC_EPS, what) < GC_TOL);
+}
+
 /* a (N, 12) node against b: a node (N, 4) broadcast over 3, or a constant (4) shared by the samples */
 static void check_binary(rs_binary_kind kind, int b_const, float ka, float kb, const char *name) {
     const int64_t n = 3, per = 12, nb = 4;
@@ -110,13 +123,7 @@ static void check_binary(rs_binary_kind kind, int b_const, float ka, float kb, c
     if (kind != RS_BIN_DIV) rs_fill_uniform(x.b, (size_t)(n * nb), 777, 922, 0, -2.0f, 2.0f);
     float *out = gc_zeros((size_t)(n * per)), *r = tu_randn((size_t)(n * per), 923);
     float *ga = gc_zeros((size_t)(n * per)), *gb = gc_zeros((size_t)(n * nb));
-    rs_binary_backward(ga, gb, r, x.a, x.b, &x.d, n, per);
-    gc_problem p = {bin_fwd, &x, r, out, n * per};
-    char what[96];
-    snprintf(what, sizeof what, "%s d_a", name);
-    assert_true(gc_check(&p, x.a, n * per, ga, GC_EPS, what) < GC_TOL);
-    snprintf(what, sizeof what, "%s d_b", name);
-    assert_true(gc_check(&p, x.b, b_const ? nb : n * nb, gb, GC_EPS, what) < GC_TOL);
+    check_ab_grads(&x, r, out, ga, n * per, gb, b_const ? nb : n * nb, name);
     rs_free(ib), rs_free(x.a), rs_free(x.b), rs_free(out), rs_free(r), rs_free(ga), rs_free(gb);
 }
 
@@ -153,13 +160,7 @@ static void check_matmul(int b_mode, float ka, const char *name) {
                  {RS_BIN_MATMUL, ka, 0, na, b_mode == 1 ? 0 : nb, ia, ib, 3, 2, 4}, n, per};
     float *out = gc_zeros((size_t)(n * per)), *r = tu_randn((size_t)(n * per), 942);
     float *ga = gc_zeros((size_t)(n * na)), *gb = gc_zeros((size_t)(n * nb));
-    rs_binary_backward(ga, gb, r, x.a, x.b, &x.d, n, per);
-    gc_problem p = {bin_fwd, &x, r, out, n * per};
-    char what[96];
-    snprintf(what, sizeof what, "%s d_a", name);
-    assert_true(gc_check(&p, x.a, n * na, ga, GC_EPS, what) < GC_TOL);
-    snprintf(what, sizeof what, "%s d_b", name);
-    assert_true(gc_check(&p, x.b, b_mode == 1 ? nb : n * nb, gb, GC_EPS, what) < GC_TOL);
+    check_ab_grads(&x, r, out, ga, n * na, gb, b_mode == 1 ? nb : n * nb, name);
     bin_fwd(&x, out); /* hand: sample 2, output (1, 3) */
     const float *A = x.a + 2 * na, *B = x.b + (b_mode == 1 ? 0 : 2 * nb);
     double want = 0;
